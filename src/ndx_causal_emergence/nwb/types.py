@@ -81,7 +81,9 @@ class MacroVariableSeries(_GeneratedMacroVariableSeries):
         if not self._in_construct_mode:
             shape = np.shape(self.data)
             if len(shape) != 2:
-                raise ValueError(f"MacroVariableSeries '{self.name}': data must be 2-D (time x variables), got shape {shape}.")
+                raise ValueError(
+                    f"MacroVariableSeries '{self.name}': data must be 2-D (time x variables), got shape {shape}."
+                )
             if shape[1] != self.dimension:
                 raise ValueError(
                     f"MacroVariableSeries '{self.name}': dimension={self.dimension} but data has {shape[1]} "

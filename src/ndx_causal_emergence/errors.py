@@ -1,0 +1,38 @@
+"""Exceptions of the package. The command line maps :class:`InputError` to exit code 2.
+
+Every message says what was expected, what was found and how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class CausalEmergenceError(Exception):
+    """Base class of the package's errors."""
+
+
+class InputError(CausalEmergenceError, ValueError):
+    """Bad input from the user: a file, a series, a parameter or data that cannot be analysed."""
+
+
+class SourceError(InputError):
+    """The source cannot be opened: missing file, not HDF5/NWB, unreachable URL, unknown DANDI asset."""
+
+
+class SeriesNotFoundError(InputError):
+    """No analysable series, an unknown ``--series`` path, or an ambiguous choice (the message lists candidates)."""
+
+
+class ConditionError(InputError):
+    """Condition labels cannot be read: unknown table or column, no labelled frames."""
+
+
+class DataError(InputError):
+    """The data cannot be analysed: all NaN, constant, too few frames for the model."""
+
+
+class OutputError(CausalEmergenceError, OSError):
+    """The result cannot be written: read-only target, full disk, locked file, existing analysis name."""
+
+
+class NotFittedError(CausalEmergenceError, AttributeError):
+    """A model method that needs a fitted model was called before ``fit``."""
