@@ -1,0 +1,349 @@
+"""Write analysis results into NWB: a new file (export) or an atomic in-place append.
+
+HDF5 gives no crash consistency (NWB-NOTES 7): a process killed mid-write leaves a broken or
+bloated file. So nothing here writes to the target directly. A new file is written to a
+temporary file in the target's folder, flushed, fsynced and renamed over the target; an
+in-place append copies the original to such a temporary file, appends there, and renames.
+At every moment the target is either the original or the complete result.
+
+This module takes plain data (:class:`AnalysisContent`: DataFrames, arrays, JSON); it never
+computes anything, and it does not import the pipeline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pynwb import NWBHDF5IO, NWBFile, ProcessingModule
+from pynwb.event import EventsTable
+
+from ..errors import OutputError
+from .types import (
+    AnalysisProvenance,
+    AttributionTable,
+    CausalEmergenceAnalysis,
+    EmergenceTable,
+    FixedPointTable,
+    LearnedDynamicsModel,
+    MacroVariableSeries,
+)
+
+
+@dataclass
+class StoredModel:
+    """A learned model as data: its name, JSON architecture and tensors."""
+
+    name: str
+    description: str
+    model_class: str
+    architecture: str
+    tensors: dict[str, Any]
+    framework: str = "torch"
+    framework_version: str = ""
+
+
+@dataclass
+class AnalysisContent:
+    """Everything one ``CausalEmergenceAnalysis`` holds, as plain data.
+
+    ``macro_variables`` holds one ``(scale, data (T, d), timestamps (T,))`` per scale;
+    ``provenance`` the fields of :class:`~ndx_causal_emergence.AnalysisProvenance`.
+    """
+
+    name: str
+    condition: str
+    method: str
+    parameters: str
+    seeds: Sequence[int]
+    intervals: np.ndarray
+    emergent_complexity: float
+    emergent_complexity_normalized: float
+    emergence: pd.DataFrame
+    provenance: dict[str, str]
+    macro_variables: list[tuple[int, np.ndarray, np.ndarray]] = field(default_factory=list)
+    models: list[StoredModel] = field(default_factory=list)
+    fixed_points: pd.DataFrame | None = None
+    attribution: pd.DataFrame | None = None
+    transitions: pd.DataFrame | None = None
+
+
+@dataclass(frozen=True)
+class InputLinks:
+    """Objects of the input the results point to: the series, and the ROI/unit table of its channels."""
+
+    series_object_id: str
+    roi_table_object_id: str | None = None
+    roi_indices: Sequence[int] | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# building containers
+
+
+def _emergence_table(df: pd.DataFrame) -> EmergenceTable:
+    table = EmergenceTable(name="emergence", description="EI and causal emergence per scale, in nats.")
+    known = {c["name"]: c["required"] for c in EmergenceTable.__columns__}
+    missing = [name for name, required in known.items() if required and name not in df.columns]
+    if missing:
+        raise ValueError(f"emergence table lacks required columns {missing}")
+    df = df[[c for c in known if c in df.columns]]  # columns the schema defines, in its order
+    for row in df.to_dict("records"):
+        table.add_row(**{k: (int(v) if k in ("scale", "dimension") else float(v)) for k, v in row.items()})
+    return table
+
+
+def _fixed_point_table(df: pd.DataFrame) -> FixedPointTable:
+    table = FixedPointTable(name="fixed_points", description="Fixed points of the learned macro dynamics F_k.")
+    for row in df.to_dict("records"):
+        values = dict(
+            scale=int(row["scale"]),
+            location=[float(v) for v in row["location"]],
+            eigenvalues_real=[float(v) for v in row["eigenvalues_real"]],
+            eigenvalues_imag=[float(v) for v in row["eigenvalues_imag"]],
+            stability=str(row["stability"]),
+            in_support=bool(row["in_support"]),
+        )
+        if "source" in df.columns:
+            values["source"] = str(row["source"])
+        table.add_row(**values)
+    return table
+
+
+def _attribution_table(df: pd.DataFrame, roi_table: Any, roi_indices: Sequence[int] | None) -> AttributionTable:
+    with_roi = roi_table is not None and roi_indices is not None
+    table = AttributionTable(
+        name="attribution",
+        description="Integrated-gradient attribution of each scale's macro variables to the input channels.",
+        target_tables={"roi": roi_table} if with_roi else None,
+    )
+    for row in df.to_dict("records"):
+        values = dict(
+            scale=int(row["scale"]),
+            channel=int(row["channel"]),
+            importance=float(row["importance"]),
+            attribution=[float(v) for v in row["attribution"]],
+        )
+        if with_roi:
+            values["roi"] = int(roi_indices[int(row["channel"])])
+        table.add_row(**values)
+    return table
+
+
+def _transitions_table(df: pd.DataFrame) -> EventsTable:
+    table = EventsTable(
+        name="state_transitions",
+        description="Transitions between metastable states of the top-scale macro variable.",
+        source_description="Basins of the stable fixed points of the top-scale dynamics, encoded trajectory.",
+    )
+    table.add_column(name="from_state", description="Index of the metastable state left.")
+    table.add_column(name="to_state", description="Index of the metastable state entered.")
+    table.add_column(name="dwell_time", description="Time spent in the state left, in seconds.")
+    for row in df.to_dict("records"):
+        table.add_row(
+            timestamp=float(row["timestamp"]),
+            from_state=int(row["from_state"]),
+            to_state=int(row["to_state"]),
+            dwell_time=float(row["dwell_time"]),
+        )
+    return table
+
+
+def _macro_series(scale: int, data: np.ndarray, timestamps: np.ndarray, source: Any) -> MacroVariableSeries:
+    data = np.asarray(data, dtype=np.float32)
+    return MacroVariableSeries(
+        name=f"scale{scale}",
+        description=f"Macro variables of scale {scale} ({data.shape[1]} variables), normalised latent coordinates.",
+        data=data,
+        unit="a.u.",
+        timestamps=np.asarray(timestamps, dtype=np.float64),
+        scale=int(scale),
+        dimension=int(data.shape[1]),
+        source_series=source,
+    )
+
+
+def _stored_model(model: StoredModel) -> LearnedDynamicsModel:
+    return LearnedDynamicsModel.from_state_dict(
+        model.tensors,
+        name=model.name,
+        description=model.description,
+        model_class=model.model_class,
+        architecture=model.architecture,
+        framework=model.framework,
+        framework_version=model.framework_version,
+    )
+
+
+def _module_for(nwbfile: NWBFile, series: Any) -> ProcessingModule:
+    """The processing module of the input's modality: the series' own module, else by type."""
+    parent = series
+    while parent is not None:
+        if isinstance(parent, ProcessingModule):
+            return parent
+        parent = parent.parent
+    kind = series.neurodata_type
+    name = {"Units": "ecephys", "ElectricalSeries": "ecephys", "TwoPhotonSeries": "ophys",
+            "OnePhotonSeries": "ophys", "RoiResponseSeries": "ophys"}.get(kind, "misc")
+    if name in nwbfile.processing:
+        return nwbfile.processing[name]
+    descriptions = {"ecephys": "Processed extracellular electrophysiology data.",
+                    "ophys": "Processed optical physiology data.", "misc": "Processed data."}
+    return nwbfile.create_processing_module(name=name, description=descriptions[name])
+
+
+def add_analyses(
+    nwbfile: NWBFile, contents: Sequence[AnalysisContent], links: InputLinks, *, overwrite: bool = False
+) -> list[CausalEmergenceAnalysis]:
+    """Add one ``CausalEmergenceAnalysis`` per content to the processing module of the input's modality.
+
+    Raises :class:`~ndx_causal_emergence.errors.OutputError` when an analysis of that name exists
+    and ``overwrite`` is False (an existing object in a file cannot be replaced in place; write a new
+    file instead).
+    """
+    try:
+        series = nwbfile.objects[links.series_object_id]
+    except KeyError:
+        raise OutputError(f"the input series (object_id {links.series_object_id}) is not in the file.") from None
+    roi_table = nwbfile.objects.get(links.roi_table_object_id) if links.roi_table_object_id else None
+    module = _module_for(nwbfile, series)
+    added = []
+    for content in contents:
+        if content.name in module.data_interfaces:
+            if not overwrite:
+                raise OutputError(
+                    f"an analysis named '{content.name}' already exists in processing/{module.name}; "
+                    "choose another name or write to a new file."
+                )
+            module.data_interfaces.pop(content.name)
+        analysis = CausalEmergenceAnalysis(
+            name=content.name,
+            condition=content.condition,
+            method=content.method,
+            parameters=content.parameters,
+            emergent_complexity=float(content.emergent_complexity),
+            emergent_complexity_normalized=float(content.emergent_complexity_normalized),
+            intervals=np.asarray(content.intervals, dtype=np.float64).reshape(-1, 2),
+            seeds=np.asarray(content.seeds, dtype=np.int64),
+            macro_variable_series=[_macro_series(k, d, t, series) for k, d, t in content.macro_variables],
+            learned_dynamics_models=[_stored_model(m) for m in content.models],
+            emergence_table=_emergence_table(content.emergence),
+            fixed_point_table=_fixed_point_table(content.fixed_points) if content.fixed_points is not None else None,
+            state_transitions=_transitions_table(content.transitions)
+            if content.transitions is not None and len(content.transitions)
+            else None,
+            analysis_provenance=AnalysisProvenance(name="provenance", **content.provenance),
+        )
+        module.add(analysis)
+        if content.attribution is not None:
+            # set once the analysis sits in the file, so the ROI region and its table share an ancestor
+            analysis.attribution_table = _attribution_table(content.attribution, roi_table, links.roi_indices)
+        added.append(analysis)
+    return added
+
+
+# ---------------------------------------------------------------------------------------------
+# safe file writing
+
+
+def _output_error(err: OSError, target: Path) -> OutputError:
+    if err.errno == errno.ENOSPC:
+        return OutputError(f"no space left on the device while writing {target}; nothing was changed.")
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return OutputError(f"cannot write {target}: permission denied (read-only?); nothing was changed.")
+    if err.errno == errno.EAGAIN or "unable to lock" in str(err).lower() or "lock" in str(err).lower():
+        return OutputError(f"{target} is locked by another process (HDF5 file lock); close it and retry.")
+    return OutputError(f"cannot write {target}: {err}; nothing was changed.")
+
+
+@contextlib.contextmanager
+def atomic_target(target: str | os.PathLike, *, copy_from: str | os.PathLike | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; on success fsync it and rename it over ``target``.
+
+    With ``copy_from``, the temporary file starts as a copy of that file. On any error the
+    temporary file is removed and ``target`` is untouched.
+    """
+    target = Path(target).resolve()
+    folder = target.parent
+    if not folder.is_dir():
+        raise OutputError(f"the folder of {target} does not exist.")
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"cannot write into {folder}: permission denied (read-only?); nothing was changed.")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp.nwb", dir=folder)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        if copy_from is not None:
+            shutil.copyfile(copy_from, tmp)
+            shutil.copymode(copy_from, tmp)
+        yield tmp
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        if isinstance(err, OutputError):
+            raise
+        raise _output_error(err, target) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def export_with_results(
+    src_io: NWBHDF5IO,
+    nwbfile: NWBFile,
+    contents: Sequence[AnalysisContent],
+    links: InputLinks,
+    out_path: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+) -> Path:
+    """Write a new file ``out_path`` holding the input's content plus the results (NWB export).
+
+    Data are copied, never linked (``link_data=False``), so the output stands alone and exporting
+    from a streamed input is safe (NWB-NOTES 4). The input is not modified.
+    """
+    out_path = Path(out_path)
+    if out_path.exists() and not overwrite:
+        raise OutputError(f"{out_path} exists; pass overwrite=True (--overwrite) or choose another --out.")
+    add_analyses(nwbfile, contents, links)
+    with atomic_target(out_path) as tmp:
+        with NWBHDF5IO(str(tmp), "w") as out_io:
+            out_io.export(src_io=src_io, nwbfile=nwbfile, write_args={"link_data": False})
+    return out_path
+
+
+def append_in_place(
+    path: str | os.PathLike, contents: Sequence[AnalysisContent], links: InputLinks
+) -> Path:
+    """Append the results to the local file ``path`` atomically (copy, append, fsync, rename)."""
+    path = Path(path)
+    if not path.is_file():
+        raise OutputError(f"--in-place needs a local file; {path} is not one.")
+    try:
+        # fails early if another process holds the file (HDF5 locking)
+        with NWBHDF5IO(str(path), "r"):
+            pass
+    except OSError as err:
+        raise _output_error(err, path) from None
+    with atomic_target(path, copy_from=path) as tmp:
+        with NWBHDF5IO(str(tmp), "a") as io:
+            nwbfile = io.read()
+            add_analyses(nwbfile, contents, links)
+            io.write(nwbfile)
+    return path

@@ -1,0 +1,122 @@
+"""Parameters of one analysis: a dataclass with presets, JSON and TOML round trips."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+
+PRESETS = ("fast", "paper")
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """Everything that decides the result of an analysis (recorded in the file as JSON).
+
+    Parameters
+    ----------
+    series : str, optional
+        Path of the input series inside the file (``None``: the package chooses, preferring dF/F).
+    conditions, condition_column : str, optional
+        Intervals or events table and its label column giving per-frame condition labels.
+    bin_width : float
+        Bin width in seconds for spike ``Units``.
+    scales : list of int, optional
+        Explicit scale ladder (``[N, ..., 1]``); ``None`` for the dyadic ladder (``cut`` coarsening).
+    cut : int, optional
+        Coarsening factor of the ladder (default 2).
+    preset : {"fast", "paper"}
+        Model preset.
+    seed, n_seeds : int
+        Fits use seeds ``seed, seed + 1, ..., seed + n_seeds - 1``.
+    n_surrogates : int
+        Surrogate refits (circular shifts per channel) for the p-value of Delta J (0: none).
+    device : str
+        ``"auto"``, ``"cpu"`` or ``"cuda"``.
+    n_samples : int
+        Monte-Carlo samples for the Jacobian term of EI.
+    model_params : dict
+        Further keyword arguments of :class:`~ndx_causal_emergence.models.MultiscaleNISPlus`.
+    """
+
+    series: str | None = None
+    conditions: str | None = None
+    condition_column: str | None = None
+    bin_width: float = 0.1
+    scales: tuple[int, ...] | None = None
+    cut: int | None = None
+    preset: str = "fast"
+    seed: int = 0
+    n_seeds: int = 1
+    n_surrogates: int = 0
+    device: str = "auto"
+    n_samples: int = 1000
+    model_params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.preset not in PRESETS:
+            raise InputError(f"preset must be one of {PRESETS}, got {self.preset!r}.")
+        if self.n_seeds < 1:
+            raise InputError(f"n_seeds must be >= 1, got {self.n_seeds}.")
+        if self.n_surrogates < 0:
+            raise InputError(f"n_surrogates must be >= 0, got {self.n_surrogates}.")
+        if self.scales is not None and self.cut is not None:
+            raise InputError("give either scales or cut, not both.")
+        if self.scales is not None:
+            object.__setattr__(self, "scales", tuple(int(s) for s in self.scales))
+        if self.bin_width <= 0:
+            raise InputError(f"bin_width must be > 0 seconds, got {self.bin_width}.")
+
+    @property
+    def seeds(self) -> list[int]:
+        """The seeds of the fits."""
+        return list(range(self.seed, self.seed + self.n_seeds))
+
+    def model_kwargs(self, seed: int) -> dict[str, Any]:
+        """Keyword arguments for ``MultiscaleNISPlus`` for one seed."""
+        kwargs: dict[str, Any] = {"preset": self.preset, "seed": seed, "device": self.device}
+        if self.scales is not None:
+            kwargs["scales"] = list(self.scales)
+        if self.cut is not None:
+            kwargs["coarsening"] = self.cut
+        kwargs.update(self.model_params)
+        return kwargs
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dictionary."""
+        out = dataclasses.asdict(self)
+        out["scales"] = list(self.scales) if self.scales is not None else None
+        return out
+
+    def to_json(self) -> str:
+        """JSON text (sorted keys), as stored in the NWB file."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> AnalysisConfig:
+        """Build from a dictionary; unknown keys are an error naming the known ones."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise InputError(f"unknown analysis parameters {sorted(unknown)}; known: {sorted(known)}.")
+        return cls(**values)
+
+    @classmethod
+    def from_json(cls, text: str) -> AnalysisConfig:
+        """Inverse of :meth:`to_json`."""
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_toml(cls, path: str | Path, **overrides: Any) -> AnalysisConfig:
+        """Read a TOML file (keys as the dataclass fields); ``overrides`` win over the file."""
+        try:
+            values = tomllib.loads(Path(path).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as err:
+            raise InputError(f"cannot read config file {path}: {err}") from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.from_dict(values)

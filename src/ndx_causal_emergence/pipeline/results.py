@@ -1,0 +1,217 @@
+"""Results of an analysis, per condition, as pandas / xarray; written to and read from NWB."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError, SourceError
+from ..nwb.write import AnalysisContent, InputLinks, StoredModel, append_in_place, export_with_results
+from .config import AnalysisConfig
+
+METHOD = "multiscale NIS+ (Wang et al. 2025, arXiv:2509.10891)"
+MODEL_CLASS = "ndx_causal_emergence.models.MultiscaleNISPlus"
+
+
+@dataclass
+class ConditionResult:
+    """The result of one condition: tables (pandas), macro variables (xarray) and fitted models.
+
+    Attributes
+    ----------
+    emergence : DataFrame
+        One row per scale: ``scale, dimension, effective_information, dimension_averaged_ei, noise_term,
+        jacobian_term, causal_emergence, causal_power, nmse, ...`` (nats); over seeds, the mean, with
+        ``*_sd`` / ``*_ci_low`` / ``*_ci_high`` columns when there are several seeds.
+    fixed_points, transitions, attribution, diagnostics : DataFrame or None
+        Dynamics analysis of the first seed's model (METHOD.md §4).
+    macro_variables : list of xarray.DataArray
+        One per scale, ``(time, variable)``, normalised latent coordinates.
+    models : list
+        The fitted :class:`~ndx_causal_emergence.models.MultiscaleNISPlus`, one per seed.
+    """
+
+    condition: str
+    emergence: pd.DataFrame
+    emergent_complexity: float
+    emergent_complexity_normalized: float
+    intervals: np.ndarray
+    seeds: list[int]
+    macro_variables: list[Any] = field(default_factory=list)
+    models: list[Any] = field(default_factory=list)
+    fixed_points: pd.DataFrame | None = None
+    transitions: pd.DataFrame | None = None
+    attribution: pd.DataFrame | None = None
+    diagnostics: pd.DataFrame | None = None
+    dropped_channels: list[tuple[Any, str]] = field(default_factory=list)
+    provenance: dict[str, str] = field(default_factory=dict)
+    parameters: dict[str, Any] = field(default_factory=dict)
+    analysis_name: str = ""
+
+    def content(self, parameters: str) -> AnalysisContent:
+        """The plain-data form the NWB writer takes."""
+        models = []
+        for seed, model in zip(self.seeds, self.models, strict=False):
+            arch, tensors = model.to_state()
+            import torch
+
+            models.append(
+                StoredModel(
+                    name=f"model_seed{seed}",
+                    description=f"Multiscale NIS+ model fitted on condition '{self.condition}' with seed {seed}.",
+                    model_class=MODEL_CLASS,
+                    architecture=json.dumps(arch, sort_keys=True),
+                    tensors=tensors,
+                    framework_version=torch.__version__,
+                )
+            )
+        return AnalysisContent(
+            name=self.analysis_name,
+            condition=self.condition,
+            method=METHOD,
+            parameters=parameters,
+            seeds=self.seeds,
+            intervals=self.intervals,
+            emergent_complexity=self.emergent_complexity,
+            emergent_complexity_normalized=self.emergent_complexity_normalized,
+            emergence=self.emergence,
+            provenance=self.provenance,
+            macro_variables=[
+                (int(da.attrs["scale"]), np.asarray(da.values), np.asarray(da["time"].values))
+                for da in self.macro_variables
+            ],
+            models=models,
+            fixed_points=self.fixed_points,
+            attribution=self.attribution,
+            transitions=self.transitions,
+        )
+
+
+@dataclass
+class Results:
+    """The result of :func:`~ndx_causal_emergence.analyze`: one :class:`ConditionResult` per condition."""
+
+    conditions: dict[str, ConditionResult]
+    config: AnalysisConfig
+    source: Any
+    series_path: str
+    series_object_id: str
+    roi_table_object_id: str | None = None
+    roi_indices: list[int] | None = None
+
+    def summary(self) -> pd.DataFrame:
+        """One row per (condition, scale) with the emergence columns and emergent complexity."""
+        frames = []
+        for name, res in self.conditions.items():
+            df = res.emergence.copy()
+            df.insert(0, "condition", name)
+            df["emergent_complexity"] = res.emergent_complexity
+            df["emergent_complexity_normalized"] = res.emergent_complexity_normalized
+            frames.append(df)
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def to_xarray(self) -> Any:
+        """The summary as an ``xarray.Dataset`` indexed by ``condition`` and ``scale``."""
+        return self.summary().set_index(["condition", "scale"]).to_xarray()
+
+    def write(self, path: str | Path | None = None, *, in_place: bool = False, overwrite: bool = False) -> Path:
+        """Write the results into NWB.
+
+        By default a new file ``path`` holding the input's content plus one
+        ``CausalEmergenceAnalysis`` per condition (the input is never modified). With
+        ``in_place=True`` the local input file itself is appended to, atomically.
+        """
+        from ..nwb.read import open_nwb
+
+        contents = [res.content(self.config.to_json()) for res in self.conditions.values()]
+        links = InputLinks(self.series_object_id, self.roi_table_object_id, self.roi_indices)
+        if in_place:
+            if getattr(self.source, "kind", "local") != "local":
+                raise InputError("--in-place works on local files only; write a new file with --out instead.")
+            return append_in_place(self.source.location, contents, links)
+        if path is None:
+            raise InputError("give an output path (or in_place=True).")
+        if self.source.kind == "local" and Path(path).resolve() == Path(str(self.source.location)).resolve():
+            raise InputError("the output path is the input file; use in_place=True to modify the input.")
+        with open_nwb(self.source.location) as opened:
+            return export_with_results(opened.io, opened.nwbfile, contents, links, path, overwrite=overwrite)
+
+
+def _table(container: Any) -> pd.DataFrame | None:
+    if container is None:
+        return None
+    df = container.to_dataframe()
+    return df.reset_index(drop=True)
+
+
+def read_results(path: str | Path, *, load_models: bool = True) -> dict[str, ConditionResult]:
+    """Read every ``CausalEmergenceAnalysis`` of an NWB file, keyed by analysis name.
+
+    Tables come back as DataFrames, macro variables as xarray, and with ``load_models`` the
+    fitted models are rebuilt from the stored tensors (no pickles).
+    """
+    from pynwb import NWBHDF5IO
+
+    from ..nwb.types import CausalEmergenceAnalysis
+
+    path = Path(path)
+    if not path.is_file():
+        raise SourceError(f"{path} does not exist.")
+    out: dict[str, ConditionResult] = {}
+    try:
+        io = NWBHDF5IO(str(path), "r", load_namespaces=True)
+        nwbfile = io.read()
+    except Exception as err:  # h5py/hdmf raise many kinds for a bad file
+        raise SourceError(f"cannot read {path} as NWB: {err}") from None
+    with io:
+        for obj in nwbfile.objects.values():
+            if not isinstance(obj, CausalEmergenceAnalysis):
+                continue
+            models = []
+            if load_models:
+                from ..models import MultiscaleNISPlus
+
+                for stored in obj.learned_dynamics_models.values():
+                    models.append(MultiscaleNISPlus.from_state(stored.architecture_dict, stored.state_dict()))
+            emergence = _table(obj.emergence_table)
+            result = ConditionResult(
+                condition=obj.condition,
+                emergence=emergence,
+                emergent_complexity=float(obj.emergent_complexity),
+                emergent_complexity_normalized=float(obj.emergent_complexity_normalized),
+                intervals=np.asarray(obj.intervals[:]),
+                seeds=[int(s) for s in obj.seeds[:]],
+                macro_variables=[
+                    s.to_xarray() for s in sorted(obj.macro_variable_series.values(), key=lambda s: s.scale)
+                ],
+                models=models,
+                fixed_points=_table(obj.fixed_point_table),
+                transitions=_table(obj.state_transitions),
+                attribution=_attribution_frame(obj.attribution_table),
+                provenance=_provenance_dict(obj.analysis_provenance),
+                parameters=json.loads(obj.parameters),
+                analysis_name=obj.name,
+            )
+            out[obj.name] = result
+    return out
+
+
+def _attribution_frame(table: Any) -> pd.DataFrame | None:
+    if table is None:
+        return None
+    columns = ["scale", "channel", "importance", "attribution"]
+    df = pd.DataFrame({c: list(table[c][:]) for c in columns})
+    if "roi" in table.colnames:
+        df["roi"] = list(table["roi"].data[:])
+    return df
+
+
+def _provenance_dict(prov: Any) -> dict[str, str]:
+    args = prov.__class__.__init__.__docval__["args"]
+    keys = [a["name"] for a in args if a["name"] not in ("name", "skip_post_init")]
+    return {k: getattr(prov, k) for k in keys if getattr(prov, k, None) is not None}
