@@ -1,0 +1,1 @@
+"""In-memory data of the analysis: recordings read from NWB, their preparation and splits."""

@@ -1,0 +1,229 @@
+r"""Prepare a :class:`~ndx_causal_emergence.data.recording.Recording` for fitting (METHOD §1).
+
+For one condition:
+
+1. keep the condition's frames (frames outside every labelled interval are never used);
+2. drop channels that are mostly NaN on those frames, then split the frames into contiguous
+   runs that cross no gap, no condition change and no NaN frame;
+3. cut the runs chronologically into train / validation / test blocks (70 / 10 / 20 % of the
+   frames by default);
+4. drop channels constant on the training block; z-score each channel with the training
+   block's mean and standard deviation; divide by one global robust scale, the
+   ``robust_quantile`` quantile of :math:`|z|` on the training block, so that almost all values
+   lie in [-1, 1] (the EI intervention box has L = 1):
+
+.. math::
+
+    \tilde x_{t,i} = \frac{x_{t,i} - \mu_i}{\sigma_i\, s}, \qquad
+    s = Q_{0.99}\bigl(|x_{t,i} - \mu_i| / \sigma_i : t \in \text{train}\bigr).
+
+No statistic ever sees the validation or test frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ConditionError, DataError
+from .recording import Recording
+from .split import chronological_split, nan_free_runs
+
+__all__ = ["BLOCKS", "PreparedData", "prepare"]
+
+BLOCKS = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """Scaled, split data of one condition.
+
+    Attributes
+    ----------
+    train, validation, test : list of ndarray of shape (T_i, n_kept) of float32
+        Contiguous segments of each block, in time order; transitions never cross a segment.
+    channel_ids : ndarray of shape (n_kept,)
+        Ids of the kept channels.
+    kept_channels : ndarray of shape (n_kept,) of int
+        Their positions among the recording's channels.
+    dropped : list of (channel_id, reason)
+        Channels left out and why (``"mostly NaN (83 % of frames)"``, ``"constant on the training block"``).
+    center, scale : ndarray of shape (n_kept,)
+        Training-block mean and standard deviation of each kept channel.
+    global_scale : float
+        The robust scale s applied after the z-score.
+    condition : str or None
+        The condition these data belong to (None: all labelled frames, or all frames).
+    timestamps : dict of str to list of ndarray
+        ``timestamps["train"][k]`` are the times of ``train[k]`` (same for the other blocks).
+    frame_indices : dict of str to list of ndarray
+        Positions of those frames in the recording.
+    intervals : ndarray of shape (n_intervals, 2)
+        Start and stop (s) of each contiguous run of frames used, stop = last frame + one frame interval.
+    n_source_channels : int
+        Number of channels of the recording (``transform`` accepts that width or ``n_kept``).
+    """
+
+    train: list[np.ndarray]
+    validation: list[np.ndarray]
+    test: list[np.ndarray]
+    channel_ids: np.ndarray
+    kept_channels: np.ndarray
+    dropped: list[tuple[object, str]]
+    center: np.ndarray
+    scale: np.ndarray
+    global_scale: float
+    condition: str | None
+    timestamps: dict[str, list[np.ndarray]]
+    frame_indices: dict[str, list[np.ndarray]]
+    intervals: np.ndarray
+    n_source_channels: int
+
+    @property
+    def n_features(self) -> int:
+        """Number of kept channels."""
+        return int(self.kept_channels.size)
+
+    def n_frames(self, block: str = "train") -> int:
+        """Frames in ``block`` ("train", "validation" or "test")."""
+        return int(sum(len(s) for s in getattr(self, block)))
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Apply the same channel selection and scaling to new data.
+
+        Parameters
+        ----------
+        X : array of shape (n_frames, n_source_channels) or (n_frames, n_kept)
+
+        Returns
+        -------
+        ndarray of shape (n_frames, n_kept) of float32
+        """
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-D (frames × channels); got shape {X.shape}")
+        if X.shape[1] == self.n_source_channels:
+            X = X[:, self.kept_channels]
+        elif X.shape[1] != self.n_features:
+            raise ValueError(f"X has {X.shape[1]} channels; expected {self.n_source_channels} (recording) or "
+                             f"{self.n_features} (kept)")
+        return ((X - self.center) / (self.scale * self.global_scale)).astype(np.float32)
+
+
+def _plain(value: object) -> object:
+    """A numpy scalar as the Python scalar (ids in ``dropped`` print and serialise plainly)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _condition_frames(recording: Recording, condition: str | None) -> np.ndarray:
+    """Frame mask of the condition (all labelled frames if None; all frames if unlabelled)."""
+    labels = recording.labels
+    if labels is None:
+        if condition is not None:
+            raise ConditionError(f"condition {condition!r} asked but the recording has no condition labels; read it "
+                                 "with conditions=TABLE (--conditions TABLE)")
+        return np.ones(recording.n_frames, dtype=bool)
+    labelled = np.array([lab is not None and lab != "" for lab in labels], dtype=bool)
+    if condition is None:
+        return labelled
+    if condition not in recording.conditions():
+        raise ConditionError(f"no frame has condition {condition!r}; the recording's conditions are "
+                             f"{', '.join(map(repr, recording.conditions())) or 'none'}")
+    return labelled & (labels == condition)
+
+
+def prepare(
+    recording: Recording,
+    *,
+    condition: str | None = None,
+    splits: Sequence[float] = (0.7, 0.1, 0.2),
+    min_frames: int = 100,
+    max_nan_fraction: float = 0.5,
+    robust_quantile: float = 0.99,
+) -> PreparedData:
+    """Select one condition, drop bad channels, split chronologically and scale on the training block.
+
+    Parameters
+    ----------
+    recording : Recording
+    condition : str, optional
+        Condition label to keep; default all labelled frames (all frames of an unlabelled recording).
+    splits : (float, float, float)
+        Fractions of the usable frames in train, validation and test (chronological).
+    min_frames : int
+        Fewest usable frames (after dropping NaN frames) accepted.
+    max_nan_fraction : float
+        Channels with a larger fraction of NaN frames (within the condition) are dropped.
+    robust_quantile : float
+        Quantile of ``|z|`` on the training block used as the global scale.
+
+    Returns
+    -------
+    PreparedData
+
+    Raises
+    ------
+    ConditionError
+        Unknown condition, or a condition asked of an unlabelled recording.
+    DataError
+        All values NaN, every channel dropped, or fewer than ``min_frames`` usable frames.
+    """
+    if len(splits) != 3:
+        raise ValueError(f"splits must give three fractions (train, validation, test); got {tuple(splits)}")
+    data = np.asarray(recording.data, dtype=np.float64)
+    mask = _condition_frames(recording, condition)
+    where = f" (condition {condition!r})" if condition is not None else ""
+    selected = data[mask]
+    if selected.size == 0 or np.isnan(selected).all():
+        raise DataError(f"all values of {recording.series_path!r}{where} are NaN or no frame is selected; "
+                        "nothing to analyse — check the series and the condition")
+    nan_fraction = np.isnan(selected).mean(axis=0)
+    ids = np.asarray(recording.channel_ids)
+    dropped: list[tuple[object, str]] = [
+        (_plain(ids[i]), f"mostly NaN ({100 * nan_fraction[i]:.0f} % of frames)")
+        for i in np.flatnonzero(nan_fraction > max_nan_fraction)
+    ]
+    kept = np.flatnonzero(nan_fraction <= max_nan_fraction)
+    # runs: inside one segment, no NaN in the kept channels, only the condition's frames
+    masked = np.where(mask[:, None], data[:, kept], np.nan)
+    runs = nan_free_runs(masked, recording.segment_ids)
+    n_usable = int(sum(len(r) for r in runs))
+    if n_usable < min_frames:
+        raise DataError(f"{recording.series_path!r}{where} has {n_usable} usable frames (no NaN, inside the "
+                        f"condition); at least min_frames={min_frames} are needed — use a longer recording or "
+                        "lower min_frames")
+    blocks = dict(zip(BLOCKS, chronological_split(runs, splits), strict=True))
+    if sum(len(r) for r in blocks["train"]) < 2:
+        raise DataError(f"the training block of {recording.series_path!r}{where} has fewer than 2 frames")
+    train = np.concatenate([data[r][:, kept] for r in blocks["train"]])
+    center, scale = train.mean(axis=0), train.std(axis=0)
+    constant = ~(scale > 1e-12 * np.maximum(1.0, np.abs(center)))
+    dropped += [(_plain(ids[kept[i]]), "constant on the training block") for i in np.flatnonzero(constant)]
+    kept, center, scale = kept[~constant], center[~constant], scale[~constant]
+    if kept.size == 0:
+        raise DataError(f"every channel of {recording.series_path!r}{where} was dropped ({len(dropped)}: "
+                        f"{dropped[0][1]}, ...); nothing to analyse")
+    z = np.abs((train[:, ~constant] - center) / scale)
+    global_scale = float(np.quantile(z, robust_quantile)) or float(z.max())
+    factor = scale * global_scale
+    times = np.asarray(recording.timestamps, dtype=float)
+    step = 1.0 / recording.rate if recording.rate else (float(np.median(np.diff(times))) if times.size > 1 else 0.0)
+    intervals = np.array([[times[r[0]], times[r[-1]] + step] for name in BLOCKS for r in blocks[name]]
+                         ).reshape(-1, 2)
+    return PreparedData(
+        **{name: [((data[r][:, kept] - center) / factor).astype(np.float32) for r in blocks[name]]
+           for name in BLOCKS},
+        channel_ids=ids[kept],
+        kept_channels=kept,
+        dropped=dropped,
+        center=center,
+        scale=scale,
+        global_scale=global_scale,
+        condition=condition,
+        timestamps={name: [times[r] for r in blocks[name]] for name in BLOCKS},
+        frame_indices={name: list(blocks[name]) for name in BLOCKS},
+        intervals=intervals,
+        n_source_channels=recording.n_channels,
+    )
