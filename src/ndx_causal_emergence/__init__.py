@@ -24,8 +24,33 @@ from .nwb.types import (  # noqa: E402  (the namespace must be loaded first, in 
     ModelParameter,
 )
 
+# the analysis API resolves lazily, so that importing the package never loads torch
+_LAZY = {
+    "analyze": "ndx_causal_emergence.pipeline.run",
+    "read_results": "ndx_causal_emergence.pipeline.results",
+    "AnalysisConfig": "ndx_causal_emergence.pipeline.config",
+    "MultiscaleNISPlus": "ndx_causal_emergence.models",
+    "NISPlus": "ndx_causal_emergence.models",
+    "NIS": "ndx_causal_emergence.models",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'ndx_causal_emergence' has no attribute {name!r}")
+
+
 __all__ = [
     "NAMESPACE",
+    "AnalysisConfig",
+    "MultiscaleNISPlus",
+    "NIS",
+    "NISPlus",
+    "analyze",
+    "read_results",
     "AnalysisProvenance",
     "AttributionTable",
     "CausalEmergenceAnalysis",

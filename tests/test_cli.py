@@ -1,0 +1,115 @@
+"""The command line: help, listing, and bad input giving one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from pynwb import NWBHDF5IO, TimeSeries
+from pynwb.testing.mock.file import mock_NWBFile
+
+from ndx_causal_emergence.cli.main import cli
+from ndx_causal_emergence.testing.simulated import write_two_condition_nwb
+
+
+@pytest.fixture(scope="module")
+def two_condition(tmp_path_factory):
+    return write_two_condition_nwb(tmp_path_factory.mktemp("sim") / "two.nwb", n_frames=400)
+
+
+def _invoke(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_help_reads_like_documentation():
+    result = _invoke("--help")
+    assert result.exit_code == 0
+    for command in ("run", "report", "list", "demo"):
+        assert command in result.output
+    run_help = _invoke("run", "--help").output
+    for option in ("--series", "--conditions", "--condition-column", "--scales", "--cut", "--preset", "--seeds",
+                   "--surrogates", "--device", "--out", "--in-place", "--config"):
+        assert option in run_help
+
+
+def test_version():
+    from ndx_causal_emergence import __version__
+
+    assert __version__ in _invoke("--version").output
+
+
+def test_list_shows_series_and_conditions(two_condition):
+    result = _invoke("list", str(two_condition))
+    assert result.exit_code == 0, result.output
+    assert "/processing/ophys/DfOverF/RoiResponseSeries" in result.output
+    assert "epochs" in result.output and "stage" in result.output
+
+
+def _one_line_error(result, *needles: str) -> None:
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.strip().splitlines() if line]
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("Error: ")
+    assert "Traceback" not in result.output
+    for needle in needles:
+        assert needle.lower() in lines[0].lower(), lines[0]
+
+
+def test_missing_file(tmp_path):
+    _one_line_error(_invoke("run", str(tmp_path / "nope.nwb"), "--out", str(tmp_path / "o.nwb")), "nope.nwb")
+
+
+def test_not_hdf5(tmp_path):
+    bad = tmp_path / "bad.nwb"
+    bad.write_text("this is not HDF5")
+    _one_line_error(_invoke("run", str(bad), "--out", str(tmp_path / "o.nwb")), "bad.nwb")
+
+
+def test_nwb_without_time_series(tmp_path):
+    path = tmp_path / "empty.nwb"
+    with NWBHDF5IO(path, "w") as io:
+        io.write(mock_NWBFile())
+    _one_line_error(_invoke("run", str(path), "--out", str(tmp_path / "o.nwb")))
+
+
+def test_unknown_series(two_condition, tmp_path):
+    _one_line_error(
+        _invoke("run", str(two_condition), "--series", "/processing/ophys/nothing", "--out", str(tmp_path / "o.nwb")),
+        "RoiResponseSeries",  # the message names the candidates
+    )
+
+
+def test_intervals_without_column(two_condition, tmp_path):
+    _one_line_error(
+        _invoke("run", str(two_condition), "--conditions", "epochs", "--condition-column", "nope",
+                "--out", str(tmp_path / "o.nwb")),
+        "nope",
+    )
+
+
+def _write_series(path, data):
+    nwbfile = mock_NWBFile()
+    nwbfile.add_acquisition(TimeSeries(name="traces", data=data, unit="a.u.", rate=10.0))
+    with NWBHDF5IO(path, "w") as io:
+        io.write(nwbfile)
+    return path
+
+
+def test_all_nan_series(tmp_path):
+    path = _write_series(tmp_path / "nan.nwb", np.full((500, 4), np.nan))
+    _one_line_error(_invoke("run", str(path), "--out", str(tmp_path / "o.nwb")), "nan")
+
+
+def test_too_few_frames(tmp_path):
+    path = _write_series(tmp_path / "short.nwb", np.random.default_rng(0).normal(size=(20, 4)))
+    _one_line_error(_invoke("run", str(path), "--out", str(tmp_path / "o.nwb")), "frames")
+
+
+def test_out_and_in_place_are_exclusive(two_condition, tmp_path):
+    _one_line_error(_invoke("run", str(two_condition)), "--out")
+
+
+def test_bad_scales_is_usage_error(two_condition, tmp_path):
+    result = _invoke("run", str(two_condition), "--scales", "4,8", "--out", str(tmp_path / "o.nwb"))
+    assert result.exit_code == 2
+    assert "decreasing" in result.output
