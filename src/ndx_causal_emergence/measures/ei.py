@@ -1,0 +1,385 @@
+r"""Effective information of a Gaussian macro dynamics (METHOD.md §3.1, §3.5).
+
+For ``y' = F(y) + ε`` with ``ε ~ N(0, diag(σ²))`` and the intervention ``y ~ U([-L, L]^q)``:
+
+.. math::
+
+    \mathrm{EI}_L(F) = \underbrace{-\tfrac{q}{2}(1 + \ln 2\pi) - \tfrac12 \sum_i \ln \sigma_i^2}_{\text{noise term}}
+    + \underbrace{q \ln 2L + \mathbb{E}_{y \sim U} \ln\lvert\det \partial F(y)/\partial y\rvert}_{\text{Jacobian term}},
+    \qquad J(F) = \mathrm{EI}_L(F) / q.
+
+All values are in nats; :meth:`EIResult.to_bits` converts. torch is imported inside the
+functions, so importing this module stays light.
+
+References: Zhang & Liu, Entropy 2023 (arXiv:2201.10154); Yang et al., National Science
+Review 2024 (arXiv:2308.09952).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from ..errors import InputError
+from ._checks import as_array, as_count, as_positive, as_weights, to_numpy
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "EIResult",
+    "batched_jacobian",
+    "estimate_sigma2",
+    "gaussian_ei",
+    "linear_gaussian_ei",
+    "logabsdet_jacobian",
+]
+
+# Jacobians are built in chunks of at most this many matrix entries (32 MiB in float64).
+_MAX_JACOBIAN_ENTRIES = 2**22
+
+
+@dataclass(frozen=True)
+class EIResult:
+    """Effective information of one dynamics and its two terms.
+
+    Attributes
+    ----------
+    ei : float
+        Effective information ``noise_term + jacobian_term``.
+    dei : float
+        Dimension-averaged EI ``J = ei / q``.
+    noise_term, jacobian_term : float
+        The two terms of METHOD.md §3.1.
+    q : int
+        Dimension of the dynamics.
+    L : float
+        Half-width of the intervention box ``[-L, L]^q``.
+    unit : str
+        ``"nats"`` (as computed) or ``"bits"`` (after :meth:`to_bits`).
+    """
+
+    ei: float
+    dei: float
+    noise_term: float
+    jacobian_term: float
+    q: int
+    L: float
+    unit: str = "nats"
+
+    def to_bits(self) -> EIResult:
+        """The same result in bits (every information value divided by ``ln 2``)."""
+        if self.unit == "bits":
+            return self
+        ln2 = math.log(2.0)
+        return replace(
+            self,
+            ei=self.ei / ln2,
+            dei=self.dei / ln2,
+            noise_term=self.noise_term / ln2,
+            jacobian_term=self.jacobian_term / ln2,
+            unit="bits",
+        )
+
+
+def _noise_term(sigma2: np.ndarray) -> float:
+    q = sigma2.shape[0]
+    return float(-0.5 * q * (1.0 + math.log(2.0 * math.pi)) - 0.5 * np.sum(np.log(sigma2)))
+
+
+def _result(noise: float, mean_logdet: float, q: int, L: float, clip: bool) -> EIResult:
+    jac = q * math.log(2.0 * L) + mean_logdet
+    ei = noise + jac
+    if clip:
+        ei = max(ei, 0.0)
+    return EIResult(ei=ei, dei=ei / q, noise_term=noise, jacobian_term=jac, q=q, L=L)
+
+
+def _check_sigma2(sigma2: Any, q: int | None = None) -> np.ndarray:
+    s2 = as_array(sigma2, "sigma2", ndim=1)
+    if q is not None and s2.shape[0] != q:
+        raise InputError(f"sigma2 must hold one variance per dimension ({q}), got {s2.shape[0]} values.")
+    if np.any(s2 <= 0):
+        raise InputError(
+            f"sigma2 must be > 0 in every dimension, got min {s2.min():g}; "
+            "a zero residual variance makes EI infinite (check for a constant or leaked target)."
+        )
+    return s2
+
+
+def _dtype_device(fn: Callable[..., Any]) -> tuple[torch.dtype, torch.device]:
+    """dtype and device of a module's first floating parameter or buffer (float64 on CPU otherwise)."""
+    import torch
+
+    if isinstance(fn, torch.nn.Module):
+        for t in (*fn.parameters(), *fn.buffers()):
+            if t.is_floating_point():
+                return t.dtype, t.device
+    return torch.float64, torch.device("cpu")
+
+
+def _as_tensor(y: Any, fn: Callable[..., Any], name: str) -> torch.Tensor:
+    import torch
+
+    if isinstance(y, torch.Tensor):
+        if y.ndim != 2 or not torch.isfinite(y).all():
+            raise InputError(f"{name} must be a finite tensor of shape (n_samples, q), got shape {tuple(y.shape)}.")
+        return y.detach()
+    arr = as_array(y, name, ndim=2)
+    dtype, device = _dtype_device(fn)
+    return torch.as_tensor(arr, dtype=dtype, device=device)
+
+
+def batched_jacobian(fn: Callable[[torch.Tensor], torch.Tensor], y: Any) -> torch.Tensor:
+    r"""Jacobians ``∂F(y_b)/∂y`` of a batch of points, without a Python loop over the points.
+
+    Uses ``fn.batched_jacobian(y)`` when the map has one (exact closed form, e.g.
+    :class:`~ndx_causal_emergence.models.dynamics.ResidualMLP`), otherwise
+    ``torch.func.vmap(torch.func.jacrev(fn))``. ``fn`` must treat the rows of a batch
+    independently (no batch statistics). The result is detached (not differentiable).
+
+    Parameters
+    ----------
+    fn : callable
+        Map from ``(B, q)`` to ``(B, q)`` tensors.
+    y : array-like or torch.Tensor, shape (n_samples, q)
+        Points. Arrays are converted to the dtype and device of ``fn``'s parameters (float64
+        when it has none); tensors are used as they are.
+
+    Returns
+    -------
+    torch.Tensor, shape (n_samples, q, q)
+        ``J[b, i, j] = ∂F_i/∂y_j`` at ``y_b``.
+    """
+    import torch
+
+    y = _as_tensor(y, fn, "y")
+    n, q = y.shape
+    chunk = max(1, _MAX_JACOBIAN_ENTRIES // (q * q))
+    own = getattr(fn, "batched_jacobian", None)
+    if own is None:
+
+        def single(v: torch.Tensor) -> torch.Tensor:
+            return fn(v.unsqueeze(0)).squeeze(0)
+
+        own = torch.func.vmap(torch.func.jacrev(single))
+    with torch.no_grad():
+        parts = [own(y[i : i + chunk]).detach() for i in range(0, n, chunk)]
+    jac = torch.cat(parts) if len(parts) > 1 else parts[0]
+    if tuple(jac.shape) != (n, q, q):
+        raise InputError(
+            f"fn must map (B, {q}) to (B, {q}) so that its Jacobian is square; got Jacobians of shape "
+            f"{tuple(jac.shape)} for {n} points of dimension {q}."
+        )
+    return jac
+
+
+def logabsdet_jacobian(fn: Callable[[torch.Tensor], torch.Tensor], y: Any) -> torch.Tensor:
+    r"""``ln|det ∂F(y_b)/∂y|`` for a batch of points, computed in float64.
+
+    .. math:: \ell_b = \ln\lvert\det J_F(y_b)\rvert \quad (\text{``-inf`` where } J_F \text{ is singular})
+
+    Uses ``fn.logabsdet_jacobian(y)`` when the map has one (e.g. the determinant-lemma path
+    of :class:`~ndx_causal_emergence.models.dynamics.ResidualMLP`), otherwise
+    ``slogdet`` of :func:`batched_jacobian`.
+
+    Parameters
+    ----------
+    fn : callable
+        Map from ``(B, q)`` to ``(B, q)`` tensors (see :func:`batched_jacobian`).
+    y : array-like or torch.Tensor, shape (n_samples, q)
+        Points.
+
+    Returns
+    -------
+    torch.Tensor, shape (n_samples,)
+        Log absolute determinants (float64, detached).
+    """
+    import torch
+
+    own = getattr(fn, "logabsdet_jacobian", None)
+    if own is None:
+        return torch.linalg.slogdet(batched_jacobian(fn, y).to(torch.float64)).logabsdet
+    y = _as_tensor(y, fn, "y")
+    n, q = y.shape
+    chunk = max(1, _MAX_JACOBIAN_ENTRIES // (q * q))
+    with torch.no_grad():
+        out = torch.cat([own(y[i : i + chunk]).detach().to(torch.float64) for i in range(0, n, chunk)])
+    if tuple(out.shape) != (n,):
+        raise InputError(f"fn.logabsdet_jacobian must return one value per point ({n}), got shape {tuple(out.shape)}.")
+    return out
+
+
+def gaussian_ei(
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    sigma2: Any,
+    *,
+    L: float = 1.0,
+    n_samples: int = 1000,
+    seed: int = 0,
+    clip: bool = False,
+    samples: Any = None,
+    weights: Any = None,
+) -> EIResult:
+    r"""Effective information of ``y' = F(y) + ε``, ``ε ~ N(0, diag(σ²))``, under ``y ~ U([-L, L]^q)``.
+
+    .. math::
+
+        \mathrm{EI} = -\tfrac{q}{2}(1 + \ln 2\pi) - \tfrac12\sum_i \ln\sigma_i^2
+        + q\ln 2L + \frac{\sum_b w_b \ln\lvert\det J_F(y_b)\rvert}{\sum_b w_b}
+
+    with ``y_b`` uniform in the box (``w_b = 1``) unless ``samples`` are given.
+
+    Parameters
+    ----------
+    fn : callable
+        The (deterministic part of the) dynamics, ``(B, q) -> (B, q)`` torch tensors. Its
+        ``batched_jacobian`` method is used when present (see :func:`batched_jacobian`).
+    sigma2 : array-like, shape (q,)
+        Per-dimension noise variances (e.g. from :func:`estimate_sigma2`); all > 0.
+    L : float, default 1.0
+        Half-width of the intervention box.
+    n_samples : int, default 1000
+        Number of uniform Monte Carlo samples of the Jacobian term.
+    seed : int, default 0
+        Seed of the uniform samples.
+    clip : bool, default False
+        Clip EI (and J) at 0. The reported value is unclipped by default (METHOD.md §3.1).
+    samples : array-like, shape (n_samples, q), optional
+        Points replacing the uniform samples (``jacobian_domain="data"``). The ``q ln 2L``
+        entropy of the intervention is kept, so only the Jacobian average changes.
+    weights : array-like, shape (n_samples,), optional
+        Non-negative weights of ``samples`` (e.g. IPW weights); requires ``samples``.
+
+    Returns
+    -------
+    EIResult
+        EI, J, both terms, ``q`` and ``L`` in nats.
+
+    Raises
+    ------
+    InputError
+        Non-positive or non-finite ``sigma2``, ``L`` or weights, badly shaped samples, or a map
+        whose output dimension differs from ``q``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> res = gaussian_ei(lambda y: 0.9 * y, [0.01, 0.01])
+    >>> round(res.ei, 6), round(res.dei, 6)
+    (2.942866, 1.471433)
+    """
+    import torch
+
+    s2 = _check_sigma2(sigma2)
+    q = s2.shape[0]
+    L = as_positive(L, "L")
+    if samples is None:
+        if weights is not None:
+            raise InputError("weights apply to given samples; pass samples= as well, or drop weights.")
+        n_samples = as_count(n_samples, "n_samples")
+        gen = torch.Generator().manual_seed(int(seed))
+        dtype, device = _dtype_device(fn)
+        unit = torch.rand(n_samples, q, generator=gen, dtype=torch.float64)
+        y = ((2.0 * unit - 1.0) * L).to(dtype=dtype, device=device)
+    else:
+        y = _as_tensor(samples, fn, "samples")
+        if y.shape[1] != q:
+            raise InputError(f"samples must have q = {q} columns (the length of sigma2), got shape {tuple(y.shape)}.")
+    logdet = logabsdet_jacobian(fn, y).cpu().numpy()
+    if weights is None:
+        mean_logdet = float(np.mean(logdet))
+    else:
+        w = as_weights(weights, logdet.shape[0])
+        mean_logdet = float(np.sum(w * logdet) / np.sum(w))
+    return _result(_noise_term(s2), mean_logdet, q, L, clip)
+
+
+def linear_gaussian_ei(A: Any, sigma2: Any, L: float = 1.0) -> EIResult:
+    r"""Analytic EI of the linear Gaussian dynamics ``y' = A y + ε`` (METHOD.md §3.5).
+
+    .. math::
+
+        \mathrm{EI} = q\ln 2L + \ln\lvert\det A\rvert - \tfrac{q}{2}(1 + \ln 2\pi) - \tfrac12\sum_i \ln\sigma_i^2
+
+    Parameters
+    ----------
+    A : array-like, shape (q, q)
+        The linear map.
+    sigma2 : float or array-like, shape (q,)
+        Noise variances (a scalar applies to every dimension).
+    L : float, default 1.0
+        Half-width of the intervention box.
+
+    Returns
+    -------
+    EIResult
+        In nats.
+
+    Examples
+    --------
+    >>> res = linear_gaussian_ei(0.9 * np.eye(2), 0.01)
+    >>> round(res.ei, 6), round(res.dei, 6)
+    (2.942866, 1.471433)
+    """
+    a = as_array(A, "A", ndim=2)
+    if a.shape[0] != a.shape[1]:
+        raise InputError(f"A must be a square (q, q) matrix, got shape {a.shape}.")
+    q = a.shape[0]
+    s2 = to_numpy(sigma2, "sigma2")
+    s2 = _check_sigma2(np.full(q, float(s2)) if s2.ndim == 0 else s2, q)
+    L = as_positive(L, "L")
+    return _result(_noise_term(s2), float(np.linalg.slogdet(a)[1]), q, L, clip=False)
+
+
+def estimate_sigma2(
+    prediction: Any,
+    target: Any,
+    *,
+    weights: Any = None,
+    convention: Literal["mse", "mae", "rmse"] = "mse",
+) -> np.ndarray:
+    r"""Per-dimension noise variance of a one-step prediction, IPW-weighted (METHOD.md §3.1).
+
+    .. math:: \sigma_i^2 = \frac{\sum_n w_n (\hat y_{n,i} - y_{n,i})^2}{\sum_n w_n}
+
+    Parameters
+    ----------
+    prediction, target : array-like or torch.Tensor, shape (n_samples, q)
+        Predicted and observed next states.
+    weights : array-like, shape (n_samples,), optional
+        Non-negative weights (e.g. :func:`~ndx_causal_emergence.measures.ipw_weights` with
+        ``clip=None``); uniform when omitted.
+    convention : {"mse", "mae", "rmse"}, default "mse"
+        ``"mse"``: the weighted mean squared residual (our default). ``"mae"``: the weighted
+        mean absolute residual, used as a variance as in the published NIS+ code (parity with
+        its SIR numbers). ``"rmse"``: the square root of the MSE, also used as a variance.
+
+    Returns
+    -------
+    numpy.ndarray, shape (q,)
+        Variances (float64).
+
+    Examples
+    --------
+    >>> estimate_sigma2([[0.0, 1.0], [2.0, 1.0]], [[1.0, 1.0], [1.0, 3.0]])
+    array([1., 2.])
+    """
+    pred = as_array(prediction, "prediction", ndim=2)
+    targ = as_array(target, "target", ndim=2)
+    if pred.shape != targ.shape:
+        raise InputError(f"prediction and target must have the same shape, got {pred.shape} and {targ.shape}.")
+    w = np.ones(pred.shape[0]) if weights is None else as_weights(weights, pred.shape[0])
+    w = w / w.sum()
+    resid = pred - targ
+    if convention == "mse":
+        return w @ resid**2
+    if convention == "rmse":
+        return np.sqrt(w @ resid**2)
+    if convention == "mae":
+        return w @ np.abs(resid)
+    raise InputError(f"convention must be 'mse', 'mae' or 'rmse', got {convention!r}.")
