@@ -1,0 +1,109 @@
+"""Training speed and cost of the NIS+ estimators.
+
+Parts:
+
+- ``sir``: the published NIS+ SIR configuration (N = 4, q = 2, 63,000 pairs, batch 700, hidden
+  64, ``preset="sir"``) for ``--steps`` steps: training samples/s (weight refreshes and
+  validation included), and the wall-clock of a run comparable to the official
+  ``train(framework='nis+')``: the fit plus one emergence table (KDE weights + EI) per 500
+  steps on the 10,000-pair test set. Compare with ``bench_official_nisp.py``.
+- ``multiscale``: ``MultiscaleNISPlus`` with the ``fast`` preset and the full dyadic ladder
+  (200 → 100 → … → 1) on a synthetic 200-channel x 20,000-frame recording (double-well latent
+  behind nonlinear noisy channels): fit + emergence table time, and peak memory (max RSS).
+
+Usage::
+
+    python benchmarks/bench_models.py --part sir --steps 3001
+    python benchmarks/bench_models.py --part multiscale
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import resource
+import time
+
+import numpy as np
+import torch
+
+from ndx_causal_emergence.data.synthetic import double_well_latent, embed_nonlinear, sir_data
+from ndx_causal_emergence.models import MultiscaleNISPlus, NISPlus
+
+
+def _row(name: str, value: float, fmt: str = ".1f") -> None:
+    print(f"{name:<52} {value:>12{fmt}}")
+
+
+def bench_sir(steps: int, device: str) -> None:
+    """Samples/s and wall-clock of the SIR configuration."""
+    train, test = sir_data(seed=1), sir_data((1000,), n_steps=10, seed=1001)
+    x, labels = train.frames()
+    xt, lt = test.frames()
+    model = NISPlus.from_preset("sir", q=2, max_steps=steps, seed=1, device=device, observed_reference=False)
+    t0 = time.perf_counter()
+    model.fit(x, segments=labels, validation=[xt])
+    fit_s = time.perf_counter() - t0
+    n_evals = steps // 500 + 1
+    t0 = time.perf_counter()
+    table = model.emergence_table(xt, segments=lt)
+    table_s = time.perf_counter() - t0
+    samples = steps * model.get_params()["batch_size"]
+    print(f"SIR NIS+ (q = 2) | {train.n_pairs} pairs | batch 700, hidden 64 | {steps} steps | device {model.device_}")
+    _row("training samples/s (refreshes + validation incl.)", samples / model.train_seconds_, ".0f")
+    _row("training step (ms)", 1e3 * model.train_seconds_ / steps, ".2f")
+    _row("weight refreshes", len(model.history_["weight_refresh_steps"]), ".0f")
+    _row("fit wall-clock (s)", fit_s)
+    _row("one emergence table: KDE weights + EI (s)", table_s, ".2f")
+    _row(f"fit + {n_evals} EI evaluations (as official train()) (s)", fit_s + n_evals * table_s)
+    _row("J (box, MAE convention)", float(table["dimension_averaged_ei"].iloc[0]), ".3f")
+
+
+def bench_multiscale(n_channels: int, n_frames: int, device: str) -> None:
+    """Fit + measure time and peak memory of the full ladder on a synthetic recording."""
+    latent = double_well_latent(n_frames, seed=0)
+    x = embed_nonlinear(latent, n_channels, seed=0).astype(np.float32)
+    n_train = int(0.8 * n_frames)
+    model = MultiscaleNISPlus(preset="fast", device=device)
+    t0 = time.perf_counter()
+    model.fit(x[:n_train])
+    fit_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    table = model.emergence_table(x[n_train:])
+    table_s = time.perf_counter() - t0
+    top = model.transform(x[n_train:])[:, 0]
+    corr = abs(np.corrcoef(top, latent[n_train:, 0])[0, 1])
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"MultiscaleNISPlus fast preset | {n_channels} channels x {n_frames} frames | scales {model.scales_}")
+    _row("training steps", model.history_["step"][-1], ".0f")
+    _row("training (s)", model.train_seconds_)
+    _row("fit incl. observed reference and sigma2 (s)", fit_s)
+    _row("emergence table (s)", table_s)
+    _row("fit + table (s)", fit_s + table_s)
+    _row("peak resident memory (MiB)", peak_mb, ".0f")
+    _row("|corr(top-scale variable, true latent)| (held out)", corr, ".3f")
+    print(table.round(3).to_string(index=False))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--part", choices=["sir", "multiscale"], required=True)
+    parser.add_argument("--steps", type=int, default=3001, help="SIR training steps")
+    parser.add_argument("--channels", type=int, default=200)
+    parser.add_argument("--frames", type=int, default=20000)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(
+        f"{platform.processor() or platform.machine()} | torch {torch.__version__} | threads {torch.get_num_threads()}"
+    )
+    if args.part == "sir":
+        bench_sir(args.steps, args.device)
+    else:
+        bench_multiscale(args.channels, args.frames, args.device)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""Speed of the official NIS+ code (Matthew-ymz/Code-for-Finding-emergence-in-data-) on the SIR set-up.
+
+The official code is NOT part of this repository. Fetch it, export its tree outside the
+checkout, and give its path::
+
+    git --git-dir=<bare mirror> archive HEAD | tar -x -C /tmp/official
+    python benchmarks/bench_official_nisp.py /tmp/official --steps 3001
+
+Measured, on the published SIR configuration (N = 4, q = 2, 63,000 pairs, batch 700, hidden
+64, sigma = 0.03, rho = -0.5, lambda = 3):
+
+1. ``samples/s``: the official NIS+ weighted-stage training step (``net.forward`` +
+   ``net.back_forward``, weighted MAE losses, one Adam step), timed over ``--timed-steps`` steps
+   in 5 rounds alternating with the same step of this package (preset ``sir``);
+2. ``wall-clock``: the official ``exp/sir/train.py::train(framework='nis+')`` for ``--steps``
+   steps (EI on the test set every 500 steps and sklearn-KDE weights every 1000), split into
+   the KDE + EI part and the rest.
+
+The same numbers for this package come from ``benchmarks/bench_models.py --part sir``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("official", type=Path, help="root of an exported checkout of the official code")
+    parser.add_argument("--steps", type=int, default=3001, help="steps of the full official train() run (0: skip)")
+    parser.add_argument("--timed-steps", type=int, default=200, help="steps for the samples/s measurement")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
+    args = parser.parse_args()
+    # the official modules pick CUDA when they see it but build some tensors on the CPU: compare on the CPU
+    os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    import torch
+
+    root = args.official.resolve()
+    if not (root / "models_new.py").is_file():
+        sys.exit(f"{root} does not look like the official checkout (no models_new.py)")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    # the official SIR run loads a pickled initial model from exp/sir/mdl_data (a whole module, not weights)
+    os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    sys.path.insert(0, str(root))
+    os.chdir(root / "exp" / "sir")
+    import ei.EI_calculation as eic
+    from exp.sir.dynamic_models_sis_new import Simple_Spring_Model
+    from exp.sir.train import train
+    from models_new import Renorm_Dynamic
+
+    torch.manual_seed(1)
+    np.random.seed(1)  # noqa: NPY002  (the official code draws its batches from the legacy global generator)
+    spring = Simple_Spring_Model(device=torch.device("cpu"))
+    test_data = spring.generate_multistep_sir(size_list=[500, 500], steps=10, sigma=0.03, rou=-0.5, lam=1, miu=0.5)
+    train_data = spring.generate_multistep_sir(
+        size_list=[0, 5000, 3000, 1000], steps=7, sigma=0.03, rou=-0.5, lam=1, miu=0.5
+    )
+    n_pairs = train_data[0].shape[0]
+    batch = 700
+
+    # 1. samples/s of the weighted-stage step
+    net = Renorm_Dynamic(sym_size=4, latent_size=2, effect_size=4, hidden_units=64, normalized_state=True,
+                         device=torch.device("cpu"))  # fmt: skip
+    opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=1e-4)
+    mae = torch.nn.L1Loss(reduction="none")
+    ss, sps = train_data[0], train_data[1]
+    weights = torch.ones(n_pairs)
+    rng = np.random.default_rng(1)
+
+    def step() -> None:
+        start = int(rng.integers(n_pairs - batch))
+        s, sp, w = ss[start : start + batch], sps[start : start + batch], weights[start : start + batch]
+        predicts1, latent1, _ = net.forward(s)
+        _, _, latentp0 = net.back_forward(sp)
+        loss = (mae(sp, predicts1).mean(axis=1) * w).mean() + 3 * (mae(latent1, latentp0).mean(axis=1) * w).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    # the same step of this package's NIS+ (preset "sir"), timed in alternation with the official one
+    from ndx_causal_emergence.models.multiscale import MultiscaleModule
+    from ndx_causal_emergence.models.presets import PRESETS
+    from ndx_causal_emergence.models.training import TrainConfig, _batch_loss
+
+    sir = PRESETS["sir"]
+    ours = MultiscaleModule(4, [2], n_coupling_layers=sir["n_coupling_layers"], hidden_width=sir["hidden_width"],
+                            dynamics_width=sir["dynamics_width"], squash=sir["squash"])  # fmt: skip
+    ours_opt = torch.optim.Adam(ours.parameters(), lr=sir["learning_rate"])
+    cfg = TrainConfig(reverse_weight=sir["reverse_weight"], reverse_trains_encoder=True, decoder_noise=1.0)
+    gen = torch.Generator().manual_seed(0)
+    x_all = torch.cat((ss, sps))
+
+    def our_step() -> None:
+        idx = torch.as_tensor(rng.integers(n_pairs, size=batch))
+        loss = _batch_loss(ours, x_all[idx], x_all[idx + n_pairs], 1, weights[idx][None], cfg, True, gen)
+        ours_opt.zero_grad()
+        loss.backward()
+        ours_opt.step()
+
+    times: dict[str, list[float]] = {"official": [], "ours": []}
+    for fn in (step, our_step):
+        for _ in range(10):
+            fn()
+    for _ in range(5):  # alternate, so that a change of machine load hits both
+        for name, fn in (("official", step), ("ours", our_step)):
+            t0 = time.perf_counter()
+            for _ in range(args.timed_steps // 5):
+                fn()
+            times[name].append((time.perf_counter() - t0) / (args.timed_steps // 5))
+    per_step = float(np.median(times["official"]))
+    our_per_step = float(np.median(times["ours"]))
+    print(f"official NIS+ SIR benchmark | {platform.processor() or platform.machine()} | torch "
+          f"{torch.__version__} | threads {torch.get_num_threads()} | {n_pairs} pairs, batch {batch}")  # fmt: skip
+    print(f"{'measure':<44} {'value':>12}")
+    print(f"{'training step (ms), median of 5 rounds':<44} {per_step * 1e3:>12.2f}")
+    print(f"{'samples/s':<44} {batch / per_step:>12.0f}")
+    print(f"{'this package, same step (ms), alternated':<44} {our_per_step * 1e3:>12.2f}")
+    print(f"{'this package, samples/s':<44} {batch / our_per_step:>12.0f}")
+    print(f"{'speed-up (samples/s)':<44} {per_step / our_per_step:>12.2f}", flush=True)
+
+    # 2. the full official train() run, with its KDE and EI calls timed
+    spent = {"kde": 0.0, "ei": 0.0}
+
+    def timed(name: str, fn):  # noqa: ANN001, ANN202
+        def wrapper(*a, **k):  # noqa: ANN002, ANN003, ANN202
+            t = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                spent[name] += time.perf_counter() - t
+
+        return wrapper
+
+    import exp.sir.train as official_train
+
+    official_train.kde_density = timed("kde", eic.kde_density)
+    official_train.test_model_causal_multi_sis = timed("ei", eic.test_model_causal_multi_sis)
+    if args.steps <= 0:
+        return
+    t0 = time.perf_counter()
+    warm = int(round(0.1 * args.steps))
+    eis, *_ = train(train_data=train_data, test_data=test_data, sigma=0.03, rou=-0.5, sz=4, scale=2, L=1,
+                    mae2_w=3, dt=0.01, T1=warm, T2=args.steps, framework="nis+")  # fmt: skip
+    total = time.perf_counter() - t0
+    print(f"{f'train() wall-clock, {args.steps} steps (s)':<44} {total:>12.1f}")
+    print(f"{'  of which weight-refresh KDE (s)':<44} {spent['kde']:>12.1f}")
+    print(f"{'  of which EI evaluations incl. their KDE (s)':<44} {spent['ei']:>12.1f}")
+    print(f"{'final J (official measure)':<44} {float(eis[-1]):>12.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""RealNVP affine coupling flows ψ for any input size (METHOD.md §2.1).
+
+A coupling layer splits its input ``x`` of size ``d`` into a conditioning part ``x_A`` and a
+transformed part ``x_B`` and maps
+
+.. math::
+
+    y_A = x_A, \\qquad y_B = x_B \\odot e^{s(x_A)} + t(x_A), \\qquad
+    \\log|\\det \\partial y / \\partial x| = \\textstyle\\sum s(x_A),
+
+with ``s`` and ``t`` two MLPs and ``s`` bounded by ``tanh`` (so each layer scales by at most
+``e^{±1}``). Layers alternate which half is transformed: for an odd size ``d`` the halves are
+``floor(d/2)`` and ``ceil(d/2)`` coordinates, so every coordinate is transformed and none is
+dropped (the official code pads odd sizes and then drops one). Size 1 has nothing to condition
+on: its flow is a learned scalar affine map ``y = x e^{s} + t``.
+
+The last layer of every ``s``/``t`` MLP starts at zero, so a new flow is the identity. The two
+MLPs of a layer are evaluated as one batched product (:class:`TwinMLP`).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..errors import InputError
+
+__all__ = ["AffineCoupling", "RealNVP", "ScalarAffine", "TwinMLP"]
+
+
+class TwinMLP(nn.Module):
+    """The ``s`` and ``t`` MLPs of a coupling layer, evaluated together.
+
+    Two independent MLPs (two hidden LeakyReLU layers each; ``s`` ends in ``tanh``), stored as
+    stacked weights so that each layer of both is one batched matrix product. The output
+    layers start at zero.
+    """
+
+    def __init__(self, n_in: int, n_out: int, width: int) -> None:
+        super().__init__()
+        shapes = [(n_in, width), (width, width), (width, n_out)]
+        self.weights = nn.ParameterList(nn.Parameter(torch.empty(2, a, b)) for a, b in shapes)
+        self.biases = nn.ParameterList(nn.Parameter(torch.empty(2, 1, b)) for _, b in shapes)
+        for (fan_in, _), w, b in zip(shapes, self.weights, self.biases, strict=True):
+            bound = fan_in**-0.5  # nn.Linear's default initialisation
+            nn.init.uniform_(w, -bound, bound)
+            nn.init.uniform_(b, -bound, bound)
+        nn.init.zeros_(self.weights[-1])
+        nn.init.zeros_(self.biases[-1])
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(s(x), t(x))`` for ``x`` of shape ``(B, n_in)``."""
+        h = x.unsqueeze(0).expand(2, -1, -1)
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            h = torch.baddbmm(b, h, w)
+            if i < last:
+                h = nn.functional.leaky_relu(h)
+        return torch.tanh(h[0]), h[1]
+
+
+class AffineCoupling(nn.Module):
+    """One affine coupling layer on ``dim >= 2`` inputs.
+
+    Parameters
+    ----------
+    dim : int
+        Input size (at least 2).
+    hidden_width : int
+        Width of the two hidden layers of the ``s`` and ``t`` MLPs.
+    transform_first : bool
+        Transform the first ``floor(dim/2)`` coordinates (conditioning on the rest) instead of
+        the last ``ceil(dim/2)``.
+    """
+
+    def __init__(self, dim: int, hidden_width: int, *, transform_first: bool) -> None:
+        super().__init__()
+        if dim < 2:
+            raise InputError(f"an affine coupling layer needs dim >= 2, got {dim}; use ScalarAffine for size 1.")
+        self.split = dim // 2
+        self.transform_first = transform_first
+        n_cond = dim - self.split if transform_first else self.split
+        n_trans = dim - n_cond
+        self.st = TwinMLP(n_cond, n_trans, hidden_width)
+
+    def _parts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        first, last = x[:, : self.split], x[:, self.split :]
+        return (last, first) if self.transform_first else (first, last)
+
+    def _join(self, cond: torch.Tensor, trans: torch.Tensor) -> torch.Tensor:
+        return torch.cat((trans, cond) if self.transform_first else (cond, trans), dim=1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(y, log|det J|)`` for a batch ``x`` of shape ``(B, dim)``."""
+        cond, trans = self._parts(x)
+        s, t = self.st(cond)
+        return self._join(cond, trans * torch.exp(s) + t), s.sum(dim=1)
+
+    def inverse(self, y: torch.Tensor) -> torch.Tensor:
+        """Exact inverse of :meth:`forward`."""
+        cond, trans = self._parts(y)
+        s, t = self.st(cond)
+        return self._join(cond, (trans - t) * torch.exp(-s))
+
+
+class ScalarAffine(nn.Module):
+    """The flow of a size-1 input: ``y = x e^{s} + t`` with learned scalars (starts at the identity)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log_scale = nn.Parameter(torch.zeros(1))
+        self.shift = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(y, log|det J|)`` for a batch ``x`` of shape ``(B, 1)``."""
+        return x * torch.exp(self.log_scale) + self.shift, self.log_scale.expand(x.shape[0])
+
+    def inverse(self, y: torch.Tensor) -> torch.Tensor:
+        """Exact inverse of :meth:`forward`."""
+        return (y - self.shift) * torch.exp(-self.log_scale)
+
+
+class RealNVP(nn.Module):
+    """An invertible map of ``R^dim``: ``n_layers`` alternating affine couplings (a scalar affine map if ``dim = 1``).
+
+    Parameters
+    ----------
+    dim : int
+        Input (and output) size, at least 1.
+    n_layers : int
+        Number of coupling layers (ignored for ``dim = 1``).
+    hidden_width : int
+        Hidden width of each ``s``/``t`` MLP.
+
+    Examples
+    --------
+    >>> import torch
+    >>> flow = RealNVP(5, n_layers=4, hidden_width=16)
+    >>> x = torch.randn(3, 5)
+    >>> y, logdet = flow(x)
+    >>> torch.allclose(flow.inverse(y), x)
+    True
+    """
+
+    def __init__(self, dim: int, n_layers: int = 6, hidden_width: int = 64) -> None:
+        super().__init__()
+        if dim < 1 or n_layers < 1 or hidden_width < 1:
+            raise InputError(
+                f"RealNVP needs dim >= 1, n_layers >= 1 and hidden_width >= 1; got {dim}, {n_layers}, {hidden_width}."
+            )
+        self.dim = dim
+        if dim == 1:
+            self.layers = nn.ModuleList([ScalarAffine()])
+        else:
+            self.layers = nn.ModuleList(
+                AffineCoupling(dim, hidden_width, transform_first=bool(i % 2)) for i in range(n_layers)
+            )
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Map ``x`` of shape ``(B, dim)`` to ``(y, log|det ∂y/∂x|)`` with shapes ``(B, dim)`` and ``(B,)``."""
+        logdet = x.new_zeros(x.shape[0])
+        for layer in self.layers:
+            x, ld = layer(x)
+            logdet = logdet + ld
+        return x, logdet
+
+    def inverse(self, y: torch.Tensor) -> torch.Tensor:
+        """Exact inverse: ``x`` with ``forward(x)[0] == y``."""
+        for layer in reversed(self.layers):
+            y = layer.inverse(y)
+        return y

@@ -1,0 +1,575 @@
+"""The scikit-learn-style estimators of (multiscale) NIS+ (METHOD.md §2, §3).
+
+:class:`MultiscaleNISPlus` fits the stacked scale ladder; :class:`~ndx_causal_emergence.models.nis.NISPlus`
+and :class:`~ndx_causal_emergence.models.nis.NIS` are its one-scale variants. ``__init__`` only
+stores parameters; :meth:`fit` holds the logic and puts learned state in trailing-underscore
+attributes; every other public method raises :class:`~ndx_causal_emergence.errors.NotFittedError`
+before ``fit``. Measures are delegated to :mod:`ndx_causal_emergence.measures`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import time
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..errors import InputError, NotFittedError
+from ..measures import causal_emergence, causal_power, emergent_complexity, estimate_sigma2, gaussian_ei, ipw_weights
+from .dynamics import AffineConjugate
+from .multiscale import EncoderMap, MultiscaleModule, check_scales, dyadic_ladder
+from .presets import PRESETS
+from .serialize import restore, state_of
+from .training import (
+    TrainConfig,
+    TransitionData,
+    as_frames,
+    fit_observed_map,
+    percentile_affine,
+    resolve_device,
+    split_validation,
+    train,
+)
+
+__all__ = ["MultiscaleNISPlus"]
+
+_CHUNK = 8192
+_TABLE_COLUMNS = [
+    "scale", "dimension", "effective_information", "dimension_averaged_ei", "noise_term", "jacobian_term",
+    "causal_emergence", "causal_power", "nmse", "nmse_persistence", "fraction_in_box", "causal_emergence_observed",
+]  # fmt: skip
+# Every hyperparameter any estimator class may resolve, with its value when a class does not expose it.
+_ALL_DEFAULTS: dict[str, Any] = {
+    "scales": None, "cut": None, "coarsening": 2, "q": None, "preset": None, "n_coupling_layers": 6,
+    "hidden_width": 256, "dynamics_width": 256, "dynamics_depth": 2, "reverse_weight": 1.0, "use_reverse": True,
+    "use_weights": True, "reverse_trains_encoder": False, "squash": False, "decoder_noise": None,
+    "kde_bandwidth": 0.05, "learning_rate": 1e-4, "batch_size": 100, "max_steps": 10000, "warmup_fraction": 0.1,
+    "weight_refresh": 1000, "multi_lag": False, "eval_every": 250, "patience": None, "observed_reference": True,
+    "intervention_half_width": 1.0, "ei_domain": "normalized", "sigma_convention": "mse", "checkpoint_path": None,
+    "device": "auto", "seed": 0, "verbose": False, "weighted_measures": None,
+}  # fmt: skip
+
+
+class _NISEstimator:
+    """Shared logic of the NIS estimators (parameters, fitting, encoding, measures, state)."""
+
+    _fixed: ClassVar[dict[str, Any]] = {}
+    _registry: ClassVar[dict[str, type[_NISEstimator]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _NISEstimator._registry[cls.__name__] = cls
+
+    # ---------------------------------------------------------------- parameters
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        return [p.name for p in inspect.signature(cls.__init__).parameters.values() if p.name != "self"]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor parameters (scikit-learn contract; ``deep`` is accepted and ignored)."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> _NISEstimator:
+        """Set constructor parameters; unknown names raise :class:`InputError`. Returns ``self``."""
+        known = self._param_names()
+        for name, value in params.items():
+            if name not in known:
+                raise InputError(f"{type(self).__name__} has no parameter {name!r}; known: {sorted(known)}.")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()}
+        changed = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items() if v != defaults.get(k))
+        return f"{type(self).__name__}({changed})"
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> _NISEstimator:
+        """A plain instance with the preset's values (for this class's parameters), updated by ``overrides``."""
+        if name not in PRESETS:
+            raise InputError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}.")
+        names = cls._param_names()
+        return cls(**{**{k: v for k, v in PRESETS[name].items() if k in names}, **overrides})
+
+    def _resolved(self) -> dict[str, Any]:
+        """All hyperparameters: own values, then preset values for those left at their default, then fixed ones."""
+        sig = inspect.signature(type(self).__init__).parameters
+        params = {**_ALL_DEFAULTS, **self.get_params()}
+        if params["preset"] is not None:
+            if params["preset"] not in PRESETS:
+                raise InputError(f"unknown preset {params['preset']!r}; choose one of {sorted(PRESETS)}.")
+            for key, value in PRESETS[params["preset"]].items():
+                if key not in sig or params[key] == sig[key].default:
+                    params[key] = value
+        params.update(self._fixed)
+        if params["weighted_measures"] is None:
+            params["weighted_measures"] = params["use_weights"]
+        for key, allowed in (("ei_domain", ("normalized", "box")), ("sigma_convention", ("mse", "mae"))):
+            if params[key] not in allowed:
+                raise InputError(f"{key} must be one of {allowed}, got {params[key]!r}.")
+        return params
+
+    def _ladder(self, n_features: int, params: dict[str, Any]) -> list[int]:
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- fitting
+    def fit(self, X: Any, y: Any = None, *, segments: Any = None, validation: Any = None) -> _NISEstimator:
+        """Fit the model on preprocessed frames.
+
+        Parameters
+        ----------
+        X : array of shape (n_frames, n_features), or list of such segments
+            z-scored channels (about [-1, 1]); rows with NaN are missing frames. Transition
+            pairs never cross a segment boundary or a missing frame.
+        y : None
+            Ignored (scikit-learn convention).
+        segments : array of shape (n_frames,), optional
+            Segment label per frame when ``X`` is one array (a change of label is a boundary).
+        validation : array or list of segments, optional
+            Held-out frames for the validation loss and ``sigma2_``; default: the last 10 % of
+            the pairs of each segment.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        DataError
+            Too few pairs, infinite values or no finite frame.
+        InputError
+            Malformed input or parameters.
+        """
+        p = self._resolved()
+        frames, labels = as_frames(X, segments)
+        if validation is None:
+            (frames, labels), (vf, vl) = split_validation(frames, labels)
+        else:
+            vf, vl = as_frames(validation, name="validation")
+            if vf.shape[1] != frames.shape[1]:
+                raise InputError(f"validation has {vf.shape[1]} features, X has {frames.shape[1]}.")
+        n_features = frames.shape[1]
+        train_data = TransitionData.build(frames, labels, max_lag=5 if p["multi_lag"] else 1)
+        val_data = TransitionData.build(vf, vl) if len(vf) else None
+        if val_data is not None and val_data.n_pairs == 0:
+            val_data = None
+        scales = self._ladder(n_features, p)
+        device = resolve_device(p["device"])
+        cfg = self._train_config(p, len(scales), str(device))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(p["seed"])
+            module = self._build(n_features, scales, p)
+        start = time.perf_counter()
+        self.history_ = train(module, train_data, cfg, validation=val_data, checkpoint_path=p["checkpoint_path"])
+        self.train_seconds_ = time.perf_counter() - start
+        self.model_ = module.cpu().eval()
+        self.n_features_in_ = n_features
+        self.scales_ = list(scales)
+        self.device_ = str(device)
+        finite = train_data.frames[train_data.finite_rows]
+        self.feature_mean_ = finite.astype(np.float64).mean(axis=0)
+        latents = self._encode_raw(finite)
+        affines = [percentile_affine(lat) for lat in latents]
+        self.latent_center_ = [c for c, _ in affines]
+        self.latent_half_range_ = [h for _, h in affines]
+        self.observed_model_ = None
+        if p["observed_reference"]:
+            self.observed_model_ = fit_observed_map(
+                train_data, cfg, hidden_width=p["dynamics_width"], n_hidden=p["dynamics_depth"]
+            )
+            self.observed_center_, self.observed_half_range_ = percentile_affine(finite.astype(np.float64))
+        held = val_data if val_data is not None else train_data
+        self.sigma2_ = [self._measure_scale(k, held, p, seed=p["seed"])[0] for k in range(len(scales))]
+        return self
+
+    @staticmethod
+    def _train_config(p: dict[str, Any], n_scales: int, device: str) -> TrainConfig:
+        noise = p["decoder_noise"] if p["decoder_noise"] is not None else (1.0 if n_scales == 1 else 1.0 / 3.0)
+        return TrainConfig(
+            max_steps=p["max_steps"], batch_size=p["batch_size"], learning_rate=p["learning_rate"],
+            warmup_fraction=p["warmup_fraction"], use_weights=p["use_weights"], use_reverse=p["use_reverse"],
+            reverse_weight=p["reverse_weight"], reverse_trains_encoder=p["reverse_trains_encoder"],
+            weight_refresh=p["weight_refresh"], kde_bandwidth=p["kde_bandwidth"],
+            weight_domain="raw" if p["ei_domain"] == "box" else "normalized", multi_lag=p["multi_lag"],
+            decoder_noise=noise, eval_every=p["eval_every"], patience=p["patience"], seed=p["seed"], device=device,
+            verbose=p["verbose"],
+        )  # fmt: skip
+
+    @staticmethod
+    def _build(n_features: int, scales: list[int], p: dict[str, Any]) -> MultiscaleModule:
+        return MultiscaleModule(
+            n_features, scales, n_coupling_layers=p["n_coupling_layers"], hidden_width=p["hidden_width"],
+            dynamics_width=p["dynamics_width"], dynamics_depth=p["dynamics_depth"], squash=p["squash"],
+            use_reverse=p["use_reverse"],
+        )  # fmt: skip
+
+    # ---------------------------------------------------------------- encoding and prediction
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(X) before using it.")
+
+    def _frames(self, X: Any, segments: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        frames, labels = as_frames(X, segments)
+        if frames.shape[1] != self.n_features_in_:
+            raise InputError(f"X has {frames.shape[1]} features but the model was fitted on {self.n_features_in_}.")
+        return frames, labels
+
+    @torch.no_grad()
+    def _encode_raw(self, frames: np.ndarray, upto: int | None = None) -> list[np.ndarray]:
+        """Raw latents per scale of finite frames, float64."""
+        x = torch.as_tensor(np.asarray(frames, dtype=np.float32))
+        parts = [self.model_.encode(x[i : i + _CHUNK], upto=upto) for i in range(0, len(x), _CHUNK)]
+        n = len(parts[0]) if parts else 0
+        return [torch.cat([q[k] for q in parts]).double().numpy() for k in range(n)]
+
+    def _affine(self, scale: int, p: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        """Measurement coordinates of a scale: normalised (§3.0), or raw for ``ei_domain="box"``."""
+        d = self.scales_[scale]
+        if p["ei_domain"] == "box":
+            return np.zeros(d), np.ones(d)
+        return self.latent_center_[scale], self.latent_half_range_[scale]
+
+    def _check_scale(self, scale: int) -> int:
+        if not -len(self.scales_) <= scale < len(self.scales_):
+            raise InputError(f"scale must index the ladder {self.scales_} (0..{len(self.scales_) - 1}), got {scale}.")
+        return scale % len(self.scales_)
+
+    def encode(self, X: Any) -> list[np.ndarray]:
+        """Latents of every scale in normalised coordinates (§3.0), ``(n_frames, d_k)`` each (NaN for missing rows)."""
+        self._check_fitted()
+        frames, _ = self._frames(X)
+        ok = np.isfinite(frames).all(axis=1)
+        out = []
+        for k, lat in enumerate(self._encode_raw(frames[ok])):
+            full = np.full((len(frames), lat.shape[1]), np.nan)
+            full[ok] = (lat - self.latent_center_[k]) / self.latent_half_range_[k]
+            out.append(full)
+        return out
+
+    def transform(self, X: Any) -> np.ndarray:
+        """The top-scale macro variables, ``(n_frames, d_K)`` in normalised coordinates."""
+        return self.encode(X)[-1]
+
+    @torch.no_grad()
+    def _predict_rows(self, frames: np.ndarray, scale: int) -> np.ndarray:
+        x = torch.as_tensor(np.asarray(frames, dtype=np.float32))
+        outs = []
+        for i in range(0, len(x), _CHUNK):
+            lat = self.model_.encode(x[i : i + _CHUNK], upto=scale)
+            pred = self.model_.step(lat)
+            outs.append(self.model_.decode([None] * scale + [pred[scale]])[scale])
+        return torch.cat(outs).double().numpy() if outs else np.zeros((0, self.n_features_in_))
+
+    def predict(self, X: Any, scale: int = 0) -> np.ndarray:
+        """One-step micro prediction ``x̂_{t+1}`` for every frame ``x_t`` through scale ``scale``.
+
+        The decode is deterministic: discarded coordinates are set to 0, their mean (METHOD.md §5).
+        Returns ``(n_frames, n_features)``, NaN for missing rows.
+        """
+        self._check_fitted()
+        scale = self._check_scale(scale)
+        frames, _ = self._frames(X)
+        ok = np.isfinite(frames).all(axis=1)
+        out = np.full(frames.shape, np.nan)
+        out[ok] = self._predict_rows(frames[ok], scale)
+        return out
+
+    def _nmse(self, data: TransitionData, scale: int) -> tuple[float, float]:
+        """``(NMSE, NMSE of persistence)`` on the one-step pairs of ``data``."""
+        t = data.starts[1]
+        x0, x1 = data.frames[t].astype(np.float64), data.frames[t + 1].astype(np.float64)
+        denom = np.square(x1 - self.feature_mean_).sum()
+        pred = self._predict_rows(data.frames[t], scale)
+        return float(np.square(pred - x1).sum() / denom), float(np.square(x0 - x1).sum() / denom)
+
+    def nmse(self, X: Any, *, scale: int = 0, segments: Any = None) -> float:
+        """One-step NMSE ``Σ‖x̂ − x‖² / Σ‖x − x̄_train‖²`` on the pairs of ``X`` through scale ``scale``."""
+        self._check_fitted()
+        data = TransitionData.build(*self._frames(X, segments))
+        return self._nmse(data, self._check_scale(scale))[0]
+
+    def score(self, X: Any, y: Any = None, *, scale: int = 0) -> float:
+        """``1 − NMSE`` of the one-step prediction (greater is better, like an R²)."""
+        return 1.0 - self.nmse(X, scale=scale)
+
+    # ---------------------------------------------------------------- maps
+    def dynamics_map(self, scale: int) -> torch.nn.Module:
+        """``F̃_k = A ∘ F_k ∘ A⁻¹`` in the measurement coordinates ((B, d_k) → (B, d_k), with ``batched_jacobian``)."""
+        self._check_fitted()
+        scale = self._check_scale(scale)
+        center, half = self._affine(scale, self._resolved())
+        return AffineConjugate(self.model_.forward_maps[scale], center, half).eval()
+
+    def encoder_map(self, scale: int) -> torch.nn.Module:
+        """Differentiable ``x → y^(k)`` in normalised coordinates, for attribution."""
+        self._check_fitted()
+        scale = self._check_scale(scale)
+        c = torch.as_tensor(self.latent_center_[scale], dtype=torch.float32)
+        h = torch.as_tensor(self.latent_half_range_[scale], dtype=torch.float32)
+        return EncoderMap(self.model_, scale, c, h).eval()
+
+    # ---------------------------------------------------------------- measures
+    @torch.no_grad()
+    def _measure_pairs(
+        self, fn: torch.nn.Module, u0: np.ndarray, u1: np.ndarray, p: dict[str, Any], seed: int
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(σ², weights)`` of a map ``fn`` on normalised pairs (IPW unless weighting is off; no clipping)."""
+        pred = torch.cat([fn(torch.as_tensor(u0[i : i + _CHUNK], dtype=torch.float32)) for i in
+                          range(0, len(u0), _CHUNK)]).double().numpy()  # fmt: skip
+        w = ipw_weights(u0, bandwidth=p["kde_bandwidth"], clip=None, seed=seed) if p["weighted_measures"] else None
+        return estimate_sigma2(pred, u1, weights=w, convention=p["sigma_convention"]), w
+
+    def _scale_pairs(self, scale: int, data: TransitionData, p: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        t = data.starts[1]
+        center, half = self._affine(scale, p)
+        both = self._encode_raw(np.concatenate([data.frames[t], data.frames[t + 1]]), upto=scale)[scale]
+        return (both[: len(t)] - center) / half, (both[len(t) :] - center) / half
+
+    def _measure_scale(
+        self, scale: int, data: TransitionData, p: dict[str, Any], seed: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        u0, u1 = self._scale_pairs(scale, data, p)
+        sigma2, w = self._measure_pairs(self.dynamics_map(scale), u0, u1, p, seed)
+        return sigma2, u0, w
+
+    def _observed_j(self, data: TransitionData, p: dict[str, Any], n_samples: int, seed: int) -> float:
+        t = data.starts[1]
+        if p["ei_domain"] == "box":
+            center, half = np.zeros(self.n_features_in_), np.ones(self.n_features_in_)
+        else:
+            center, half = self.observed_center_, self.observed_half_range_
+        u0 = (data.frames[t].astype(np.float64) - center) / half
+        u1 = (data.frames[t + 1].astype(np.float64) - center) / half
+        fn = AffineConjugate(self.observed_model_, center, half).eval()
+        sigma2, _ = self._measure_pairs(fn, u0, u1, p, seed)
+        return gaussian_ei(fn, sigma2, L=p["intervention_half_width"], n_samples=n_samples, seed=seed).dei
+
+    def emergence_table(
+        self,
+        X: Any,
+        *,
+        segments: Any = None,
+        n_samples: int = 1000,
+        seed: int = 0,
+        jacobian_domain: str = "box",
+    ) -> pd.DataFrame:
+        """EI, dimension-averaged EI and causal emergence of every scale on the held-out pairs of ``X``.
+
+        Σ is the (IPW-weighted unless ``use_weights=False``) per-dimension residual of ``F̃_k``
+        on the pairs of ``X`` in normalised coordinates (raw with ``ei_domain="box"``); the
+        Jacobian term averages ``ln|det ∂F̃_k|`` over ``n_samples`` uniform draws in the box
+        (``jacobian_domain="data"``: over the weighted held-out points instead, a diagnostic).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per scale: ``scale, dimension, effective_information, dimension_averaged_ei,
+            noise_term, jacobian_term, causal_emergence`` (ΔJ against scale 0), ``causal_power``,
+            ``nmse``, ``nmse_persistence``, ``fraction_in_box`` and ``causal_emergence_observed``
+            (ΔJ against the observed-space micro reference; NaN without it). Nats. ``attrs``
+            holds ``emergent_complexity`` (bits), ``emergent_complexity_normalized``,
+            ``observed_reference_j`` and the conventions used.
+        """
+        self._check_fitted()
+        if jacobian_domain not in ("box", "data"):
+            raise InputError(f"jacobian_domain must be 'box' or 'data', got {jacobian_domain!r}.")
+        p = self._resolved()
+        data = TransitionData.build(*self._frames(X, segments))
+        if data.n_pairs < 2:
+            raise InputError(f"X must hold at least 2 transition pairs to measure, found {data.n_pairs}.")
+        L = p["intervention_half_width"]
+        rows = []
+        for k, d in enumerate(self.scales_):
+            sigma2, u0, w = self._measure_scale(k, data, p, seed)
+            extra = {"samples": u0, "weights": w} if jacobian_domain == "data" else {}
+            res = gaussian_ei(self.dynamics_map(k), sigma2, L=L, n_samples=n_samples, seed=seed, **extra)
+            nmse, nmse_persist = self._nmse(data, k)
+            rows.append({
+                "scale": k, "dimension": d, "effective_information": res.ei, "dimension_averaged_ei": res.dei,
+                "noise_term": res.noise_term, "jacobian_term": res.jacobian_term, "nmse": nmse,
+                "nmse_persistence": nmse_persist, "fraction_in_box": float((np.abs(u0) <= L).all(axis=1).mean()),
+            })  # fmt: skip
+        table = pd.DataFrame(rows)
+        j = table["dimension_averaged_ei"].to_numpy()
+        table["causal_emergence"] = [causal_emergence(j[0], jk) for jk in j]
+        table["causal_power"] = np.asarray(causal_power(j), dtype=float)
+        j_obs = self._observed_j(data, p, n_samples, seed) if self.observed_model_ is not None else math.nan
+        table["causal_emergence_observed"] = j - j_obs
+        ec = emergent_complexity(j)
+        table = table[_TABLE_COLUMNS]
+        table.attrs.update({
+            "emergent_complexity": float(ec.bits), "emergent_complexity_normalized": float(ec.normalized),
+            "observed_reference_j": float(j_obs), "ei_domain": p["ei_domain"],
+            "sigma_convention": p["sigma_convention"], "jacobian_domain": jacobian_domain, "units": "nats",
+            "intervention_half_width": L, "n_samples": n_samples, "seed": seed,
+        })  # fmt: skip
+        return table
+
+    # ---------------------------------------------------------------- state
+    def to_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """``(architecture, tensors)``: JSON-able parameters and fitted non-tensor state, and every tensor.
+
+        Tensor names use ``.`` only (no ``/``). :meth:`from_state` rebuilds an identical model.
+        """
+        self._check_fitted()
+        return state_of(self)
+
+    @classmethod
+    def from_state(cls, arch: dict[str, Any], tensors: dict[str, Any]) -> _NISEstimator:
+        """Rebuild a fitted estimator from :meth:`to_state` output (arrays or tensors accepted)."""
+        target = cls._registry.get(arch.get("class", cls.__name__))
+        if target is None:
+            raise InputError(f"unknown model class {arch.get('class')!r}; known: {sorted(cls._registry)}.")
+        est = target(**arch["params"])
+        scales = check_scales(arch["scales"], arch["n_features_in"])
+        restore(est, arch, tensors, est._build(arch["n_features_in"], scales, est._resolved()))
+        return est
+
+
+class MultiscaleNISPlus(_NISEstimator):
+    """Multiscale NIS+: shared stacked encoders along a scale ladder, dynamics per scale (METHOD.md §2.2).
+
+    Parameters
+    ----------
+    scales : list of int, optional
+        Explicit ladder ``[d_0, ..., d_K]`` (strictly decreasing, ``d_0 <= N``; ``d_0 = N``
+        makes scale 0 the micro level). Default: the ladder ``d_{k+1} = floor(d_k / coarsening)``
+        from ``N`` down to ``cut``.
+    cut : int, optional
+        Dimension of the top scale of the automatic ladder (default 1).
+    coarsening : int
+        Ladder factor ``c`` (default 2).
+    preset : {"fast", "paper", "sir"}, optional
+        Fills the parameters left at their defaults (see :mod:`~ndx_causal_emergence.models.presets`).
+    n_coupling_layers, hidden_width : int
+        Affine coupling layers per encoder ``ψ_k`` and width of their ``s``/``t`` MLPs.
+    dynamics_width, dynamics_depth : int
+        Width and number of hidden layers of ``F_k`` and ``G_k``.
+    reverse_weight : float
+        λ, weight of the reverse-dynamics term.
+    use_reverse, use_weights : bool
+        Reverse dynamics term and inverse-probability weights (both off: NIS).
+    reverse_trains_encoder : bool
+        Let the reverse term's gradient reach the encoder (official NIS+ code). Off by default:
+        the encoder would shrink the latents to lower it (METHOD.md §2.1).
+    squash : bool
+        ``tanh`` on the forward dynamics; EI differentiates the squashed map.
+    decoder_noise : float, optional
+        Std of the padding of discarded coordinates in the training decode (default 1 for one
+        scale, 1/3 for several).
+    kde_bandwidth : float
+        Bandwidth of the KDE of the inverse-probability weights (normalised latents).
+    learning_rate, batch_size, max_steps, warmup_fraction : float, int, int, float
+        Adam step, pairs per i.i.d. batch, training steps, forward-only warm-up share.
+    weight_refresh : int
+        Steps between weight refreshes (on the whole training set).
+    multi_lag : bool
+        Train on lags τ ∈ {1..5} with P(τ) ∝ e^{-τ}, iterating the dynamics τ times.
+    eval_every, patience : int, int or None
+        Validation every ``eval_every`` steps; stop after ``patience`` evaluations without
+        improvement and keep the best model (``None``: train all steps, keep the last).
+    observed_reference : bool
+        Also fit the observed-space micro reference (a residual MLP on the channels).
+    intervention_half_width : float
+        ``L`` of the intervention box ``[-L, L]^q``.
+    ei_domain : {"normalized", "box"}
+        Measure in normalised latent coordinates (§3.0) or in raw latents (official convention).
+    sigma_convention : {"mse", "mae"}
+        Residual variance estimate (``"mae"``: MAE plugged in as the variance, official SIR code).
+    checkpoint_path : str, optional
+        Checkpoint file; an interrupted fit resumes from it.
+    device : str
+        ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
+    seed : int
+        Seed of initialisation, batches, noise and KDE subsampling.
+    verbose : bool
+        Show a progress bar.
+
+    Attributes
+    ----------
+    scales_ : list of int
+        The ladder ``[d_0, ..., d_K]`` (``d_0 = N`` unless ``scales`` says otherwise).
+    n_features_in_ : int
+        Number of input channels ``N``.
+    model_ : MultiscaleModule
+        The trained torch model, on the CPU.
+    history_ : dict of list
+        Training history (steps, training and validation losses, weight refreshes).
+    sigma2_ : list of np.ndarray
+        Per-scale residual variances of ``F̃_k`` on the validation pairs (measurement coordinates).
+    latent_center_, latent_half_range_ : list of np.ndarray
+        Per-scale affine map to normalised coordinates (1st/99th percentiles of the encoded
+        training data sent to ∓1, METHOD.md §3.0).
+    feature_mean_ : np.ndarray
+        Mean training frame (the NMSE reference).
+    observed_model_ : ResidualMLP or None
+        Observed-space micro reference, with ``observed_center_`` and ``observed_half_range_``.
+    device_ : str
+        Device the model was trained on.
+    train_seconds_ : float
+        Wall-clock time of the training loop.
+
+    Examples
+    --------
+    >>> from ndx_causal_emergence.data.synthetic import embed_nonlinear, ou_latent
+    >>> X = embed_nonlinear(ou_latent(600, seed=0), 6, seed=0)
+    >>> model = MultiscaleNISPlus.from_preset("fast", max_steps=30, observed_reference=False).fit(X)
+    >>> model.scales_
+    [6, 3, 1]
+    >>> list(model.emergence_table(X[:200], n_samples=50)["dimension"])
+    [6, 3, 1]
+    """
+
+    def __init__(
+        self, *, scales: list[int] | None = None, cut: int | None = None, coarsening: int = 2,
+        preset: str | None = None, n_coupling_layers: int = 6, hidden_width: int = 256, dynamics_width: int = 256,
+        dynamics_depth: int = 2, reverse_weight: float = 1.0, use_reverse: bool = True, use_weights: bool = True,
+        reverse_trains_encoder: bool = False, squash: bool = False, decoder_noise: float | None = None,
+        kde_bandwidth: float = 0.05, learning_rate: float = 1e-4, batch_size: int = 100, max_steps: int = 10000,
+        warmup_fraction: float = 0.1, weight_refresh: int = 1000, multi_lag: bool = False, eval_every: int = 250,
+        patience: int | None = None, observed_reference: bool = True, intervention_half_width: float = 1.0,
+        ei_domain: str = "normalized", sigma_convention: str = "mse", checkpoint_path: str | None = None,
+        device: str = "auto", seed: int = 0, verbose: bool = False,
+    ) -> None:  # fmt: skip
+        self.scales = scales
+        self.cut = cut
+        self.coarsening = coarsening
+        self.preset = preset
+        self.n_coupling_layers = n_coupling_layers
+        self.hidden_width = hidden_width
+        self.dynamics_width = dynamics_width
+        self.dynamics_depth = dynamics_depth
+        self.reverse_weight = reverse_weight
+        self.use_reverse = use_reverse
+        self.use_weights = use_weights
+        self.reverse_trains_encoder = reverse_trains_encoder
+        self.squash = squash
+        self.decoder_noise = decoder_noise
+        self.kde_bandwidth = kde_bandwidth
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_steps = max_steps
+        self.warmup_fraction = warmup_fraction
+        self.weight_refresh = weight_refresh
+        self.multi_lag = multi_lag
+        self.eval_every = eval_every
+        self.patience = patience
+        self.observed_reference = observed_reference
+        self.intervention_half_width = intervention_half_width
+        self.ei_domain = ei_domain
+        self.sigma_convention = sigma_convention
+        self.checkpoint_path = checkpoint_path
+        self.device = device
+        self.seed = seed
+        self.verbose = verbose
+
+    def _ladder(self, n_features: int, params: dict[str, Any]) -> list[int]:
+        if params["scales"] is not None:
+            if params["cut"] is not None:
+                raise InputError("give either scales or cut, not both.")
+            return check_scales(params["scales"], n_features)
+        return dyadic_ladder(n_features, coarsening=params["coarsening"], cut=params["cut"] or 1)

@@ -1,0 +1,216 @@
+"""The torch model of (multiscale) NIS+: stacked shared encoders, per-scale dynamics, decoders (METHOD.md §2).
+
+Scale ``k`` has ``d_k`` macro variables. Its encoder is the stack
+
+.. math::
+
+    y^{(0)} = \\chi_{d_0}(\\psi_0(x)), \\qquad y^{(k)} = \\chi_{d_k}(\\psi_k(y^{(k-1)})),
+
+with ``ψ_0`` a RealNVP on the ``N`` input channels, ``ψ_k`` a RealNVP on ``d_{k-1}`` inputs and
+``χ_d`` keeping the first ``d`` coordinates. Each scale has a forward dynamics
+``F_k(y) = y + f_k(y)`` (optionally ``tanh``-squashed) and, for NIS+, a reverse dynamics
+``G_k``. The decoder of scale ``k`` pads ``y^{(k)}`` back to ``d_{k-1}`` coordinates (noise of
+standard deviation ``s``, or zeros for a deterministic decode) and applies ``ψ_k^{-1}``, then
+the same down to ``ψ_0^{-1}``. A single-scale NIS(+) model is the ladder ``[q]``.
+
+All scales are decoded in one pass: the rows of every scale that reach level ``k`` are
+stacked and inverted through ``ψ_k`` together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from ..errors import InputError
+from .coupling import RealNVP
+from .dynamics import ResidualMLP
+
+__all__ = ["EncoderMap", "MultiscaleModule", "check_scales", "dyadic_ladder"]
+
+
+def dyadic_ladder(n_features: int, *, coarsening: int = 2, cut: int = 1) -> list[int]:
+    """The scale ladder ``d_0 = N, d_{k+1} = floor(d_k / c)``, ending at exactly ``cut``.
+
+    Parameters
+    ----------
+    n_features : int
+        ``N``, the number of input channels.
+    coarsening : int
+        ``c >= 2``.
+    cut : int
+        Dimension of the top scale (``1 <= cut <= N``); the ladder stops before going below it
+        and ends with ``cut``.
+
+    Returns
+    -------
+    list of int
+        Strictly decreasing dimensions, first ``N``, last ``cut``.
+
+    Examples
+    --------
+    >>> dyadic_ladder(116)
+    [116, 58, 29, 14, 7, 3, 1]
+    >>> dyadic_ladder(116, cut=4)
+    [116, 58, 29, 14, 7, 4]
+    """
+    if coarsening < 2 or not 1 <= cut <= n_features:
+        raise InputError(
+            f"need coarsening >= 2 and 1 <= cut <= N={n_features}; got coarsening={coarsening}, cut={cut}."
+        )
+    ladder = [n_features]
+    while ladder[-1] // coarsening >= cut:
+        ladder.append(ladder[-1] // coarsening)
+    if ladder[-1] != cut:
+        ladder.append(cut)
+    return ladder
+
+
+def check_scales(scales: Sequence[int], n_features: int) -> list[int]:
+    """Validate an explicit ladder: strictly decreasing positive ints, the first at most ``N``."""
+    out = [int(s) for s in scales]
+    if not out or out[0] > n_features or out[-1] < 1 or any(a <= b for a, b in zip(out, out[1:], strict=False)):
+        raise InputError(
+            f"scales must be strictly decreasing positive dimensions starting at most at N={n_features} "
+            f"(e.g. [{n_features}, {max(n_features // 2, 1)}, 1]); got {list(scales)}."
+        )
+    return out
+
+
+class MultiscaleModule(nn.Module):
+    """Encoders, forward and reverse dynamics of every scale.
+
+    Parameters
+    ----------
+    n_features : int
+        ``N`` input channels.
+    scales : sequence of int
+        Strictly decreasing ``d_0, ..., d_K`` with ``d_0 <= N``.
+    n_coupling_layers, hidden_width : int
+        Size of each RealNVP ``ψ_k``.
+    dynamics_width, dynamics_depth : int
+        Width and number of hidden layers of ``F_k`` and ``G_k``.
+    squash : bool
+        ``tanh`` on the forward dynamics output.
+    use_reverse : bool
+        Build the reverse dynamics ``G_k`` (NIS+).
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        scales: Sequence[int],
+        *,
+        n_coupling_layers: int = 6,
+        hidden_width: int = 64,
+        dynamics_width: int = 64,
+        dynamics_depth: int = 2,
+        squash: bool = False,
+        use_reverse: bool = True,
+    ) -> None:
+        super().__init__()
+        self.n_features = int(n_features)
+        self.scales = check_scales(scales, self.n_features)
+        self.in_dims = [self.n_features, *self.scales[:-1]]
+        self.encoders = nn.ModuleList(RealNVP(d, n_coupling_layers, hidden_width) for d in self.in_dims)
+        self.forward_maps = nn.ModuleList(
+            ResidualMLP(d, hidden_width=dynamics_width, n_hidden=dynamics_depth, squash=squash) for d in self.scales
+        )
+        self.reverse_maps = (
+            nn.ModuleList(ResidualMLP(d, hidden_width=dynamics_width, n_hidden=dynamics_depth) for d in self.scales)
+            if use_reverse
+            else None
+        )
+
+    @property
+    def n_scales(self) -> int:
+        """Number of scales ``K + 1``."""
+        return len(self.scales)
+
+    def encode(self, x: torch.Tensor, *, upto: int | None = None) -> list[torch.Tensor]:
+        """Latents ``[y^(0), ..., y^(upto)]`` (all scales by default) of a batch ``x`` of shape ``(B, N)``."""
+        last = self.n_scales - 1 if upto is None else upto
+        out: list[torch.Tensor] = []
+        h = x
+        for k in range(last + 1):
+            h = self.encoders[k](h)[0][:, : self.scales[k]]
+            out.append(h)
+        return out
+
+    def _pad(self, y: torch.Tensor, width: int, noise_std: float, generator: torch.Generator | None) -> torch.Tensor:
+        n_pad = width - y.shape[1]
+        if n_pad == 0:
+            return y
+        if noise_std > 0:  # drawn on the CPU: the same noise whatever the device
+            pad = (torch.randn(y.shape[0], n_pad, generator=generator) * noise_std).to(y.device, y.dtype)
+        else:
+            pad = y.new_zeros(y.shape[0], n_pad)
+        return torch.cat((y, pad), dim=1)
+
+    def decode(
+        self,
+        latents: Sequence[torch.Tensor | None],
+        *,
+        noise_std: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> list[torch.Tensor | None]:
+        """Decode latents of several scales to micro space in one pass.
+
+        Parameters
+        ----------
+        latents : sequence of Tensor or None
+            ``latents[k]`` of shape ``(B_k, d_k)`` (``None``: skip scale ``k``); may be shorter
+            than the ladder.
+        noise_std : float
+            Standard deviation of the padding of discarded coordinates (0: deterministic decode).
+        generator : torch.Generator, optional
+            CPU generator of the padding noise.
+
+        Returns
+        -------
+        list of Tensor or None
+            ``(B_k, N)`` micro states per scale (``None`` where skipped).
+        """
+        carry: torch.Tensor | None = None
+        sizes: list[tuple[int, int]] = []  # (scale, rows) in the order the rows are stacked
+        for k in reversed(range(len(latents))):
+            block = latents[k]
+            if block is not None:
+                carry = block if carry is None else torch.cat((carry, block), dim=0)
+                sizes.append((k, block.shape[0]))
+            if carry is not None:
+                carry = self.encoders[k].inverse(self._pad(carry, self.in_dims[k], noise_std, generator))
+        out: list[torch.Tensor | None] = [None] * len(latents)
+        if carry is not None:
+            for (k, _), part in zip(sizes, torch.split(carry, [n for _, n in sizes]), strict=True):
+                out[k] = part
+        return out
+
+    def step(self, latents: Sequence[torch.Tensor], *, lag: int = 1, reverse: bool = False) -> list[torch.Tensor]:
+        """Apply ``F_k`` (or ``G_k`` with ``reverse=True``) ``lag`` times to each scale's latents."""
+        maps = self.reverse_maps if reverse else self.forward_maps
+        if maps is None:
+            raise InputError("this model has no reverse dynamics (use_reverse=False).")
+        out = []
+        for k, y in enumerate(latents):
+            for _ in range(lag):
+                y = maps[k](y)
+            out.append(y)
+        return out
+
+
+class EncoderMap(nn.Module):
+    """Differentiable ``x -> (y^(k) - c) / h``: encoder of one scale in normalised coordinates."""
+
+    def __init__(self, module: MultiscaleModule, scale: int, center: torch.Tensor, half_range: torch.Tensor) -> None:
+        super().__init__()
+        self.module = module
+        self.scale = scale
+        self.register_buffer("center", center)
+        self.register_buffer("half_range", half_range)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalised latents ``(B, d_k)`` of ``x`` with shape ``(B, N)``."""
+        return (self.module.encode(x, upto=self.scale)[-1] - self.center) / self.half_range

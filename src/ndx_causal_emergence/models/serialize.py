@@ -1,0 +1,68 @@
+"""Plain-data state of a fitted NIS estimator: JSON architecture plus named tensors (what the NWB
+``LearnedDynamicsModel`` stores). Tensor names contain no ``/``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from .dynamics import ResidualMLP
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .multiscale import MultiscaleModule
+
+__all__ = ["restore", "state_of"]
+
+
+def _prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def state_of(est: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """``(architecture, tensors)`` of a fitted estimator (see ``to_state``)."""
+    params = {k: (str(v) if k == "checkpoint_path" and v is not None else v) for k, v in est.get_params().items()}
+    history = {k: [None if isinstance(v, float) and math.isnan(v) else v for v in vals]
+               for k, vals in est.history_.items()}  # fmt: skip
+    arch = {
+        "class": type(est).__name__, "params": params, "scales": est.scales_, "n_features_in": est.n_features_in_,
+        "device": est.device_, "history": history, "observed_reference": est.observed_model_ is not None,
+    }  # fmt: skip
+    json.dumps(arch)  # fail here, not in the writer, if something is not JSON-able
+    tensors = {f"model.{k}": v.detach().clone() for k, v in est.model_.state_dict().items()}
+    tensors["feature_mean"] = torch.as_tensor(est.feature_mean_)
+    for k in range(len(est.scales_)):
+        tensors[f"latent_center.{k}"] = torch.as_tensor(est.latent_center_[k])
+        tensors[f"latent_half_range.{k}"] = torch.as_tensor(est.latent_half_range_[k])
+        tensors[f"sigma2.{k}"] = torch.as_tensor(est.sigma2_[k])
+    if est.observed_model_ is not None:
+        tensors.update({f"observed.{k}": v.detach().clone() for k, v in est.observed_model_.state_dict().items()})
+        tensors["observed_center"] = torch.as_tensor(est.observed_center_)
+        tensors["observed_half_range"] = torch.as_tensor(est.observed_half_range_)
+    return arch, tensors
+
+
+def restore(est: Any, arch: dict[str, Any], tensors: dict[str, Any], module: MultiscaleModule) -> None:
+    """Set the fitted attributes of a freshly constructed ``est`` from ``state_of`` output and an empty ``module``."""
+    t = {k: torch.as_tensor(np.asarray(v)) for k, v in tensors.items()}
+    n_scales = len(arch["scales"])
+    module.load_state_dict(_prefixed(t, "model."))
+    est.model_ = module.eval()
+    est.scales_, est.n_features_in_, est.device_ = list(arch["scales"]), arch["n_features_in"], arch["device"]
+    est.history_ = {k: [math.nan if v is None else v for v in vals] for k, vals in arch["history"].items()}
+    est.feature_mean_ = t["feature_mean"].numpy()
+    est.latent_center_ = [t[f"latent_center.{k}"].numpy() for k in range(n_scales)]
+    est.latent_half_range_ = [t[f"latent_half_range.{k}"].numpy() for k in range(n_scales)]
+    est.sigma2_ = [t[f"sigma2.{k}"].numpy() for k in range(n_scales)]
+    est.observed_model_ = None
+    if arch.get("observed_reference"):
+        p = est._resolved()
+        net = ResidualMLP(arch["n_features_in"], hidden_width=p["dynamics_width"], n_hidden=p["dynamics_depth"])
+        net.load_state_dict(_prefixed(t, "observed."))
+        est.observed_model_ = net.eval()
+        est.observed_center_ = t["observed_center"].numpy()
+        est.observed_half_range_ = t["observed_half_range"].numpy()

@@ -1,0 +1,436 @@
+"""Transition pairs and the training loop of (multiscale) NIS+ (METHOD.md §2).
+
+- :class:`TransitionData`: frames with segment labels and the valid ``(t, t + lag)`` pairs; pairs
+  never cross a segment boundary or a missing (NaN) frame.
+- :func:`train`: two stages. Warm-up (``warmup_fraction`` of the steps): forward term, ``w = 1``.
+  Then the weighted loss, inverse-probability weights refreshed every ``weight_refresh`` steps
+  from the whole training set. i.i.d. mini-batches of pairs, Adam, validation loss, optional
+  early stopping, checkpoints that let an interrupted fit resume exactly.
+
+The loss per scale ``k`` (mean over scales) is
+
+.. math::
+
+    \\frac{1}{B}\\sum_n w_n \\frac{\\lVert \\hat x^{(k)}_{t+\\tau} - x_{t+\\tau} \\rVert_1}{N}
+    + \\lambda\\,\\frac{1}{B}\\sum_n w_n \\frac{\\lVert G_k^{\\tau}(y^{(k)}_{t+\\tau}) - y^{(k)}_t \\rVert_1}{d_k}.
+
+**The reverse term trains only G** by default: its inputs and targets are detached from the
+encoder. Otherwise the encoder lowers it by shrinking the latents (METHOD.md §2.1).
+``reverse_trains_encoder=True`` restores the official code's convention in the weighted stage.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import DataError, InputError
+from ..measures import ipw_weights
+from .dynamics import ResidualMLP
+from .multiscale import MultiscaleModule
+
+__all__ = [
+    "MIN_PAIRS",
+    "TrainConfig",
+    "TransitionData",
+    "as_frames",
+    "fit_observed_map",
+    "percentile_affine",
+    "resolve_device",
+    "split_validation",
+    "train",
+    "validation_loss",
+]
+
+MIN_PAIRS = 20
+_CHUNK = 8192
+
+
+@dataclass(frozen=True)
+class TransitionData:
+    """Frames (NaN rows = missing) and the start indices of valid pairs per lag.
+
+    Attributes
+    ----------
+    frames : np.ndarray, shape (n_frames, n_features)
+        float32; rows with any NaN are missing frames.
+    starts : dict of int to np.ndarray
+        ``starts[lag]``: indices ``t`` such that frames ``t .. t + lag`` are finite and in one segment.
+    """
+
+    frames: np.ndarray
+    starts: dict[int, np.ndarray]
+
+    @classmethod
+    def build(cls, frames: np.ndarray, labels: np.ndarray, *, max_lag: int = 1) -> TransitionData:
+        """Pairs from frames ``(T, N)`` and per-frame segment labels ``(T,)``."""
+        finite = np.isfinite(frames).all(axis=1)
+        brk = np.ones(len(frames), dtype=bool)
+        brk[1:] = (labels[1:] != labels[:-1]) | ~finite[1:] | ~finite[:-1]
+        run = np.cumsum(brk)
+        starts = {}
+        for lag in range(1, max_lag + 1):
+            t = np.arange(max(len(frames) - lag, 0))
+            ok = finite[t] & finite[t + lag] & (run[t] == run[t + lag])
+            starts[lag] = t[ok]
+        return cls(frames=np.asarray(frames, dtype=np.float32), starts=starts)
+
+    @property
+    def n_pairs(self) -> int:
+        """Number of one-step pairs."""
+        return len(self.starts[1])
+
+    @property
+    def finite_rows(self) -> np.ndarray:
+        """Indices of the frames that are not missing."""
+        return np.flatnonzero(np.isfinite(self.frames).all(axis=1))
+
+
+def as_frames(X: Any, segments: Any = None, *, name: str = "X") -> tuple[np.ndarray, np.ndarray]:
+    """Stack ``X`` (a ``(T, N)`` array or a list of ``(T_i, N)`` segments) into frames and segment labels.
+
+    Raises
+    ------
+    InputError
+        If ``X`` is not 2-D numeric, segment widths differ, or ``segments`` has the wrong length.
+    DataError
+        If ``X`` holds infinite values or no finite frame.
+    """
+    if isinstance(X, (list, tuple)):
+        if segments is not None:
+            raise InputError(f"give {name} either as a list of segments or as one array with segments=, not both.")
+        parts = [np.asarray(p, dtype=float) for p in X]
+        if not parts or any(p.ndim != 2 for p in parts) or len({p.shape[1] for p in parts}) != 1:
+            raise InputError(f"{name} must be a non-empty list of 2-D (T_i, N) arrays with the same N.")
+        frames = np.concatenate(parts)
+        labels = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
+    else:
+        frames = np.asarray(X, dtype=float)
+        if frames.ndim != 2:
+            raise InputError(f"{name} must be a (n_frames, n_features) array, got shape {frames.shape}.")
+        labels = np.zeros(len(frames), dtype=np.int64) if segments is None else np.asarray(segments)
+        if labels.shape != (len(frames),):
+            raise InputError(f"segments must have one label per frame ({len(frames)}), got shape {labels.shape}.")
+    if np.isinf(frames).any():
+        raise DataError(f"{name} holds infinite values; replace them by NaN (missing frames) or clip them.")
+    if not np.isfinite(frames).all(axis=1).any():
+        raise DataError(f"{name} has no finite frame (all rows hold NaN); check the input series.")
+    return frames, labels
+
+
+def split_validation(
+    frames: np.ndarray, labels: np.ndarray, *, fraction: float = 0.1
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Hold out the last ``fraction`` of the pairs of each segment (at least one; segments under 3 frames stay whole).
+
+    Returns ``((train_frames, train_labels), (val_frames, val_labels))``; the two share each
+    segment's boundary frame, so no pair is lost.
+    """
+    bounds = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1], True])
+    train_idx, val_idx, val_lab = [], [], []
+    for seg, (a, b) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+        n = b - a
+        n_val = max(1, round(fraction * (n - 1))) if n >= 3 else 0
+        cut = b - 1 - n_val
+        train_idx.append(np.arange(a, cut + 1 if n_val else b))
+        if n_val:
+            val_idx.append(np.arange(cut, b))
+            val_lab.append(np.full(b - cut, seg))
+    tr = np.concatenate(train_idx)
+    va = np.concatenate(val_idx) if val_idx else np.zeros(0, dtype=np.int64)
+    vl = np.concatenate(val_lab) if val_lab else np.zeros(0, dtype=np.int64)
+    return (frames[tr], labels[tr]), (frames[va], vl)
+
+
+def percentile_affine(latents: np.ndarray, *, q: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Per-dimension ``(center, half_range)`` sending the ``q``-th and ``(100-q)``-th percentiles to ∓1 (§3.0).
+
+    A dimension with zero spread gets ``half_range = 1``.
+    """
+    lo, hi = np.percentile(latents, [q, 100.0 - q], axis=0)
+    half = (hi - lo) / 2.0
+    return (hi + lo) / 2.0, np.where(half > 0, half, 1.0)
+
+
+def resolve_device(device: str) -> torch.device:
+    """``"auto"`` → CUDA when available, else CPU; otherwise ``torch.device(device)``."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except RuntimeError as err:
+        raise InputError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:<n>', got {device!r}: {err}") from None
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyperparameters of :func:`train` (see :class:`~ndx_causal_emergence.models.MultiscaleNISPlus`)."""
+
+    max_steps: int = 2000
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    warmup_fraction: float = 0.1
+    use_weights: bool = True
+    use_reverse: bool = True
+    reverse_weight: float = 1.0
+    reverse_trains_encoder: bool = False
+    weight_refresh: int = 1000
+    kde_bandwidth: float = 0.05
+    weight_domain: str = "normalized"
+    multi_lag: bool = False
+    max_lag: int = 5
+    decoder_noise: float = 1.0
+    eval_every: int = 250
+    patience: int | None = None
+    checkpoint_every: int = 500
+    seed: int = 0
+    device: str = "cpu"
+    verbose: bool = False
+
+    def fingerprint(self) -> str:
+        """What a checkpoint must match to be resumed (all but device and verbosity)."""
+        return json.dumps({k: v for k, v in asdict(self).items() if k not in ("device", "verbose")}, sort_keys=True)
+
+
+def _wmean(values: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+    return values.mean() if weights is None else (values * weights).mean()
+
+
+def _batch_loss(
+    module: MultiscaleModule,
+    x0: torch.Tensor,
+    x1: torch.Tensor,
+    lag: int,
+    weights: torch.Tensor | None,
+    cfg: TrainConfig,
+    weighted_stage: bool,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    y0 = module.encode(x0)
+    decoded = module.decode(module.step(y0, lag=lag), noise_std=cfg.decoder_noise, generator=generator)
+    w = [None] * module.n_scales if weights is None else list(weights)
+    total = torch.stack([_wmean((xh - x1).abs().mean(dim=1), wk) for xh, wk in zip(decoded, w, strict=True)]).mean()
+    if cfg.use_reverse and module.reverse_maps is not None:
+        if weighted_stage and cfg.reverse_trains_encoder:
+            y1 = module.encode(x1)
+        else:  # the reverse term trains G only
+            with torch.no_grad():
+                y1 = module.encode(x1)
+            y0 = [y.detach() for y in y0]
+        back = module.step(y1, lag=lag, reverse=True)
+        rev = torch.stack([_wmean((b - t).abs().mean(dim=1), wk) for b, t, wk in zip(back, y0, w, strict=True)])
+        total = total + cfg.reverse_weight * rev.mean()
+    return total
+
+
+@torch.no_grad()
+def _encode_rows(module: MultiscaleModule, frames: torch.Tensor, rows: np.ndarray) -> list[np.ndarray]:
+    parts = [
+        module.encode(frames[torch.as_tensor(rows[i : i + _CHUNK], device=frames.device)])
+        for i in range(0, len(rows), _CHUNK)
+    ]
+    return [torch.cat([p[k] for p in parts]).cpu().double().numpy() for k in range(module.n_scales)]
+
+
+def _refresh_weights(
+    module: MultiscaleModule, frames: torch.Tensor, rows: np.ndarray, cfg: TrainConfig, step: int
+) -> torch.Tensor:
+    """IPW weights ``(K + 1, n_frames)`` of every training frame (0 on missing frames)."""
+    out = torch.zeros(module.n_scales, frames.shape[0], device=frames.device)
+    for k, lat in enumerate(_encode_rows(module, frames, rows)):
+        if cfg.weight_domain == "normalized":
+            center, half = percentile_affine(lat)
+            lat = (lat - center) / half
+        w = ipw_weights(lat, bandwidth=cfg.kde_bandwidth, clip=10.0, seed=cfg.seed + step)
+        out[k, torch.as_tensor(rows, device=frames.device)] = torch.as_tensor(w, dtype=out.dtype, device=out.device)
+    return out
+
+
+@torch.no_grad()
+def validation_loss(module: MultiscaleModule, data: TransitionData, frames: torch.Tensor | None = None) -> float:
+    """Unweighted one-step forward L1 loss (deterministic decode), mean over scales, on ``data``'s pairs."""
+    device = next(module.parameters()).device
+    if frames is None:
+        frames = torch.as_tensor(np.nan_to_num(data.frames), device=device)
+    starts = data.starts[1]
+    total = np.zeros(module.n_scales)
+    for i in range(0, len(starts), _CHUNK):
+        idx = torch.as_tensor(starts[i : i + _CHUNK], device=device)
+        x1 = frames[idx + 1]
+        decoded = module.decode(module.step(module.encode(frames[idx])))
+        total += np.array([(xh - x1).abs().mean(dim=1).sum().item() for xh in decoded])
+    return float(total.mean() / max(len(starts), 1))
+
+
+def _lag_distribution(data: TransitionData, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    lags = np.arange(1, (cfg.max_lag if cfg.multi_lag else 1) + 1)
+    lags = lags[[len(data.starts[int(t)]) > 0 for t in lags]]
+    p = np.exp(-lags.astype(float))
+    return lags, p / p.sum()
+
+
+def _save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def train(
+    module: MultiscaleModule,
+    data: TransitionData,
+    cfg: TrainConfig,
+    *,
+    validation: TransitionData | None = None,
+    checkpoint_path: str | os.PathLike | None = None,
+    callback: Callable[[int, MultiscaleModule], None] | None = None,
+) -> dict[str, list]:
+    """Train ``module`` in place on ``data`` and return the history.
+
+    Parameters
+    ----------
+    module : MultiscaleModule
+        The model (moved to ``cfg.device``; left there).
+    data : TransitionData
+        Training pairs (at least :data:`MIN_PAIRS`).
+    cfg : TrainConfig
+        Hyperparameters.
+    validation : TransitionData, optional
+        Held-out pairs for the validation loss and early stopping.
+    checkpoint_path : path, optional
+        Written every ``cfg.checkpoint_every`` steps and at the end. If it exists, training
+        resumes from it (and must have been written with the same ``cfg``).
+    callback : callable, optional
+        ``callback(step, module)`` after every evaluation (every ``cfg.eval_every`` steps).
+
+    Returns
+    -------
+    dict of list
+        ``step``, ``train_loss`` (mean over the last evaluation window), ``val_loss`` (NaN
+        without validation), ``weight_refresh_steps``, ``stopped_early`` and ``best_step``.
+
+    Raises
+    ------
+    DataError
+        If there are fewer than :data:`MIN_PAIRS` training pairs.
+    InputError
+        If ``checkpoint_path`` was written with other hyperparameters.
+    """
+    if data.n_pairs < MIN_PAIRS:
+        raise DataError(
+            f"need at least {MIN_PAIRS} transition pairs to train, found {data.n_pairs} (pairs never cross a "
+            "segment boundary or a NaN frame); give a longer recording or fewer missing frames."
+        )
+    device = resolve_device(cfg.device)
+    module.to(device)
+    frames = torch.as_tensor(np.nan_to_num(data.frames), device=device)
+    val_frames = None if validation is None else torch.as_tensor(np.nan_to_num(validation.frames), device=device)
+    rows = data.finite_rows
+    optimizer = torch.optim.Adam(module.parameters(), lr=cfg.learning_rate)
+    rng = np.random.default_rng(cfg.seed)
+    generator = torch.Generator().manual_seed(cfg.seed)  # CPU: decoder noise identical on every device
+    lags, lag_p = _lag_distribution(data, cfg)
+    n_warm = int(round(cfg.warmup_fraction * cfg.max_steps))
+    weights: torch.Tensor | None = None
+    history: dict[str, list] = {"step": [], "train_loss": [], "val_loss": [], "weight_refresh_steps": []}
+    best = {"val": float("inf"), "state": None, "step": 0, "bad": 0}
+    start, window, stopped = 0, [], False
+    path = None if checkpoint_path is None else Path(checkpoint_path)
+    if path is not None and path.exists():
+        ck = torch.load(path, map_location=device, weights_only=True)
+        if ck["fingerprint"] != cfg.fingerprint():
+            raise InputError(f"checkpoint {path} was written with other training parameters; delete it to start over.")
+        module.load_state_dict(ck["module"])
+        optimizer.load_state_dict(ck["optimizer"])
+        rng.bit_generator.state = ck["rng"]
+        generator.set_state(ck["torch_rng"].cpu())
+        weights, history, best, start, window = ck["weights"], ck["history"], ck["best"], ck["step"], ck["window"]
+        stopped = ck["stopped"]
+        if stopped:
+            start = cfg.max_steps  # it had stopped early: nothing left to train
+
+    def save(step: int) -> None:
+        _save_checkpoint(path, {
+            "fingerprint": cfg.fingerprint(), "module": module.state_dict(), "optimizer": optimizer.state_dict(),
+            "rng": rng.bit_generator.state, "torch_rng": generator.get_state(), "weights": weights,
+            "history": history, "best": best, "step": step, "window": window, "stopped": stopped,
+        })  # fmt: skip
+
+    from tqdm.auto import tqdm
+
+    module.train()
+    for step in tqdm(range(start, cfg.max_steps), disable=not cfg.verbose, desc="fit", initial=start,
+                     total=cfg.max_steps):  # fmt: skip
+        weighted_stage = step >= n_warm
+        if cfg.use_weights and weighted_stage and (step - n_warm) % cfg.weight_refresh == 0:
+            weights = _refresh_weights(module, frames, rows, cfg, step)
+            history["weight_refresh_steps"].append(step)
+        lag = int(rng.choice(lags, p=lag_p)) if len(lags) > 1 else 1
+        pick = data.starts[lag][rng.integers(len(data.starts[lag]), size=cfg.batch_size)]
+        idx = torch.as_tensor(pick, device=device)
+        w = weights[:, idx] if (weighted_stage and weights is not None) else None
+        loss = _batch_loss(module, frames[idx], frames[idx + lag], lag, w, cfg, weighted_stage, generator)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        window.append(loss.item())
+        done = step + 1
+        if done % cfg.eval_every == 0 or done == cfg.max_steps:
+            module.eval()
+            val = validation_loss(module, validation, val_frames) if validation is not None else float("nan")
+            module.train()
+            history["step"].append(done)
+            history["train_loss"].append(float(np.mean(window)))
+            history["val_loss"].append(val)
+            window = []
+            if cfg.patience is not None and validation is not None:
+                if val < best["val"]:
+                    best = {"val": val, "state": copy.deepcopy(module.state_dict()), "step": done, "bad": 0}
+                else:
+                    best["bad"] += 1
+                    stopped = best["bad"] >= cfg.patience
+            if callback is not None:
+                callback(done, module)
+        if path is not None and (done % cfg.checkpoint_every == 0 or done == cfg.max_steps or stopped):
+            save(done)
+        if stopped:
+            break
+    if best["state"] is not None:
+        module.load_state_dict(best["state"])
+    module.eval()
+    history["stopped_early"] = [stopped]
+    history["best_step"] = [best["step"] if best["state"] is not None else (history["step"][-1:] or [0])[0]]
+    return history
+
+
+def fit_observed_map(
+    data: TransitionData, cfg: TrainConfig, *, hidden_width: int, n_hidden: int = 2, squash: bool = False
+) -> ResidualMLP:
+    """Fit the observed-space micro reference: a residual MLP ``x_{t+1} ≈ x_t + f(x_t)`` on the channels (L1 loss).
+
+    Uses ``cfg``'s steps, batch size, learning rate, seed and device; no weights, no encoder.
+    Returns the map on the CPU, in eval mode.
+    """
+    device = resolve_device(cfg.device)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        net = ResidualMLP(data.frames.shape[1], hidden_width=hidden_width, n_hidden=n_hidden, squash=squash)
+    net.to(device)
+    frames = torch.as_tensor(np.nan_to_num(data.frames), device=device)
+    optimizer = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate)
+    rng = np.random.default_rng(cfg.seed + 1)
+    starts = data.starts[1]
+    for _ in range(cfg.max_steps):
+        idx = torch.as_tensor(starts[rng.integers(len(starts), size=cfg.batch_size)], device=device)
+        loss = (net(frames[idx]) - frames[idx + 1]).abs().mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return net.cpu().eval()

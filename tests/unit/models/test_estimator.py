@@ -1,0 +1,194 @@
+"""The scikit-learn-style estimators: parameters, presets, fitting, outputs, measures, state round trip."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from ndx_causal_emergence.data.synthetic import double_well_latent, embed_nonlinear
+from ndx_causal_emergence.errors import DataError, InputError, NotFittedError
+from ndx_causal_emergence.models import NIS, MultiscaleNISPlus, NISPlus
+
+torch.set_num_threads(1)
+
+_TINY = {"max_steps": 60, "batch_size": 64, "hidden_width": 16, "dynamics_width": 16, "n_coupling_layers": 2,
+         "weight_refresh": 20, "eval_every": 20, "device": "cpu"}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[np.ndarray, np.ndarray]:
+    y = double_well_latent(700, seed=4)
+    x = embed_nonlinear(y, 7, noise=0.05, seed=4)
+    return x[:560], x[560:]
+
+
+@pytest.fixture(scope="module")
+def fitted(data) -> MultiscaleNISPlus:
+    return MultiscaleNISPlus.from_preset("fast", **_TINY).fit(data[0])
+
+
+def test_init_only_stores_and_params_round_trip() -> None:
+    sklearn_base = pytest.importorskip("sklearn.base")
+    model = MultiscaleNISPlus(hidden_width=32, preset="fast")
+    params = model.get_params()
+    assert params["hidden_width"] == 32 and params["preset"] == "fast" and params["scales"] is None
+    clone = sklearn_base.clone(model)
+    assert clone.get_params() == params and clone is not model
+    assert model.set_params(max_steps=5) is model and model.max_steps == 5
+    with pytest.raises(InputError, match="no parameter 'bogus'"):
+        model.set_params(bogus=1)
+    assert set(NIS().get_params()) < set(NISPlus().get_params()) | {"q"}
+    assert "reverse_weight" not in NIS().get_params()
+
+
+def test_presets_fill_only_parameters_left_at_default() -> None:
+    resolved = MultiscaleNISPlus(preset="fast", hidden_width=32)._resolved()
+    assert resolved["hidden_width"] == 32 and resolved["max_steps"] == 1500 and resolved["learning_rate"] == 1e-3
+    plain = MultiscaleNISPlus.from_preset("sir", max_steps=7)
+    assert plain.preset is None and plain.max_steps == 7 and plain.ei_domain == "box" and plain.hidden_width == 64
+    assert NIS.from_preset("sir").get_params()["squash"] is True
+    with pytest.raises(InputError, match="unknown preset"):
+        MultiscaleNISPlus.from_preset("slow")
+    with pytest.raises(InputError, match="unknown preset"):
+        MultiscaleNISPlus(preset="slow")._resolved()
+    with pytest.raises(InputError, match="ei_domain"):
+        MultiscaleNISPlus(ei_domain="latent")._resolved()
+
+
+def test_methods_need_a_fitted_model(data) -> None:
+    model = MultiscaleNISPlus()
+    for call in (
+        lambda: model.encode(data[1]),
+        lambda: model.predict(data[1]),
+        lambda: model.emergence_table(data[1]),
+        lambda: model.dynamics_map(0),
+        lambda: model.to_state(),
+    ):
+        with pytest.raises(NotFittedError, match="call fit"):
+            call()
+
+
+def test_fit_sets_the_learned_state(fitted, data) -> None:
+    assert fitted.scales_ == [7, 3, 1] and fitted.n_features_in_ == 7 and fitted.device_ == "cpu"
+    assert next(fitted.model_.parameters()).device.type == "cpu"
+    assert [len(s) for s in fitted.sigma2_] == [7, 3, 1] and all((s > 0).all() for s in fitted.sigma2_)
+    assert [len(c) for c in fitted.latent_center_] == [7, 3, 1]
+    encoded = fitted.encode(data[0])
+    for k, u in enumerate(encoded):  # normalised coordinates: 1st/99th percentiles of training data at -1, +1
+        assert u.shape == (560, fitted.scales_[k])
+        assert np.allclose(np.percentile(u, [1, 99], axis=0), [[-1] * u.shape[1], [1] * u.shape[1]], atol=0.05)
+    assert np.array_equal(fitted.transform(data[1]), fitted.encode(data[1])[-1])
+    assert fitted.history_["step"][-1] == 60
+
+
+def test_outputs_handle_missing_frames_and_check_shapes(fitted, data) -> None:
+    x = data[1].copy()
+    x[10] = np.nan
+    pred = fitted.predict(x, scale=2)
+    assert pred.shape == x.shape and np.isnan(pred[10]).all() and np.isfinite(np.delete(pred, 10, 0)).all()
+    assert np.isnan(fitted.encode(x)[1][10]).all()
+    score = fitted.score(data[1])
+    assert np.isclose(score, 1 - fitted.nmse(data[1]))
+    with pytest.raises(InputError, match="fitted on 7"):
+        fitted.predict(data[1][:, :5])
+    with pytest.raises(InputError, match="scale must index"):
+        fitted.predict(data[1], scale=3)
+
+
+def test_maps_agree_with_encode_and_predict(fitted, data) -> None:
+    x = torch.as_tensor(data[1][:50], dtype=torch.float32)
+    enc = fitted.encoder_map(1)
+    assert np.allclose(enc(x).detach().numpy(), fitted.encode(data[1][:50])[1], atol=1e-5)
+    grad = torch.autograd.grad(enc(x.requires_grad_()).sum(), x)[0]
+    assert grad.shape == (50, 7) and grad.abs().sum() > 0
+    fmap = fitted.dynamics_map(1)
+    u = torch.as_tensor(fitted.encode(data[1][:50])[1], dtype=torch.float32)
+    jac = fmap.batched_jacobian(u)
+    assert jac.shape == (50, 3, 3)
+    ref = torch.func.vmap(torch.func.jacrev(lambda v: fmap(v[None])[0]))(u)
+    assert torch.allclose(jac, ref, atol=1e-4)
+
+
+def test_emergence_table(fitted, data) -> None:
+    table = fitted.emergence_table(data[1], n_samples=200)
+    assert list(table.columns) == [
+        "scale", "dimension", "effective_information", "dimension_averaged_ei", "noise_term", "jacobian_term",
+        "causal_emergence", "causal_power", "nmse", "nmse_persistence", "fraction_in_box",
+        "causal_emergence_observed",
+    ]  # fmt: skip
+    assert table["dimension"].tolist() == [7, 3, 1]
+    assert np.allclose(table["effective_information"], table["noise_term"] + table["jacobian_term"])
+    assert np.allclose(table["dimension_averaged_ei"], table["effective_information"] / table["dimension"])
+    j = table["dimension_averaged_ei"].to_numpy()
+    assert np.allclose(table["causal_emergence"], j - j[0])
+    assert np.isclose(table["causal_power"].sum(), 1.0)
+    assert np.isfinite(table["causal_emergence_observed"]).all()
+    assert ((table["fraction_in_box"] > 0.5) & (table["fraction_in_box"] <= 1)).all()
+    assert 0 <= table.attrs["emergent_complexity_normalized"] <= 1
+    on_data = fitted.emergence_table(data[1], n_samples=200, jacobian_domain="data")
+    assert np.allclose(on_data["noise_term"], table["noise_term"])
+    with pytest.raises(InputError, match="jacobian_domain"):
+        fitted.emergence_table(data[1], jacobian_domain="grid")
+
+
+def test_fit_is_deterministic(data) -> None:
+    params = {**_TINY, "max_steps": 30, "observed_reference": False}
+    t1 = MultiscaleNISPlus.from_preset("fast", **params).fit(data[0]).emergence_table(data[1], n_samples=100)
+    t2 = MultiscaleNISPlus.from_preset("fast", **params).fit(data[0]).emergence_table(data[1], n_samples=100)
+    pd.testing.assert_frame_equal(t1, t2, check_exact=True)
+    assert t1["causal_emergence_observed"].isna().all()
+
+
+def test_state_round_trip_is_exact(fitted, data) -> None:
+    arch, tensors = fitted.to_state()
+    assert not any("/" in name for name in tensors)
+    arch = json.loads(json.dumps(arch))
+    again = MultiscaleNISPlus.from_state(arch, {k: v.numpy() for k, v in tensors.items()})
+    for a, b in zip(fitted.encode(data[1]), again.encode(data[1]), strict=True):
+        assert np.array_equal(a, b)
+    assert np.array_equal(fitted.predict(data[1], scale=1), again.predict(data[1], scale=1))
+    pd.testing.assert_frame_equal(
+        fitted.emergence_table(data[1], n_samples=100), again.emergence_table(data[1], n_samples=100), check_exact=True
+    )
+    assert again.get_params() == fitted.get_params()
+
+
+def test_segments_validation_and_official_conventions(data) -> None:
+    x = data[0]
+    labels = np.repeat([0, 1], [280, 280])
+    model = NISPlus.from_preset("sir", q=2, **{**_TINY, "max_steps": 20, "batch_size": 32})
+    model.fit(x, segments=labels, validation=data[1])
+    assert model.scales_ == [2] and model.model_.reverse_maps is not None
+    table = model.emergence_table(data[1], n_samples=50)
+    assert table.attrs["ei_domain"] == "box" and table.attrs["sigma_convention"] == "mae"
+    nis_params = {k: v for k, v in _TINY.items() if k != "weight_refresh"}
+    nis = NIS(q=1, **{**nis_params, "max_steps": 20}).fit([x[:300], x[300:]])
+    assert nis.model_.reverse_maps is None and nis.scales_ == [1]
+    with pytest.raises(InputError, match="q must be an integer"):
+        NIS(q=9, **nis_params).fit(x)
+
+
+def test_bad_data_raise_clear_errors() -> None:
+    with pytest.raises(DataError, match="at least 20 transition pairs"):
+        MultiscaleNISPlus(**_TINY).fit(np.random.default_rng(0).normal(size=(12, 3)))
+    bad = np.random.default_rng(0).normal(size=(100, 3))
+    bad[5, 1] = np.inf
+    with pytest.raises(DataError, match="infinite"):
+        MultiscaleNISPlus(**_TINY).fit(bad)
+    with pytest.raises(InputError, match="either scales or cut"):
+        MultiscaleNISPlus(scales=[3, 1], cut=1, **_TINY).fit(np.zeros((100, 3)))
+
+
+def test_checkpoint_path_resumes_a_finished_fit(data, tmp_path) -> None:
+    path = tmp_path / "model.ckpt"
+    params = {**_TINY, "max_steps": 20, "observed_reference": False, "checkpoint_path": str(path)}
+    first = MultiscaleNISPlus(**params).fit(data[0])
+    assert path.exists()
+    second = MultiscaleNISPlus(**params).fit(data[0])  # resumes at the last step: nothing left to train
+    for a, b in zip(first.model_.state_dict().values(), second.model_.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    assert second.history_ == first.history_
