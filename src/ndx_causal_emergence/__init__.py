@@ -32,6 +32,7 @@ _LAZY = {
     "MultiscaleNISPlus": "ndx_causal_emergence.models",
     "NISPlus": "ndx_causal_emergence.models",
     "NIS": "ndx_causal_emergence.models",
+    "run_batch": "ndx_causal_emergence.pipeline.batch",
 }
 
 
@@ -51,6 +52,7 @@ __all__ = [
     "NISPlus",
     "analyze",
     "read_results",
+    "run_batch",
     "AnalysisProvenance",
     "AttributionTable",
     "CausalEmergenceAnalysis",

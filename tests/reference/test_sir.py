@@ -36,7 +36,7 @@ def test_reduced_sir_shows_causal_emergence() -> None:
     """A seventh of the data, a thirtieth of the steps: the macro model (q = 2) already beats the micro one (q = 4).
 
     Measured (seed 0, local CPU): ΔJ = -0.09 after 500 steps, +0.27 after 800; the full runs reach
-    about 1.6 (RESULTS.models.md).
+    about 1.6 (benchmarks/RESULTS.md, models).
     """
     torch.set_num_threads(1)
     params = {"region_sizes": (500, 300, 100), "max_steps": 1000}
@@ -68,7 +68,7 @@ def test_published_sir_orderings(published_runs) -> None:
 @pytest.mark.xfail(
     strict=True,
     reason=(
-        "measured 28,000-step means J(NIS+) = 2.16, J(NIS) = 1.29 (benchmarks/RESULTS.models.md) are more than "
+        "measured 28,000-step means J(NIS+) = 2.16, J(NIS) = 1.29 (benchmarks/RESULTS.md, models) are more than "
         "0.5 nats below the published 3.77 and 3.50: our EI differentiates the tanh-squashed map (METHOD §3.1), "
         "our dynamics use smooth activations, and the official run starts from a stored initial model"
     ),

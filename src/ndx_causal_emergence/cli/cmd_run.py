@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+from click.core import ParameterSource
 
 from .main import Context, handle_errors
 
@@ -32,7 +33,8 @@ def _scales(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
 @click.option("--conditions", metavar="TABLE", help="Intervals or events table with condition labels (e.g. epochs).")
 @click.option("--condition-column", metavar="COL", help="Column of --conditions holding the labels (e.g. stage).")
 @click.option("--scales", callback=_scales, metavar="N,...,1", help="Explicit scale ladder, e.g. 64,16,4,1.")
-@click.option("--cut", type=click.IntRange(min=2), help="Coarsening factor of the dyadic ladder (default 2).")
+@click.option("--cut", "coarsening", type=click.IntRange(min=2),
+              help="Coarsening factor c of the ladder d_{k+1} = floor(d_k / c) (default 2).")
 @click.option("--preset", type=click.Choice(["fast", "paper"]), default="fast", help="Model preset.")
 @click.option("--seeds", "n_seeds", type=click.IntRange(min=1), default=1, help="Number of seeds (fits) per condition.")
 @click.option("--seed", type=int, default=0, help="First seed.")
@@ -57,7 +59,7 @@ def _scales(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
 @click.option("--scheduler", metavar="ADDRESS",
               help="Batch mode: use the running Dask cluster at ADDRESS (e.g. tcp://host:8786) instead.")
 @click.option("--retries", type=click.IntRange(min=0), default=2,
-              help="Batch mode: retries of a task that failed with an unexpected error.")
+              help="Batch mode: retries of a task that failed with a possibly transient error (I/O, network, memory).")
 @click.pass_obj
 @handle_errors
 def run(obj: Context, sources: tuple[str, ...], out: Path | None, in_place: bool, overwrite: bool,
@@ -79,8 +81,10 @@ def run(obj: Context, sources: tuple[str, ...], out: Path | None, in_place: bool
     from ..errors import InputError
     from ..pipeline.config import AnalysisConfig
 
-    if config_file is not None:
-        config = AnalysisConfig.from_toml(config_file, **options)
+    if config_file is not None:  # only options given on the command line override the file
+        ctx = click.get_current_context()
+        given = {k: v for k, v in options.items() if ctx.get_parameter_source(k) != ParameterSource.DEFAULT}
+        config = AnalysisConfig.from_toml(config_file, **given)
     else:
         config = AnalysisConfig(**options)
     command = "causal-emergence " + " ".join(sys.argv[1:])

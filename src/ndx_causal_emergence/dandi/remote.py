@@ -178,3 +178,32 @@ def open_dandi_asset(reference: str, *, cache_dir: str | os.PathLike | None = No
     )
     with open_url(asset.url, cache_dir=cache_dir, size=asset.size, validator=asset.digest or asset.asset_id) as h5:
         yield h5, info
+
+
+def download(url: str, path: str | os.PathLike, *, chunk_bytes: int = 8 << 20, retries: int = 3) -> Path:
+    """Download ``url`` to ``path`` (whole file), checking the byte count; retried with back-off.
+
+    Used when an output must hold a streamed input's content and NWB export cannot re-encode
+    the input: the bytes are copied as they are and the results appended to the copy.
+    """
+    import requests
+
+    path = Path(path)
+    for attempt in range(retries + 1):
+        try:
+            with requests.get(url, stream=True, timeout=60) as response:
+                response.raise_for_status()
+                expected = int(response.headers.get("Content-Length", -1))
+                written = 0
+                with open(path, "wb") as handle:
+                    for block in response.iter_content(chunk_bytes):
+                        handle.write(block)
+                        written += len(block)
+            if expected >= 0 and written != expected:
+                raise OSError(f"download of {url} ended after {written} of {expected} bytes")
+            return path
+        except (requests.RequestException, OSError) as err:
+            if attempt == retries:
+                raise SourceError(f"cannot download {url}: {err}") from None
+            time.sleep(0.5 * 2**attempt)
+    return path

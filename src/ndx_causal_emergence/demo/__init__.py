@@ -36,6 +36,7 @@ def run_demo(out_dir: str | Path, *, progress: Callable[[str], None] | None = No
     out_dir.mkdir(parents=True, exist_ok=True)
     source = out_dir / DEMO_FILE
     shutil.copyfile(demo_file(), source)
+    params = {"scales": (72, 8, 1), **params}  # a short ladder keeps the whole job to minutes on 2 cores
     results = analyze(source, progress=progress, command="causal-emergence demo", **params)
     output = results.write(out_dir / f"{source.stem}_causal-emergence.nwb", overwrite=overwrite)
     return output, save_figures(output, out_dir / "figures")

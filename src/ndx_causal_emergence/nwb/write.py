@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pynwb import NWBHDF5IO, NWBFile, ProcessingModule
+from pynwb import NWBHDF5IO, NWBFile, ProcessingModule, TimeSeries
 from pynwb.event import EventsTable
 
 from ..errors import OutputError
@@ -168,7 +168,7 @@ def _macro_series(scale: int, data: np.ndarray, timestamps: np.ndarray, source: 
         timestamps=np.asarray(timestamps, dtype=np.float64),
         scale=int(scale),
         dimension=int(data.shape[1]),
-        source_series=source,
+        source_series=source if isinstance(source, TimeSeries) else None,
     )
 
 
@@ -328,22 +328,41 @@ def export_with_results(
     return out_path
 
 
-def append_in_place(
-    path: str | os.PathLike, contents: Sequence[AnalysisContent], links: InputLinks
+def copy_with_results(
+    source_path: str | os.PathLike,
+    out_path: str | os.PathLike,
+    contents: Sequence[AnalysisContent],
+    links: InputLinks,
+    *,
+    overwrite: bool = False,
 ) -> Path:
-    """Append the results to the local file ``path`` atomically (copy, append, fsync, rename)."""
-    path = Path(path)
-    if not path.is_file():
-        raise OutputError(f"--in-place needs a local file; {path} is not one.")
+    """Write ``out_path`` = a byte copy of the local file ``source_path`` plus the results appended.
+
+    The copy keeps the input exactly as it was (no re-encoding through export, which some older
+    files do not survive); the append happens in a temporary file beside ``out_path`` that is
+    fsynced and renamed over it. With ``out_path == source_path`` this is an atomic in-place append.
+    """
+    source_path, out_path = Path(source_path), Path(out_path)
+    if not source_path.is_file():
+        raise OutputError(f"{source_path} is not a local file.")
+    if out_path.exists() and not overwrite:
+        raise OutputError(f"{out_path} exists; pass overwrite=True (--overwrite) or choose another --out.")
     try:
         # fails early if another process holds the file (HDF5 locking)
-        with NWBHDF5IO(str(path), "r"):
+        with NWBHDF5IO(str(source_path), "r"):
             pass
     except OSError as err:
-        raise _output_error(err, path) from None
-    with atomic_target(path, copy_from=path) as tmp:
-        with NWBHDF5IO(str(tmp), "a") as io:
+        raise _output_error(err, source_path) from None
+    with atomic_target(out_path, copy_from=source_path) as tmp:
+        with NWBHDF5IO(str(tmp), "a", load_namespaces=False) as io:
             nwbfile = io.read()
             add_analyses(nwbfile, contents, links)
             io.write(nwbfile)
-    return path
+    return out_path
+
+
+def append_in_place(path: str | os.PathLike, contents: Sequence[AnalysisContent], links: InputLinks) -> Path:
+    """Append the results to the local file ``path`` atomically (copy, append, fsync, rename)."""
+    if not Path(path).is_file():
+        raise OutputError(f"--in-place needs a local file; {path} is not one.")
+    return copy_with_results(path, path, contents, links, overwrite=True)

@@ -15,24 +15,27 @@ Task graph (Dask ``distributed`` futures; this process only submits tasks and co
   only when complete. If any condition failed, nothing is written and every condition of the input
   is reported with the reason.
 
-Failures: errors of this package (bad file, too few channels, ...) are deterministic and are
-recorded at once, as one line in the summary's ``error`` column. Any other exception is retried
-``retries`` times by Dask, then recorded. A worker that dies mid-task (killed, out of memory) is
-replaced by its nanny and the scheduler reruns the task elsewhere (up to
-``distributed.scheduler.allowed-failures`` times); results lost with it are recomputed.
+Failures are recorded as one line in the summary's ``error`` column and never stop the other
+inputs. Errors that may be transient (``OSError``, ``TimeoutError``, ``MemoryError`` that are not
+this package's own errors) are first retried ``retries`` times by Dask; all others (bad input,
+too few channels, bugs: their traceback goes to the worker's log) are recorded at once. A worker
+that dies mid-task (killed, out of memory) is replaced by its nanny and the scheduler reruns the
+task elsewhere (up to ``distributed.scheduler.allowed-failures`` times); results lost with it are
+recomputed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import glob
 import json
 import logging
 import os
 import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +51,9 @@ __all__ = ["BatchInput", "batch_summary_dataset", "expand_sources", "run_batch"]
 #: Leading columns of the summary; the per-scale emergence columns of ``Results.summary()`` follow.
 SUMMARY_COLUMNS = ("input", "output", "condition", "status", "error")
 _GLOB_CHARS = re.compile(r"[*?\[]")
+#: Errors worth a retry (network, file system, memory); anything else is recorded at once.
+_TRANSIENT = (OSError, TimeoutError, MemoryError)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -85,23 +91,48 @@ def _one_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {text[0] if text else ''}"[:500]
 
 
+def _as_failure(err: Exception) -> _Failure:
+    """Record an error of a task; re-raise it if it may be transient, so that Dask retries the task."""
+    if isinstance(err, _TRANSIENT) and not isinstance(err, CausalEmergenceError):
+        raise err
+    if not isinstance(err, CausalEmergenceError):  # a bug, not bad input: keep the traceback in the worker's log
+        log.warning("batch task failed", exc_info=err)
+    return _Failure(_one_line(err))
+
+
+def _recorded(task: Callable[..., Any]) -> Callable[..., Any]:
+    """A task that returns a :class:`_Failure` instead of raising, except for transient errors."""
+
+    @functools.wraps(task)
+    def wrapper(*args: Any) -> Any:
+        try:
+            return task(*args)
+        except Exception as err:
+            return _as_failure(err)
+
+    return wrapper
+
+
 def _frame(rows: pd.DataFrame | list[dict[str, Any]]) -> pd.DataFrame:
+    """Rows with a stable column order: :data:`SUMMARY_COLUMNS`, ``scale``, ``dimension``, the others sorted."""
     df = pd.DataFrame(rows)
     for col in SUMMARY_COLUMNS:
         if col not in df:
             df[col] = None
-    return df[list(SUMMARY_COLUMNS) + [c for c in df.columns if c not in SUMMARY_COLUMNS]]
+    lead = list(SUMMARY_COLUMNS) + [c for c in ("scale", "dimension") if c in df]
+    return df[lead + sorted(c for c in df.columns if c not in lead)]
 
 
-def _error_rows(item: BatchInput | str, error: str, conditions: Sequence[str | None] = (None,)) -> pd.DataFrame:
-    label, output = (item.label, str(item.output)) if isinstance(item, BatchInput) else (item, None)
-    return _frame([{"input": label, "output": output, "condition": c, "status": "error", "error": error}
+def _error_rows(label: str, error: str, conditions: Sequence[str | None] = (None,)) -> pd.DataFrame:
+    return _frame([{"input": label, "output": None, "condition": c, "status": "error", "error": error}
                    for c in conditions])
 
 
 def _result_rows(item: BatchInput, summary: pd.DataFrame, *, status: str, error: str | None = None) -> pd.DataFrame:
+    """Rows of analysed conditions; ``output`` only where the file exists (status ``ok`` or ``skipped``)."""
     df = summary.copy()
-    df["input"], df["output"], df["status"], df["error"] = item.label, str(item.output), status, error
+    df["input"], df["status"], df["error"] = item.label, status, error
+    df["output"] = None if status == "error" else str(item.output)
     return _frame(df)
 
 
@@ -130,7 +161,8 @@ def expand_sources(
     out_dir : str or path
         Output folder. A DANDI asset's output mirrors its path under ``<out_dir>/<dandiset id>/``
         (the layout of ``dandi download``); a file found in a folder mirrors its path relative to
-        that folder; any other file is written to ``<out_dir>/<stem>.nwb``.
+        that folder (files inside ``out_dir`` are never inputs); any other file is written to
+        ``<out_dir>/<stem>.nwb``.
     path_glob : str, optional
         Glob on the paths inside Dandisets and folders (see
         :func:`~ndx_causal_emergence.dandi.dandisets.match_glob`).
@@ -174,8 +206,8 @@ def expand_sources(
         elif Path(text).is_dir():
             pattern = path_glob or DEFAULT_GLOB
             root = Path(text)
-            found = sorted(p for p in root.rglob("*") if p.is_file() and match_glob(p.relative_to(root).as_posix(),
-                                                                                    pattern))
+            found = sorted(p for p in root.rglob("*") if p.is_file() and out_dir.resolve() not in p.resolve().parents
+                           and match_glob(p.relative_to(root).as_posix(), pattern))  # never earlier outputs
             if not found:
                 add(_error_rows(text, f"SourceError: no file in the folder {text} matches {pattern!r}"))
             for path in found:
@@ -226,40 +258,36 @@ def _stored_rows(item: BatchInput, config: AnalysisConfig) -> pd.DataFrame:
     return _result_rows(item, summary, status="skipped")
 
 
-def _plan_input(item: BatchInput, config: AnalysisConfig, overwrite: bool, cache_dir: str | None) -> _Plan | _Failure:
+@_recorded
+def _plan_input(item: BatchInput, config: AnalysisConfig, overwrite: bool, cache_dir: str | None) -> _Plan:
     """Skip the input (output complete), or list its conditions."""
     from ..nwb.read import read_recording
 
-    try:
-        if item.output.exists() and not overwrite:
-            return _Plan(rows=_stored_rows(item, config))
-        recording = read_recording(item.source, series=config.series, conditions=config.conditions,
-                                   condition_column=config.condition_column, bin_width=config.bin_width,
-                                   cache_dir=cache_dir)
-        if recording.n_channels < 2:
-            raise _too_few_channels(item, f"{recording.series_path} has {recording.n_channels} channel")
-        return _Plan(conditions=recording.conditions() or [None])
-    except CausalEmergenceError as err:
-        return _Failure(_one_line(err))
+    if item.output.exists() and not overwrite:
+        return _Plan(rows=_stored_rows(item, config))
+    recording = read_recording(item.source, series=config.series, conditions=config.conditions,
+                               condition_column=config.condition_column, bin_width=config.bin_width,
+                               cache_dir=cache_dir)
+    if recording.n_channels < 2:
+        raise _too_few_channels(item, f"{recording.series_path} has {recording.n_channels} channel")
+    return _Plan(conditions=recording.conditions() or [None])
 
 
+@_recorded
 def _analyze_input(item: BatchInput, condition: str | None, config: AnalysisConfig, cache_dir: str | None,
                    command: str | None) -> Any:
-    """The :class:`~.results.Results` of one condition of an input, or a :class:`_Failure`."""
+    """The :class:`~.results.Results` of one condition of an input."""
     import torch
 
     from .run import analyze
 
     torch.set_num_threads(1)  # one Dask thread runs one task: torch must not start a thread per core on top
-    try:
-        results = analyze(item.source, config=config, only=None if condition is None else [condition],
-                          cache_dir=cache_dir, command=command)
-        for res in results.conditions.values():
-            if len(res.emergence) < 2:
-                dropped = ", ".join(f"{ch} ({why})" for ch, why in res.dropped_channels) or "none"
-                raise _too_few_channels(item, f"condition {res.condition!r} keeps one channel (dropped: {dropped})")
-    except CausalEmergenceError as err:
-        return _Failure(_one_line(err))
+    results = analyze(item.source, config=config, only=None if condition is None else [condition],
+                      cache_dir=cache_dir, command=command)
+    for res in results.conditions.values():
+        if len(res.emergence) < 2:
+            dropped = ", ".join(f"{ch} ({why})" for ch, why in res.dropped_channels) or "none"
+            raise _too_few_channels(item, f"condition {res.condition!r} keeps one channel (dropped: {dropped})")
     return results
 
 
@@ -272,6 +300,7 @@ def _remove_stale_temporaries(target: Path) -> None:
                 path.unlink(missing_ok=True)
 
 
+@_recorded
 def _write_input(item: BatchInput, conditions: list[str | None], errors: dict[str | None, str],
                  *outcomes: Any) -> pd.DataFrame:
     """Write one input's output from its analyses (``outcomes``, one per condition not in ``errors``)."""
@@ -285,7 +314,7 @@ def _write_input(item: BatchInput, conditions: list[str | None], errors: dict[st
     if failed:
         reason = "not written: " + "; ".join(f"condition {c or 'all'!r} failed" for c in failed)
         frames = [_result_rows(item, res.summary(), status="error", error=reason) for res in done]
-        frames += [_error_rows(item, error, [c]) for c, error in failed.items()]
+        frames += [_error_rows(item.label, error, [c]) for c, error in failed.items()]
         return pd.concat(frames, ignore_index=True)
     merged = dataclasses.replace(done[0], conditions={k: v for res in done for k, v in res.conditions.items()})
     item.output.parent.mkdir(parents=True, exist_ok=True)
@@ -293,8 +322,8 @@ def _write_input(item: BatchInput, conditions: list[str | None], errors: dict[st
     try:
         # the plan task checked that the output may be written; a retry after a kill may meet its own file
         merged.write(item.output, overwrite=True)
-    except CausalEmergenceError as err:
-        return _result_rows(item, merged.summary(), status="error", error=_one_line(err))
+    except Exception as err:
+        return _result_rows(item, merged.summary(), status="error", error=_as_failure(err).error)
     return _result_rows(item, merged.summary(), status="ok")
 
 
@@ -321,7 +350,7 @@ def _connect(workers: int | None, scheduler: str | None) -> Iterator[Any]:
     n_workers = workers if workers is not None else (os.cpu_count() or 1)
     if n_workers < 1:
         raise InputError(f"workers must be >= 1, got {workers}")
-    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None,
+    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                       silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         yield client
 
@@ -362,7 +391,7 @@ def _execute(client: Any, items: list[BatchInput], config: AnalysisConfig, *, ov
             if kind == "plan":
                 plan = _outcome(future)
                 if isinstance(plan, _Failure):
-                    rows[i] = _error_rows(item, plan.error)
+                    rows[i] = _error_rows(item.label, plan.error)
                 elif plan.rows is not None:
                     rows[i] = plan.rows
                 else:
@@ -380,7 +409,7 @@ def _execute(client: Any, items: list[BatchInput], config: AnalysisConfig, *, ov
                     bar.total += 1
             else:
                 written = _outcome(future)
-                rows[i] = _error_rows(item, written.error) if isinstance(written, _Failure) else written
+                rows[i] = _error_rows(item.label, written.error) if isinstance(written, _Failure) else written
             bar.refresh()
     return [r for r in rows if r is not None]
 
@@ -437,9 +466,10 @@ def run_batch(
     cache_dir : str or path, optional
         Disk cache of streamed bytes, shared by the workers of a machine.
     retries : int
-        Dask retries of a task that raised an unexpected exception.
+        Dask retries of a task that failed with a possibly transient error (``OSError``,
+        ``TimeoutError``, ``MemoryError``).
     command : str, optional
-        Command line recorded in each analysis' provenance.
+        Command line recorded in each analysis' provenance (default: this process' ``sys.argv``).
 
     Returns
     -------
@@ -457,7 +487,10 @@ def run_batch(
     """
     if not sources:
         raise InputError("no sources given; give NWB files, folders, glob patterns or DANDI references")
+    from .provenance import command_line
+
     config = config or AnalysisConfig()
+    command = command or command_line()  # this process' command line, not a worker's
     out_dir = Path(out_dir)
     items, frames = expand_sources(sources, out_dir, path_glob=path_glob)
     out_dir.mkdir(parents=True, exist_ok=True)

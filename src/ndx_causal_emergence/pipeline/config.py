@@ -27,9 +27,9 @@ class AnalysisConfig:
     bin_width : float
         Bin width in seconds for spike ``Units``.
     scales : list of int, optional
-        Explicit scale ladder (``[N, ..., 1]``); ``None`` for the dyadic ladder (``cut`` coarsening).
-    cut : int, optional
-        Coarsening factor of the ladder (default 2).
+        Explicit scale ladder (``[N, ..., 1]``); ``None`` for the ladder ``d_{k+1} = floor(d_k / c)``.
+    coarsening : int, optional
+        The ladder's factor ``c`` (default 2; ``--cut`` on the command line).
     preset : {"fast", "paper"}
         Model preset.
     seed, n_seeds : int
@@ -49,7 +49,7 @@ class AnalysisConfig:
     condition_column: str | None = None
     bin_width: float = 0.1
     scales: tuple[int, ...] | None = None
-    cut: int | None = None
+    coarsening: int | None = None
     preset: str = "fast"
     seed: int = 0
     n_seeds: int = 1
@@ -65,8 +65,8 @@ class AnalysisConfig:
             raise InputError(f"n_seeds must be >= 1, got {self.n_seeds}.")
         if self.n_surrogates < 0:
             raise InputError(f"n_surrogates must be >= 0, got {self.n_surrogates}.")
-        if self.scales is not None and self.cut is not None:
-            raise InputError("give either scales or cut, not both.")
+        if self.scales is not None and self.coarsening is not None:
+            raise InputError("give either scales or coarsening (--cut), not both.")
         if self.scales is not None:
             object.__setattr__(self, "scales", tuple(int(s) for s in self.scales))
         if self.bin_width <= 0:
@@ -82,8 +82,8 @@ class AnalysisConfig:
         kwargs: dict[str, Any] = {"preset": self.preset, "seed": seed, "device": self.device}
         if self.scales is not None:
             kwargs["scales"] = list(self.scales)
-        if self.cut is not None:
-            kwargs["coarsening"] = self.cut
+        if self.coarsening is not None:
+            kwargs["coarsening"] = self.coarsening
         kwargs.update(self.model_params)
         return kwargs
 

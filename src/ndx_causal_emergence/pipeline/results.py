@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,9 +11,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, SourceError
-from ..nwb.write import AnalysisContent, InputLinks, StoredModel, append_in_place, export_with_results
+from ..errors import InputError, OutputError, SourceError
+from ..nwb.write import (
+    AnalysisContent,
+    InputLinks,
+    StoredModel,
+    append_in_place,
+    copy_with_results,
+    export_with_results,
+)
 from .config import AnalysisConfig
+
+log = logging.getLogger(__name__)
 
 METHOD = "multiscale NIS+ (Wang et al. 2025, arXiv:2509.10891)"
 MODEL_CLASS = "ndx_causal_emergence.models.MultiscaleNISPlus"
@@ -123,8 +133,10 @@ class Results:
         """Write the results into NWB.
 
         By default a new file ``path`` holding the input's content plus one
-        ``CausalEmergenceAnalysis`` per condition (the input is never modified). With
-        ``in_place=True`` the local input file itself is appended to, atomically.
+        ``CausalEmergenceAnalysis`` per condition (the input is never modified): for a local
+        input a byte copy with the results appended, for a streamed input an NWB export with
+        the data copied (``link_data=False``). With ``in_place=True`` the local input file
+        itself is appended to, atomically.
         """
         from ..nwb.read import open_nwb
 
@@ -136,10 +148,34 @@ class Results:
             return append_in_place(self.source.location, contents, links)
         if path is None:
             raise InputError("give an output path (or in_place=True).")
-        if self.source.kind == "local" and Path(path).resolve() == Path(str(self.source.location)).resolve():
-            raise InputError("the output path is the input file; use in_place=True to modify the input.")
-        with open_nwb(self.source.location) as opened:
-            return export_with_results(opened.io, opened.nwbfile, contents, links, path, overwrite=overwrite)
+        if self.source.kind == "local":
+            if Path(path).resolve() == Path(str(self.source.location)).resolve():
+                raise InputError("the output path is the input file; use in_place=True to modify the input.")
+            return copy_with_results(self.source.location, path, contents, links, overwrite=overwrite)
+        try:
+            with open_nwb(self.source.location) as opened:
+                return export_with_results(opened.io, opened.nwbfile, contents, links, path, overwrite=overwrite)
+        except OutputError:
+            raise
+        except Exception as err:  # noqa: BLE001  (some older files cannot be re-encoded by NWB export)
+            log.info("export of %s failed (%s); copying its bytes instead", self.source.location, err)
+        return self._write_from_download(path, contents, links, overwrite=overwrite)
+
+    def _write_from_download(
+        self, path: str | Path, contents: list[AnalysisContent], links: InputLinks, *, overwrite: bool
+    ) -> Path:
+        """A streamed input's bytes downloaded beside ``path``, then the results appended to a copy."""
+        from ..dandi.remote import download
+
+        if not self.source.url:
+            raise OutputError(f"cannot write {path}: export of {self.source.location} failed and it has no URL.")
+        target = Path(path)
+        scratch = target.with_name(f".{target.stem}.download.tmp.nwb")
+        try:
+            download(self.source.url, scratch)
+            return copy_with_results(scratch, target, contents, links, overwrite=overwrite)
+        finally:
+            scratch.unlink(missing_ok=True)
 
 
 def _table(container: Any) -> pd.DataFrame | None:

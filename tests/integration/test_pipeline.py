@@ -1,0 +1,171 @@
+"""The main job end to end: simulated awake/anesthesia recording and real data, written to NWB and read back."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from pynwb import NWBHDF5IO, validate
+
+import ndx_causal_emergence as ce
+from ndx_causal_emergence.testing.simulated import write_two_condition_nwb
+
+CONFIG = dict(conditions="epochs", condition_column="stage", scales=(16, 4, 1), preset="fast", seed=0)
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("pipeline")
+    source = write_two_condition_nwb(folder / "two.nwb", n_channels=16, n_frames=3000)
+    results = ce.analyze(source, **CONFIG)
+    out = results.write(folder / "two_causal-emergence.nwb")
+    return source, results, out
+
+
+def test_awake_shows_more_emergence_and_two_states(simulated):
+    _, results, _ = simulated
+    awake = results.conditions["awake"]
+    top = awake.emergence["scale"].max()
+    dj = {name: res.emergence.set_index("scale").loc[top, "causal_emergence"]
+          for name, res in results.conditions.items()}
+    assert dj["awake"] > dj["anesthesia"], dj
+    fp = awake.fixed_points
+    stable = fp[(fp["scale"] == top) & fp["in_support"] & (fp["stability"] == "stable")]
+    assert {np.sign(loc[0]) for loc in stable["location"]} == {-1.0, 1.0}, fp
+    assert awake.emergence["nmse"].iloc[-1] < 1.0
+    assert len(awake.transitions) > 0
+
+
+def test_written_file_is_valid_nwb(simulated):
+    _, _, out = simulated
+    assert validate(path=str(out)) == []
+
+
+def test_nwbinspector_nothing_critical_for_our_objects(simulated):
+    from nwbinspector import Importance, inspect_nwbfile
+
+    _, _, out = simulated
+    bad = [m for m in inspect_nwbfile(nwbfile_path=str(out))
+           if m.importance.value >= Importance.CRITICAL.value and "causal_emergence" in (m.location or "")]
+    assert bad == []
+
+
+def test_dandi_validate_adds_nothing_about_our_objects(simulated, tmp_path):
+    from dandi.validate import validate as dandi_validate
+
+    source, _, out = simulated
+    def ours(path):
+        return [r for r in dandi_validate(str(path)) if "causal_emergence" in str(getattr(r, "location", "")) or
+                "ndx-causal-emergence" in str(getattr(r, "message", ""))]
+    assert ours(out) == []
+
+
+def test_pynapple_loads_macro_variables(simulated):
+    import pynapple as nap
+
+    _, _, out = simulated
+    data = nap.load_file(str(out))
+    frame = data["scale1"] if "scale1" in data.keys() else None
+    assert frame is not None, list(data.keys())
+    assert isinstance(frame, nap.TsdFrame)
+    assert frame.shape[1] == 4
+
+
+READER = textwrap.dedent(
+    """
+    import sys, json
+    class Block:
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] == "ndx_causal_emergence":
+                raise ImportError(name)
+    sys.meta_path.insert(0, Block())
+    from pynwb import NWBHDF5IO
+    with NWBHDF5IO(sys.argv[1], "r", load_namespaces=True) as io:
+        f = io.read()
+        a = f.processing["ophys"]["causal_emergence_awake"]
+        print(json.dumps({"condition": a.condition, "rows": len(a.emergence_table),
+                          "scales": sorted(a.macro_variable_series)}))
+    """
+)
+
+
+def test_opens_in_a_process_without_the_package(simulated):
+    _, _, out = simulated
+    proc = subprocess.run([sys.executable, "-c", READER, str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"condition": "awake", "rows": 3, "scales": ["scale0", "scale1", "scale2"]}
+
+
+def test_rebuilt_model_reproduces_stored_macro_variables(simulated):
+    from ndx_causal_emergence.data.prepare import prepare
+    from ndx_causal_emergence.nwb.read import read_recording
+
+    source, _, out = simulated
+    loaded = ce.read_results(out)["causal_emergence_awake"]
+    recording = read_recording(source, conditions="epochs", condition_column="stage")
+    prepared = prepare(recording, condition="awake")
+    model = loaded.models[0]
+    first = prepared.train[0]
+    encoded = model.encode(first)
+    stored_time = loaded.macro_variables[0]["time"].values
+    start = np.searchsorted(stored_time, prepared.timestamps["train"][0][0])
+    for k, values in enumerate(encoded):
+        stored = loaded.macro_variables[k].values[start:start + len(first)]
+        np.testing.assert_allclose(values, stored, atol=1e-5)
+
+
+def test_provenance_names_input_and_rerun_reproduces(simulated):
+    source, results, out = simulated
+    loaded = ce.read_results(out, load_models=False)["causal_emergence_awake"]
+    prov = loaded.provenance
+    with NWBHDF5IO(source, "r") as io:
+        f = io.read()
+        series = f.processing["ophys"]["DfOverF"]["RoiResponseSeries"]
+        assert prov["input_identifier"] == f.identifier
+        assert prov["input_object_id"] == series.object_id
+    assert prov["input_path"] == "/processing/ophys/DfOverF/RoiResponseSeries"
+    assert json.loads(prov["environment"])["torch"]
+    config = ce.AnalysisConfig.from_dict(loaded.parameters)
+    again = ce.analyze(source, config=config, only=["awake"])
+    cols = ["dimension_averaged_ei", "causal_emergence", "nmse"]
+    np.testing.assert_allclose(again.conditions["awake"].emergence[cols].to_numpy(),
+                               loaded.emergence[cols].to_numpy(), rtol=1e-6, atol=1e-9)
+
+
+def test_report_json_shape(simulated):
+    from click.testing import CliRunner
+
+    from ndx_causal_emergence.cli.main import cli
+
+    _, _, out = simulated
+    result = CliRunner().invoke(cli, ["report", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    names = {a["condition"] for a in doc["analyses"]}
+    assert names == {"awake", "anesthesia"}
+    a = doc["analyses"][0]
+    for key in ("name", "condition", "source", "emergent_complexity", "scales", "fixed_points", "provenance"):
+        assert key in a
+    for key in ("scale", "dimension", "effective_information", "dimension_averaged_ei", "causal_emergence",
+                "causal_power", "nmse"):
+        assert key in a["scales"][0]
+    assert {"scale", "stability", "in_support"} <= set(a["fixed_points"][0])
+
+
+def test_real_triplett_recording(tmp_path, shared_data):
+    """Real zebrafish tectum traces (Triplett et al. 2018, 114 cells), converted to NWB, analysed and written."""
+    from ndx_causal_emergence.testing.convert import triplett_to_nwb
+
+    source = triplett_to_nwb(shared_data / "triplett2018_zebrafish_tectum", tmp_path / "zf.nwb")
+    results = ce.analyze(source, scales=(114, 8, 1), preset="fast", model_params={"max_steps": 400})
+    res = results.conditions["all"]
+    assert res.emergence["dimension"].tolist() == [114, 8, 1]
+    assert np.isfinite(res.emergence["dimension_averaged_ei"]).all()
+    out = results.write(tmp_path / "zf_causal-emergence.nwb")
+    assert validate(path=str(out)) == []
+    att = ce.read_results(out, load_models=False)["causal_emergence_all"].attribution
+    assert set(att["roi"]) <= set(range(114))
