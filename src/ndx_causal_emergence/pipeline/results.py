@@ -133,10 +133,11 @@ class Results:
         """Write the results into NWB.
 
         By default a new file ``path`` holding the input's content plus one
-        ``CausalEmergenceAnalysis`` per condition (the input is never modified): for a local
-        input a byte copy with the results appended, for a streamed input an NWB export with
-        the data copied (``link_data=False``). With ``in_place=True`` the local input file
-        itself is appended to, atomically.
+        ``CausalEmergenceAnalysis`` per condition (the input is never modified): an NWB export
+        with the data copied (``link_data=False``; it refreshes the cached schema), or, for files
+        that pynwb cannot export, a byte copy of the input (downloaded if streamed) with the
+        results appended. With ``in_place=True`` the local input file itself is appended to,
+        atomically.
         """
         from ..nwb.read import open_nwb
 
@@ -148,10 +149,8 @@ class Results:
             return append_in_place(self.source.location, contents, links)
         if path is None:
             raise InputError("give an output path (or in_place=True).")
-        if self.source.kind == "local":
-            if Path(path).resolve() == Path(str(self.source.location)).resolve():
-                raise InputError("the output path is the input file; use in_place=True to modify the input.")
-            return copy_with_results(self.source.location, path, contents, links, overwrite=overwrite)
+        if self.source.kind == "local" and Path(path).resolve() == Path(str(self.source.location)).resolve():
+            raise InputError("the output path is the input file; use in_place=True to modify the input.")
         try:
             with open_nwb(self.source.location) as opened:
                 return export_with_results(opened.io, opened.nwbfile, contents, links, path, overwrite=overwrite)
@@ -159,6 +158,8 @@ class Results:
             raise
         except Exception as err:  # noqa: BLE001  (some older files cannot be re-encoded by NWB export)
             log.info("export of %s failed (%s); copying its bytes instead", self.source.location, err)
+        if self.source.kind == "local":
+            return copy_with_results(self.source.location, path, contents, links, overwrite=overwrite)
         return self._write_from_download(path, contents, links, overwrite=overwrite)
 
     def _write_from_download(
