@@ -3,8 +3,8 @@
 The official code is NOT part of this repository. Fetch it, export its tree outside the
 checkout, and give its path::
 
-    git --git-dir=<bare mirror> archive HEAD | tar -x -C /tmp/official
-    python benchmarks/bench_official_nisp.py /tmp/official --steps 3001
+    git --git-dir=<bare mirror> archive HEAD | tar -x -C OFFICIAL_CHECKOUT
+    python benchmarks/bench_official_nisp.py OFFICIAL_CHECKOUT --steps 3001
 
 Measured, on the published SIR configuration (N = 4, q = 2, 63,000 pairs, batch 700, hidden
 64, sigma = 0.03, rho = -0.5, lambda = 3):
