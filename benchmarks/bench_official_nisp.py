@@ -94,7 +94,12 @@ def main() -> None:
     ours = MultiscaleModule(4, [2], n_coupling_layers=sir["n_coupling_layers"], hidden_width=sir["hidden_width"],
                             dynamics_width=sir["dynamics_width"], squash=sir["squash"])  # fmt: skip
     ours_opt = torch.optim.Adam(ours.parameters(), lr=sir["learning_rate"])
-    cfg = TrainConfig(reverse_weight=sir["reverse_weight"], reverse_trains_encoder=True, decoder_noise=1.0)
+    cfg = TrainConfig(
+        reverse_weight=sir["reverse_weight"],
+        reverse_trains_encoder=True,
+        decoder_noise=1.0,
+        latent_forward_weight=sir["latent_forward_weight"],
+    )
     gen = torch.Generator().manual_seed(0)
     x_all = torch.cat((ss, sps))
 

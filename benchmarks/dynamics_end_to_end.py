@@ -19,26 +19,18 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ndx_causal_emergence.data.synthetic import double_well_latent, embed_nonlinear, ou_latent
-from ndx_causal_emergence.dynamics import analyze_dynamics, metastable_states, plot_potential
-from ndx_causal_emergence.models import MultiscaleNISPlus
+from ndx_causal_emergence.dynamics import plot_potential
+from ndx_causal_emergence.testing.simulated import LatentChannels, simulate_latent_channels
 
-LOADING = np.linspace(0.0, 1.0, 40)
-MIN_DWELL = 2.0  # seconds (20 frames): shorter visits are not counted as metastable states
 FIGURE = Path(__file__).resolve().parents[1] / "docs" / "figures" / "double_well_potential.png"
 
 
-def run(name: str, latent: np.ndarray, steps: int | None, *, wells: bool) -> tuple:
-    x = LOADING * embed_nonlinear(latent, 40, noise=0.0, seed=0)
-    x = x + 0.3 * np.random.default_rng(100).standard_normal(x.shape)
-    n = int(0.8 * len(x))
+def run(name: str, sim: LatentChannels, steps: int | None, *, wells: bool) -> tuple:
     extra = {} if steps is None else {"max_steps": steps}
     t0 = time.perf_counter()
-    model = MultiscaleNISPlus.from_preset("fast", scales=[40, 8, 1], observed_reference=False, seed=0, **extra)
-    model.fit(x[:n])
+    model = sim.fit(scales=[40, 8, 1], **extra)
     t1 = time.perf_counter()
-    ts = 0.1 * np.arange(n, len(x))
-    result = analyze_dynamics(model, x[:n], x[n:], ts, attribution_samples=64, min_dwell=MIN_DWELL)
+    result = sim.analyze(model)
     t2 = time.perf_counter()
     top = len(model.scales_) - 1
     fp = result.fixed_points
@@ -46,17 +38,17 @@ def run(name: str, latent: np.ndarray, steps: int | None, *, wells: bool) -> tup
     print(fp[fp["scale"] == top].to_string())
     print(result.diagnostics.to_string())
     attr = result.attribution[result.attribution["scale"] == top].sort_values("channel")
-    rho = pd.Series(attr["importance"].to_numpy()).corr(pd.Series(LOADING), method="spearman")
+    rho = pd.Series(attr["importance"].to_numpy()).corr(pd.Series(sim.loading), method="spearman")
     print(f"transitions {len(result.transitions)} (states from {result.transitions.attrs.get('source')})")
     if wells:
-        _, truth = metastable_states(latent[n:, 0], ts, [-1.0, 1.0], unstable_points=[0.0], min_dwell=MIN_DWELL)
+        truth = sim.true_transitions()
         print(f"simulated switches {len(truth)} (latent, wells +-1, same hysteresis and minimum dwell)")
-    u = model.transform(x[n:])[:, 0]
+    latent, u = sim.latent[sim.n_train :, 0], model.transform(sim.x[sim.n_train :])[:, 0]
     pred = model.dynamics_map(top).double()(torch.as_tensor(u[:-1, None])).detach().numpy()[:, 0]
     ch0 = attr["importance"].iloc[0]
     print(f"Spearman(importance, loading) {rho:.3f}; importance of channel 0 (loading 0) {ch0:.3f}")
     print(
-        f"|corr(top variable, latent)| {abs(np.corrcoef(u, latent[n:, 0])[0, 1]):.3f}; one-step MSE of the "
+        f"|corr(top variable, latent)| {abs(np.corrcoef(u, latent)[0, 1]):.3f}; one-step MSE of the "
         f"learned top map {np.mean((pred - u[1:]) ** 2):.4f} vs persistence {np.mean((u[:-1] - u[1:]) ** 2):.4f}"
     )
     return result, top
@@ -68,8 +60,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     pd.set_option("display.width", 250)
-    result, top = run("double well", double_well_latent(30000, noise=0.6, seed=0), args.steps, wells=True)
-    run("Ornstein-Uhlenbeck", ou_latent(10000, theta=0.2, sigma=1.0, seed=1), args.steps, wells=False)
+    result, top = run("double well", simulate_latent_channels("double_well"), args.steps, wells=True)
+    run("Ornstein-Uhlenbeck", simulate_latent_channels("ou"), args.steps, wells=False)
     pot = result.potentials[top]
     fp = result.fixed_points
     fig = plot_potential(

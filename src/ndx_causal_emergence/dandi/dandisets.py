@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
-from ..errors import SourceError
-
 if TYPE_CHECKING:  # pragma: no cover
     from dandi.dandiapi import DandiAPIClient
 
@@ -128,16 +126,14 @@ def list_assets(reference: str, *, path_glob: str | None = None,
     SourceError
         Not a DANDI reference, no such Dandiset / version / asset, or the API cannot be reached.
     """
-    import requests
     from dandi.dandiarchive import AssetFolderURL, DandisetURL
-    from dandi.exceptions import NotFoundError
 
-    from .refs import parse_reference
+    from .refs import api_errors, asset_fields, parse_reference
 
     parsed = parse_reference(reference)
     whole = isinstance(parsed, DandisetURL | AssetFolderURL)
     pattern = path_glob or (DEFAULT_GLOB if whole else None)
-    try:
+    with api_errors(parsed.instance.api, f"nothing found on DANDI for {reference!r}", f"to list {reference!r}"):
         client = client or parsed.get_client()
         if whole:
             dandiset = parsed.get_dandiset(client, lazy=False)
@@ -147,18 +143,9 @@ def list_assets(reference: str, *, path_glob: str | None = None,
             assets = list(dandiset.get_assets_with_path_prefix(prefix, order="path"))
         else:
             assets = list(parsed.get_assets(client, strict=True))
-    except NotFoundError as exc:
-        raise SourceError(f"nothing found on DANDI for {reference!r}: {exc}".split("\n")[0]) from exc
-    except requests.RequestException as exc:
-        raise SourceError(f"cannot reach the DANDI API at {parsed.instance.api} to list {reference!r}: "
-                          f"{type(exc).__name__}: {exc}") from exc
     if isinstance(parsed, AssetFolderURL):
         assets = [a for a in assets if a.path.startswith(parsed.path)]
     if pattern:
         assets = [a for a in assets if match_glob(a.path, pattern)]
-    return [
-        DandisetAsset(instance=parsed.instance.name, api_url=parsed.instance.api,
-                      dandiset_id=getattr(a, "dandiset_id", None), version=getattr(a, "version_id", None),
-                      asset_id=a.identifier, path=a.path, size=int(a.size))
-        for a in sorted(assets, key=lambda a: a.path)
-    ]
+    return [DandisetAsset(instance=parsed.instance.name, api_url=parsed.instance.api, **asset_fields(a))
+            for a in sorted(assets, key=lambda a: a.path)]

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -121,15 +123,13 @@ def resolve_asset(reference: str, *, client: DandiAPIClient | None = None) -> Re
     SourceError
         Unknown reference, no such Dandiset / version / asset, several assets, unreachable API.
     """
-    import requests
     from dandi.dandiarchive import DandisetURL
-    from dandi.exceptions import NotFoundError
 
     parsed = parse_reference(reference)
     if isinstance(parsed, DandisetURL):
         raise SourceError(f"{reference!r} names the whole Dandiset {parsed.dandiset_id}; add the asset path, e.g. "
                           f"DANDI:{parsed.dandiset_id}/draft/sub-X/sub-X_ses-Y.nwb")
-    try:
+    with api_errors(parsed.instance.api, f"DANDI asset not found for {reference!r}", f"for {reference!r}"):
         client = client or parsed.get_client()
         assets = _assets(parsed, client)
         if len(assets) != 1:
@@ -138,21 +138,46 @@ def resolve_asset(reference: str, *, client: DandiAPIClient | None = None) -> Re
         asset = assets[0]
         url = asset.get_content_url(follow_redirects=1, strip_query=True)
         digest = _digest(asset)
+    return ResolvedAsset(api_url=parsed.instance.api, **asset_fields(asset), digest=digest, url=url)
+
+
+def asset_fields(asset: Any) -> dict[str, Any]:
+    """``dandiset_id``, ``version``, ``asset_id``, ``path`` and ``size`` of a ``dandi`` client asset.
+
+    ``dandiset_id`` and ``version`` are None for an asset given by id alone.
+    """
+    return {
+        "dandiset_id": getattr(asset, "dandiset_id", None),
+        "version": getattr(asset, "version_id", None),
+        "asset_id": asset.identifier,
+        "path": asset.path,
+        "size": int(asset.size),
+    }
+
+
+@contextmanager
+def api_errors(api_url: str, not_found: str, unreachable: str) -> Iterator[None]:
+    """Turn the ``dandi`` client's not-found and connection errors inside the block into :class:`SourceError`.
+
+    Parameters
+    ----------
+    api_url : str
+        API of the instance, named in the connection error.
+    not_found : str
+        Start of the message for a missing Dandiset, version or asset (the client's reason follows).
+    unreachable : str
+        What the block was doing, after "cannot reach the DANDI API at <api_url>" (e.g. ``"to list 'X'"``).
+    """
+    import requests
+    from dandi.exceptions import NotFoundError
+
+    try:
+        yield
     except NotFoundError as exc:
-        raise SourceError(f"DANDI asset not found for {reference!r}: {exc}".split("\n")[0]) from exc
+        raise SourceError(f"{not_found}: {exc}".split("\n")[0]) from exc
     except requests.RequestException as exc:
-        raise SourceError(f"cannot reach the DANDI API at {parsed.instance.api} for {reference!r}: "
-                          f"{type(exc).__name__}: {exc}") from exc
-    return ResolvedAsset(
-        api_url=parsed.instance.api,
-        dandiset_id=getattr(asset, "dandiset_id", None),
-        version=getattr(asset, "version_id", None),
-        asset_id=asset.identifier,
-        path=asset.path,
-        size=int(asset.size),
-        digest=digest,
-        url=url,
-    )
+        raise SourceError(f"cannot reach the DANDI API at {api_url} {unreachable}: {type(exc).__name__}: {exc}"
+                          ) from exc
 
 
 def _assets(parsed: ParsedDandiURL, client: DandiAPIClient) -> list[Any]:

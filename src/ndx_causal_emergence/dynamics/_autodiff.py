@@ -1,4 +1,4 @@
-"""Batched Jacobians and evaluation of torch maps, shared by the dynamics modules (torch loaded lazily)."""
+"""Evaluation of torch maps in float64, shared by the dynamics modules (torch loaded lazily)."""
 
 from __future__ import annotations
 
@@ -9,31 +9,6 @@ import numpy as np
 
 if TYPE_CHECKING:
     import torch
-
-
-def batched_jacobian(fn: Any, x: torch.Tensor) -> torch.Tensor:
-    """Per-sample Jacobians of a row-wise map.
-
-    Parameters
-    ----------
-    fn : callable
-        Map from ``(n_samples, n_in)`` to ``(n_samples, n_out)`` acting on each row separately.
-        When it has a ``batched_jacobian`` method (the package's dynamics modules), that method
-        is used; otherwise :func:`torch.func.jacrev` of the batch sum.
-    x : torch.Tensor
-        Points, shape ``(n_samples, n_in)``.
-
-    Returns
-    -------
-    torch.Tensor
-        ``J[b, i, j] = d fn(x)[b, i] / d x[b, j]``, shape ``(n_samples, n_out, n_in)``.
-    """
-    own = getattr(fn, "batched_jacobian", None)
-    if callable(own):
-        return own(x)
-    from torch.func import jacrev
-
-    return jacrev(lambda v: fn(v).sum(0))(x).transpose(0, 1)
 
 
 def as_dtype(fn: Any, dtype: torch.dtype) -> Any:

@@ -77,7 +77,8 @@ def integrated_gradients(
     """
     import torch
 
-    from ._autodiff import as_dtype, batched_jacobian
+    from ..measures.ei import batched_jacobian
+    from ._autodiff import as_dtype
 
     x = as_2d(X, "X")
     if n_steps < 1:
@@ -101,7 +102,7 @@ def integrated_gradients(
     per_batch = max(1, batch_size // n_steps)
     for s in range(0, len(x), per_batch):
         rows = path[s * n_steps : (s + per_batch) * n_steps]
-        jac = batched_jacobian(fmap, torch.as_tensor(rows)).detach().numpy()
+        jac = batched_jacobian(fmap, torch.as_tensor(rows)).numpy()
         mean_jac = jac.reshape(-1, n_steps, *jac.shape[1:]).mean(axis=1)  # (samples, d, n_channels)
         ig = mean_jac * delta[s : s + per_batch, None, :]
         part = (ig if signed else np.abs(ig)).sum(axis=0)

@@ -167,14 +167,14 @@ def _levenberg_marquardt(fn: Any, y0: torch.Tensor, *, max_iter: int, tol: float
     """
     import torch
 
-    from ._autodiff import batched_jacobian
+    from ..measures.ei import batched_jacobian
 
     y = y0.clone()
     eye = torch.eye(y.shape[1], dtype=y.dtype)
     with torch.no_grad():
         res = fn(y) - y
     cost = res.pow(2).sum(1)
-    jac = batched_jacobian(fn, y).detach() - eye
+    jac = batched_jacobian(fn, y) - eye
     damping = torch.full((len(y),), 1e-2, dtype=y.dtype)
     stall = torch.zeros(len(y), dtype=torch.long)
     for _ in range(max_iter):
@@ -196,7 +196,7 @@ def _levenberg_marquardt(fn: Any, y0: torch.Tensor, *, max_iter: int, tol: float
         stall[acc] = torch.where(small, stall[acc] + 1, 0)
         y[acc], res[acc], cost[acc] = y_new[ok], r_new[ok], c_new[ok]
         if len(acc):
-            jac[acc] = batched_jacobian(fn, y[acc]).detach() - eye
+            jac[acc] = batched_jacobian(fn, y[acc]) - eye
         damping[acc] *= 0.3
         damping[idx[~ok]] *= 4.0
     return y, cost.sqrt()
@@ -278,7 +278,8 @@ def find_fixed_points(
     """
     import torch
 
-    from ._autodiff import as_dtype, batched_jacobian
+    from ..measures.ei import batched_jacobian
+    from ._autodiff import as_dtype
 
     ref = as_2d(data, "data")
     q = ref.shape[1]
@@ -293,7 +294,7 @@ def find_fixed_points(
     if len(roots_np) == 0:
         return fixed_point_table([])
     roots_np = roots_np[np.lexsort(roots_np.T[::-1])]
-    jac = batched_jacobian(fmap, torch.as_tensor(roots_np)).detach().numpy()
+    jac = batched_jacobian(fmap, torch.as_tensor(roots_np)).numpy()
     inside = support_mask(roots_np, ref, method=support, bandwidth=support_bandwidth)
     rows = []
     for point, jac_i, ins in zip(roots_np, jac, inside, strict=True):

@@ -145,21 +145,26 @@ def batched_jacobian(fn: Callable[[torch.Tensor], torch.Tensor], y: Any) -> torc
     Parameters
     ----------
     fn : callable
-        Map from ``(B, q)`` to ``(B, q)`` tensors.
+        Map from ``(B, q)`` to ``(B, m)`` tensors: ``m = q`` for a dynamics, any ``m`` for
+        e.g. an encoder.
     y : array-like or torch.Tensor, shape (n_samples, q)
         Points. Arrays are converted to the dtype and device of ``fn``'s parameters (float64
         when it has none); tensors are used as they are.
 
     Returns
     -------
-    torch.Tensor, shape (n_samples, q, q)
+    torch.Tensor, shape (n_samples, m, q)
         ``J[b, i, j] = ∂F_i/∂y_j`` at ``y_b``.
+
+    Raises
+    ------
+    InputError
+        ``y`` is not a finite 2-D batch, or the Jacobians are not of shape ``(n_samples, m, q)``.
     """
     import torch
 
     y = _as_tensor(y, fn, "y")
     n, q = y.shape
-    chunk = max(1, _MAX_JACOBIAN_ENTRIES // (q * q))
     own = getattr(fn, "batched_jacobian", None)
     if own is None:
 
@@ -167,13 +172,18 @@ def batched_jacobian(fn: Callable[[torch.Tensor], torch.Tensor], y: Any) -> torc
             return fn(v.unsqueeze(0)).squeeze(0)
 
         own = torch.func.vmap(torch.func.jacrev(single))
+    # the first chunk is sized for a square Jacobian, the others for the output dimension it shows
+    first = max(1, _MAX_JACOBIAN_ENTRIES // (q * q))
     with torch.no_grad():
-        parts = [own(y[i : i + chunk]).detach() for i in range(0, n, chunk)]
+        parts = [own(y[:first]).detach()]
+        m = parts[0].shape[1] if parts[0].ndim == 3 else q
+        chunk = max(1, _MAX_JACOBIAN_ENTRIES // max(1, m * q))
+        parts += [own(y[i : i + chunk]).detach() for i in range(first, n, chunk)]
     jac = torch.cat(parts) if len(parts) > 1 else parts[0]
-    if tuple(jac.shape) != (n, q, q):
+    if jac.ndim != 3 or jac.shape[0] != n or jac.shape[2] != q:
         raise InputError(
-            f"fn must map (B, {q}) to (B, {q}) so that its Jacobian is square; got Jacobians of shape "
-            f"{tuple(jac.shape)} for {n} points of dimension {q}."
+            f"fn must map (B, {q}) to (B, m) tensors row by row; got Jacobians of shape {tuple(jac.shape)} for {n} "
+            f"points of dimension {q}."
         )
     return jac
 
@@ -203,7 +213,14 @@ def logabsdet_jacobian(fn: Callable[[torch.Tensor], torch.Tensor], y: Any) -> to
 
     own = getattr(fn, "logabsdet_jacobian", None)
     if own is None:
-        return torch.linalg.slogdet(batched_jacobian(fn, y).to(torch.float64)).logabsdet
+        jac = batched_jacobian(fn, y)
+        n, m, q = jac.shape
+        if m != q:
+            raise InputError(
+                f"fn must map (B, {q}) to (B, {q}) so that its Jacobian is square; got Jacobians of shape "
+                f"{tuple(jac.shape)} for {n} points of dimension {q}."
+            )
+        return torch.linalg.slogdet(jac.to(torch.float64)).logabsdet
     y = _as_tensor(y, fn, "y")
     n, q = y.shape
     chunk = max(1, _MAX_JACOBIAN_ENTRIES // (q * q))

@@ -46,11 +46,11 @@ _TABLE_COLUMNS = [
 _ALL_DEFAULTS: dict[str, Any] = {
     "scales": None, "cut": None, "coarsening": 2, "q": None, "preset": None, "n_coupling_layers": 6,
     "hidden_width": 256, "dynamics_width": 256, "dynamics_depth": 2, "reverse_weight": 1.0, "use_reverse": True,
-    "use_weights": True, "reverse_trains_encoder": False, "squash": False, "decoder_noise": None,
-    "kde_bandwidth": 0.05, "learning_rate": 1e-4, "batch_size": 100, "max_steps": 10000, "warmup_fraction": 0.1,
-    "weight_refresh": 1000, "multi_lag": False, "eval_every": 250, "patience": None, "observed_reference": True,
-    "intervention_half_width": 1.0, "ei_domain": "normalized", "sigma_convention": "mse", "checkpoint_path": None,
-    "device": "auto", "seed": 0, "verbose": False, "weighted_measures": None,
+    "use_weights": True, "reverse_trains_encoder": False, "latent_forward_weight": 1.0, "squash": False,
+    "decoder_noise": None, "kde_bandwidth": 0.05, "learning_rate": 1e-4, "batch_size": 100, "max_steps": 10000,
+    "warmup_fraction": 0.1, "weight_refresh": 1000, "multi_lag": False, "eval_every": 250, "patience": None,
+    "observed_reference": True, "intervention_half_width": 1.0, "ei_domain": "normalized", "sigma_convention": "mse",
+    "checkpoint_path": None, "device": "auto", "seed": 0, "verbose": False, "weighted_measures": None,
 }  # fmt: skip
 
 
@@ -193,6 +193,7 @@ class _NISEstimator:
             max_steps=p["max_steps"], batch_size=p["batch_size"], learning_rate=p["learning_rate"],
             warmup_fraction=p["warmup_fraction"], use_weights=p["use_weights"], use_reverse=p["use_reverse"],
             reverse_weight=p["reverse_weight"], reverse_trains_encoder=p["reverse_trains_encoder"],
+            latent_forward_weight=p["latent_forward_weight"],
             weight_refresh=p["weight_refresh"], kde_bandwidth=p["kde_bandwidth"],
             weight_domain="raw" if p["ei_domain"] == "box" else "normalized", multi_lag=p["multi_lag"],
             decoder_noise=noise, eval_every=p["eval_every"], patience=p["patience"], seed=p["seed"], device=device,
@@ -456,6 +457,10 @@ class MultiscaleNISPlus(_NISEstimator):
     reverse_trains_encoder : bool
         Let the reverse term's gradient reach the encoder (official NIS+ code). Off by default:
         the encoder would shrink the latents to lower it (METHOD.md §2.1).
+    latent_forward_weight : float
+        μ, weight of the latent one-step term ``‖F_k(y_t) − y_{t+1}‖₁`` that trains ``F_k`` (not
+        the encoder) on the encoded transitions, so that the map the measures use fits the
+        latents (0: the published NIS+ loss; see :mod:`~ndx_causal_emergence.models.training`).
     squash : bool
         ``tanh`` on the forward dynamics; EI differentiates the squashed map.
     decoder_noise : float, optional
@@ -528,12 +533,12 @@ class MultiscaleNISPlus(_NISEstimator):
         self, *, scales: list[int] | None = None, cut: int | None = None, coarsening: int = 2,
         preset: str | None = None, n_coupling_layers: int = 6, hidden_width: int = 256, dynamics_width: int = 256,
         dynamics_depth: int = 2, reverse_weight: float = 1.0, use_reverse: bool = True, use_weights: bool = True,
-        reverse_trains_encoder: bool = False, squash: bool = False, decoder_noise: float | None = None,
-        kde_bandwidth: float = 0.05, learning_rate: float = 1e-4, batch_size: int = 100, max_steps: int = 10000,
-        warmup_fraction: float = 0.1, weight_refresh: int = 1000, multi_lag: bool = False, eval_every: int = 250,
-        patience: int | None = None, observed_reference: bool = True, intervention_half_width: float = 1.0,
-        ei_domain: str = "normalized", sigma_convention: str = "mse", checkpoint_path: str | None = None,
-        device: str = "auto", seed: int = 0, verbose: bool = False,
+        reverse_trains_encoder: bool = False, latent_forward_weight: float = 1.0, squash: bool = False,
+        decoder_noise: float | None = None, kde_bandwidth: float = 0.05, learning_rate: float = 1e-4,
+        batch_size: int = 100, max_steps: int = 10000, warmup_fraction: float = 0.1, weight_refresh: int = 1000,
+        multi_lag: bool = False, eval_every: int = 250, patience: int | None = None, observed_reference: bool = True,
+        intervention_half_width: float = 1.0, ei_domain: str = "normalized", sigma_convention: str = "mse",
+        checkpoint_path: str | None = None, device: str = "auto", seed: int = 0, verbose: bool = False,
     ) -> None:  # fmt: skip
         self.scales = scales
         self.cut = cut
@@ -547,6 +552,7 @@ class MultiscaleNISPlus(_NISEstimator):
         self.use_reverse = use_reverse
         self.use_weights = use_weights
         self.reverse_trains_encoder = reverse_trains_encoder
+        self.latent_forward_weight = latent_forward_weight
         self.squash = squash
         self.decoder_noise = decoder_noise
         self.kde_bandwidth = kde_bandwidth

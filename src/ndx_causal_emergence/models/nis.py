@@ -37,12 +37,12 @@ class NISPlus(_NISEstimator):
     def __init__(
         self, *, q: int = 2, preset: str | None = None, n_coupling_layers: int = 6, hidden_width: int = 256,
         dynamics_width: int = 256, dynamics_depth: int = 2, reverse_weight: float = 1.0, use_weights: bool = True,
-        reverse_trains_encoder: bool = False, squash: bool = False, decoder_noise: float | None = None,
-        kde_bandwidth: float = 0.05, learning_rate: float = 1e-4, batch_size: int = 100, max_steps: int = 10000,
-        warmup_fraction: float = 0.1, weight_refresh: int = 1000, multi_lag: bool = False, eval_every: int = 250,
-        patience: int | None = None, observed_reference: bool = True, intervention_half_width: float = 1.0,
-        ei_domain: str = "normalized", sigma_convention: str = "mse", checkpoint_path: str | None = None,
-        device: str = "auto", seed: int = 0, verbose: bool = False,
+        reverse_trains_encoder: bool = False, latent_forward_weight: float = 1.0, squash: bool = False,
+        decoder_noise: float | None = None, kde_bandwidth: float = 0.05, learning_rate: float = 1e-4,
+        batch_size: int = 100, max_steps: int = 10000, warmup_fraction: float = 0.1, weight_refresh: int = 1000,
+        multi_lag: bool = False, eval_every: int = 250, patience: int | None = None, observed_reference: bool = True,
+        intervention_half_width: float = 1.0, ei_domain: str = "normalized", sigma_convention: str = "mse",
+        checkpoint_path: str | None = None, device: str = "auto", seed: int = 0, verbose: bool = False,
     ) -> None:  # fmt: skip
         self.q = q
         self.preset = preset
@@ -53,6 +53,7 @@ class NISPlus(_NISEstimator):
         self.reverse_weight = reverse_weight
         self.use_weights = use_weights
         self.reverse_trains_encoder = reverse_trains_encoder
+        self.latent_forward_weight = latent_forward_weight
         self.squash = squash
         self.decoder_noise = decoder_noise
         self.kde_bandwidth = kde_bandwidth
@@ -97,11 +98,12 @@ class NIS(_NISEstimator):
 
     def __init__(
         self, *, q: int = 2, preset: str | None = None, n_coupling_layers: int = 6, hidden_width: int = 256,
-        dynamics_width: int = 256, dynamics_depth: int = 2, squash: bool = False, decoder_noise: float | None = None,
-        learning_rate: float = 1e-4, batch_size: int = 100, max_steps: int = 10000, warmup_fraction: float = 0.1,
-        multi_lag: bool = False, eval_every: int = 250, patience: int | None = None, observed_reference: bool = True,
-        intervention_half_width: float = 1.0, ei_domain: str = "normalized", sigma_convention: str = "mse",
-        checkpoint_path: str | None = None, device: str = "auto", seed: int = 0, verbose: bool = False,
+        dynamics_width: int = 256, dynamics_depth: int = 2, latent_forward_weight: float = 1.0, squash: bool = False,
+        decoder_noise: float | None = None, learning_rate: float = 1e-4, batch_size: int = 100,
+        max_steps: int = 10000, warmup_fraction: float = 0.1, multi_lag: bool = False, eval_every: int = 250,
+        patience: int | None = None, observed_reference: bool = True, intervention_half_width: float = 1.0,
+        ei_domain: str = "normalized", sigma_convention: str = "mse", checkpoint_path: str | None = None,
+        device: str = "auto", seed: int = 0, verbose: bool = False,
     ) -> None:  # fmt: skip
         self.q = q
         self.preset = preset
@@ -109,6 +111,7 @@ class NIS(_NISEstimator):
         self.hidden_width = hidden_width
         self.dynamics_width = dynamics_width
         self.dynamics_depth = dynamics_depth
+        self.latent_forward_weight = latent_forward_weight
         self.squash = squash
         self.decoder_noise = decoder_noise
         self.learning_rate = learning_rate

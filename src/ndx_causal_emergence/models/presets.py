@@ -8,8 +8,8 @@
 - ``sir``: the published NIS+ SIR set-up with the official conventions (Yang et al. 2024,
   arXiv:2308.09952; METHOD.md §5): 3 coupling layers (the official SIR flow builds 6 masks
   but uses ``len(masks) // 2`` layers), hidden width 64, batches of 700, 30,000 steps, λ = 3,
-  ``tanh`` squash, raw latents in a fixed box (``ei_domain="box"``), MAE as variance, and the
-  reverse term training the encoder.
+  ``tanh`` squash, raw latents in a fixed box (``ei_domain="box"``), MAE as variance, the
+  reverse term training the encoder, and no latent forward term.
 
 A preset fills only the parameters left at their default values.
 """
@@ -56,6 +56,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "ei_domain": "box",
         "sigma_convention": "mae",
         "reverse_trains_encoder": True,
+        "latent_forward_weight": 0.0,
         "eval_every": 500,
     },
 }

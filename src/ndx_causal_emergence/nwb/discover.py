@@ -135,19 +135,20 @@ def list_series(nwbfile: NWBFile) -> pd.DataFrame:
             shape, rate, unit = (len(obj), n_spikes), None, "spikes"
         else:
             shape, rate, unit = _shape(obj.data), obj.rate, obj.unit
-        rows.append({
-            "path": object_path(obj),
-            "name": obj.name,
-            "neurodata_type": obj.neurodata_type,
-            "container": _container_kind(obj),
-            "shape": shape,
-            "rate": rate,
-            "unit": unit,
-            "description": getattr(obj, "description", "") or "",
-            "object_id": obj.object_id,
-        })
+        rows.append((obj, {"container": _container_kind(obj), "shape": shape, "rate": rate, "unit": unit,
+                           "object_id": obj.object_id}))
     columns = ["path", "name", "neurodata_type", "container", "shape", "rate", "unit", "description", "object_id"]
-    return pd.DataFrame(rows, columns=columns).sort_values("path", ignore_index=True)
+    return _listing(rows, columns)
+
+
+def _listing(rows: list[tuple[Any, dict[str, Any]]], columns: list[str]) -> pd.DataFrame:
+    """A table of ``(object, fields)`` rows: each object's path, name, type and description plus its fields.
+
+    ``columns`` gives the column order; the rows are sorted by path.
+    """
+    records = [{"path": object_path(obj), "name": obj.name, "neurodata_type": obj.neurodata_type,
+                "description": getattr(obj, "description", "") or "", **fields} for obj, fields in rows]
+    return pd.DataFrame(records, columns=columns).sort_values("path", ignore_index=True)
 
 
 def _describe(candidates: list[Any]) -> str:
@@ -297,17 +298,8 @@ def list_condition_tables(nwbfile: NWBFile) -> pd.DataFrame:
             n_rows, columns = len(obj), _text_columns(obj)
         else:  # legacy LabeledEvents / TTLs: a TimeSeries-like object
             n_rows, columns = len(obj.timestamps), ["labels"]
-        rows.append({
-            "path": object_path(obj),
-            "name": obj.name,
-            "neurodata_type": obj.neurodata_type,
-            "kind": kind,
-            "n_rows": n_rows,
-            "columns": columns,
-            "description": getattr(obj, "description", "") or "",
-        })
-    columns = ["path", "name", "neurodata_type", "kind", "n_rows", "columns", "description"]
-    return pd.DataFrame(rows, columns=columns).sort_values("path", ignore_index=True)
+        rows.append((obj, {"kind": kind, "n_rows": n_rows, "columns": columns}))
+    return _listing(rows, ["path", "name", "neurodata_type", "kind", "n_rows", "columns", "description"])
 
 
 def find_condition_source(nwbfile: NWBFile, conditions: str) -> tuple[Any, str]:

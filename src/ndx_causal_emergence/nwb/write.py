@@ -158,6 +158,15 @@ def _transitions_table(df: pd.DataFrame) -> EventsTable:
     return table
 
 
+def _time_fields(timestamps: np.ndarray) -> dict[str, Any]:
+    """``starting_time`` and ``rate`` when the timestamps are regular (one step to 1e-9 s, as nwbinspector tests)."""
+    t = np.asarray(timestamps, dtype=np.float64)
+    steps = np.unique(np.diff(t).round(decimals=9))
+    if len(t) > 2 and len(steps) == 1 and steps[0] > 0:
+        return {"starting_time": float(t[0]), "rate": float(1.0 / steps[0])}
+    return {"timestamps": t}
+
+
 def _macro_series(scale: int, data: np.ndarray, timestamps: np.ndarray, source: Any) -> MacroVariableSeries:
     data = np.asarray(data, dtype=np.float32)
     return MacroVariableSeries(
@@ -165,7 +174,7 @@ def _macro_series(scale: int, data: np.ndarray, timestamps: np.ndarray, source: 
         description=f"Macro variables of scale {scale} ({data.shape[1]} variables), normalised latent coordinates.",
         data=data,
         unit="a.u.",
-        timestamps=np.asarray(timestamps, dtype=np.float64),
+        **_time_fields(timestamps),
         scale=int(scale),
         dimension=int(data.shape[1]),
         source_series=source if isinstance(source, TimeSeries) else None,

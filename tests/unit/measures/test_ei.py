@@ -98,6 +98,21 @@ def test_logabsdet_matches_per_sample_autograd() -> None:
     torch.testing.assert_close(got, expected)
 
 
+@pytest.mark.parametrize("max_entries", [2**22, 7])  # 7 entries: one point per chunk after the first
+def test_non_square_jacobians_match_autograd(max_entries: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An encoder-like map (B, 4) -> (B, 2) gives (B, 2, 4) Jacobians, also when built in several chunks."""
+    import ndx_causal_emergence.measures.ei as ei
+
+    monkeypatch.setattr(ei, "_MAX_JACOBIAN_ENTRIES", max_entries)
+    torch.manual_seed(2)
+    f = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2)).double()
+    y = torch.rand(9, 4, dtype=torch.float64)
+    expected = torch.stack([torch.autograd.functional.jacobian(f, v) for v in y])
+    torch.testing.assert_close(batched_jacobian(f, y), expected)
+    with pytest.raises(InputError, match="square"):
+        logabsdet_jacobian(f, y)
+
+
 def test_float32_module_gives_float64_logdet_and_uses_its_dtype() -> None:
     net = ResidualMLP(2, hidden_width=8)  # float32
     ld = logabsdet_jacobian(net, np.zeros((3, 2)))
