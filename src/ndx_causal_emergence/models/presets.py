@@ -1,7 +1,10 @@
 """Named hyperparameter sets of the NIS estimators.
 
 - ``fast``: tests, tutorials and demos (seconds to a minute on 2 CPU cores): small networks,
-  a higher learning rate, few steps.
+  a higher learning rate, few steps, and early stopping on the validation loss (checked every
+  100 steps, patience 3, best model kept): on short recordings the model overfits within a few
+  hundred steps (the bundled 700-frame demo: test NMSE 0.96 after 1,500 steps, 0.61 when
+  stopped at its best validation loss, against 0.70 for persistence).
 - ``paper``: the group's multiscale defaults (fMRI code of Wang et al. 2025,
   arXiv:2509.10891): hidden width 256, Adam lr 1e-4, batches of 100 pairs, 10,000 steps,
   weights refreshed every 1,000 steps, forward + 0.5 x reverse, decoder padding noise 1/3.
@@ -29,7 +32,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "max_steps": 1500,
         "learning_rate": 1e-3,
         "weight_refresh": 250,
-        "eval_every": 250,
+        "eval_every": 100,
+        "patience": 3,
     },
     "paper": {
         "n_coupling_layers": 6,

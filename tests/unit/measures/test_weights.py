@@ -11,7 +11,7 @@ from sklearn.decomposition import PCA
 from sklearn.neighbors import KernelDensity
 
 from ndx_causal_emergence.errors import InputError
-from ndx_causal_emergence.measures import ipw_weights, kde_log_density
+from ndx_causal_emergence.measures import ipw_weights, kde_log_density, weights
 
 
 def _sklearn_weights(x: np.ndarray, h: float) -> np.ndarray:
@@ -20,15 +20,94 @@ def _sklearn_weights(x: np.ndarray, h: float) -> np.ndarray:
     return w / w.mean()
 
 
-@pytest.mark.parametrize(("q", "h"), [(1, 0.05), (2, 0.05), (3, 0.2)])
-def test_full_reference_equals_sklearn(q: int, h: float) -> None:
+@pytest.mark.parametrize(("q", "h"), [(1, 0.05), (2, 0.05), (3, 0.2), (10, 0.3)])
+def test_default_equals_sklearn(q: int, h: float) -> None:
     rng = np.random.default_rng(q)
     x = np.clip(rng.normal(0.0, 0.4, size=(3000, q)), -1, 1)
-    w = ipw_weights(x, bandwidth=h, clip=None, n_reference=None)
-    np.testing.assert_allclose(w, _sklearn_weights(x, h), atol=1e-3, rtol=0)
+    w, w_sk = ipw_weights(x, bandwidth=h, clip=None), _sklearn_weights(x, h)
+    np.testing.assert_allclose(w, w_sk, atol=1e-3, rtol=0)
+    assert np.max(np.abs(w / w_sk - 1.0)) < 1e-6
     np.testing.assert_allclose(
-        kde_log_density(x, x, h), KernelDensity(bandwidth=h).fit(x).score_samples(x), atol=1e-5, rtol=0
+        kde_log_density(x, x, h), KernelDensity(bandwidth=h).fit(x).score_samples(x), atol=1e-6, rtol=0
     )
+
+
+def _brute_log_density(points: np.ndarray, reference: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Brute-force float64 log density of the product-kernel KDE (log-sum-exp over every pair)."""
+    d2 = (((points[:, None, :] - reference[None, :, :]) / h) ** 2).sum(axis=2)
+    a = -0.5 * d2
+    a_max = a.max(axis=1, keepdims=True)
+    log_sum = np.log(np.exp(a - a_max).sum(axis=1)) + a_max[:, 0]
+    return log_sum - np.log(h).sum() - 0.5 * h.size * math.log(2 * math.pi) - math.log(reference.shape[0])
+
+
+def _data(kind: str, n: int, q: int, rng: np.random.Generator) -> np.ndarray:
+    """Latents of one kind: clusters, spread over ~1e4 bandwidths, concentrated, or with duplicates."""
+    if kind == "clusters":
+        centres = rng.uniform(-1.0, 1.0, size=(3, q))
+        return centres[rng.integers(0, 3, size=n)] + rng.normal(0.0, rng.uniform(0.02, 0.3, size=q), size=(n, q))
+    if kind == "spread":
+        return rng.uniform(-500.0, 500.0, size=(n, q))
+    if kind == "concentrated":
+        return 3.0 + rng.normal(0.0, 1e-4, size=(n, q))
+    x = rng.normal(0.0, 0.2, size=(n // 2, q))
+    return np.concatenate([x, x[: n - n // 2]])
+
+
+# The documented bound: each kernel sum within 2e-9 K_h(0) of exact, so p̂ at the data within 2e-9 relative.
+_BOUND = 1e-8
+
+
+_KINDS = ["clusters", "spread", "concentrated", "duplicates"]
+
+
+@pytest.mark.parametrize(
+    ("q", "kind", "engine"),
+    [(q, kind, "default") for q in range(1, 11) for kind in _KINDS]
+    + [(q, kind, "local") for q in (1, 2) for kind in _KINDS],
+)
+def test_density_equals_brute_force(q: int, kind: str, engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ipw_weights (1 / p̂) and kde_log_density against a brute-force float64 KDE, every engine.
+
+    ``local`` forbids the fast Gauss transform grid (the default for q ≤ 2), so that the k-d leaf
+    sums are checked there too.
+    """
+    if engine == "local":
+        monkeypatch.setattr(weights, "_GRID_VALUES", 0)
+    rng = np.random.default_rng(100 * q + len(kind))
+    x = _data(kind, 700, q, rng)
+    h = rng.uniform(0.03, 0.1, size=q) if kind != "spread" else np.full(q, 0.5)
+    exact = _brute_log_density(x, x, h)
+    inverse = ipw_weights(x, bandwidth=h, clip=None, normalize=False)
+    assert np.max(np.abs(inverse * np.exp(exact) - 1.0)) < _BOUND
+    assert np.max(np.abs(kde_log_density(x, x, h) - exact)) < _BOUND
+    # elsewhere: near the data, and far from it (exact by log-sum-exp)
+    points = np.concatenate([x[:50] + rng.normal(0.0, 2.0 * h, size=(50, q)), x[:5] + 1e3])
+    np.testing.assert_allclose(kde_log_density(points, x, h), _brute_log_density(points, x, h), rtol=1e-12, atol=_BOUND)
+
+
+@pytest.mark.parametrize("q", [1, 2, 5])
+def test_scott_rule_and_tiny_samples_equal_brute_force(q: int) -> None:
+    rng = np.random.default_rng(q)
+    x = rng.normal(0.0, 0.3, size=(500, q))
+    h = x.std(axis=0, ddof=1) * 500 ** (-1 / (q + 4))
+    inverse = ipw_weights(x, bandwidth="scott", clip=None, normalize=False)
+    assert np.max(np.abs(inverse * np.exp(_brute_log_density(x, x, h)) - 1.0)) < _BOUND
+    for n in (1, 2):
+        y = x[:n]
+        inv = ipw_weights(y, bandwidth=0.1, clip=None, normalize=False)
+        np.testing.assert_allclose(inv, np.exp(-_brute_log_density(y, y, np.full(q, 0.1))), rtol=_BOUND)
+        np.testing.assert_allclose(ipw_weights(y, bandwidth=0.1), np.ones(n), rtol=1e-12)
+
+
+def test_expansion_error_bound_holds_for_one_kernel_pair() -> None:
+    """The fast Gauss transform of one kernel at every offset within reach errs by less than its bound."""
+    v = np.array([[0.3]])
+    u = np.linspace(-10.0, 10.0, 2001)[:, None]
+    got = weights._grid_sums(u, v)
+    exact = np.exp(-0.5 * (u[:, 0] - v[0, 0]) ** 2)
+    assert np.max(np.abs(got - exact)) < weights._EPS
+    assert np.max(np.abs(got - exact)[np.abs(u[:, 0] - 0.3) < weights._cutoff(1)]) > 0  # a true expansion
 
 
 def _relative_sd(n: int, h: float, q: int, density: float) -> float:
@@ -116,15 +195,6 @@ def test_clip_and_normalisation() -> None:
     np.testing.assert_allclose(inverse, np.exp(-kde_log_density(x, x, 0.05)), rtol=1e-6)
     capped = ipw_weights(x, clip=5.0, normalize=False)
     np.testing.assert_allclose(capped, np.minimum(inverse, 5.0 * inverse.mean()), rtol=1e-12)
-
-
-@pytest.mark.parametrize("q", [1, 3])
-def test_pruned_kernel_sums_are_exact(q: int) -> None:
-    """ipw_weights leaves out kernels beyond ~8 bandwidths; the result equals the unpruned KDE to float precision."""
-    rng = np.random.default_rng(q)
-    x = np.concatenate([rng.normal(0.0, 0.2, size=(1500, q)), rng.uniform(-3.0, 3.0, size=(30, q))])
-    inverse = ipw_weights(x, bandwidth=0.05, clip=None, n_reference=None, normalize=False)
-    np.testing.assert_allclose(inverse, np.exp(-kde_log_density(x, x, 0.05)), rtol=1e-6)
 
 
 def test_more_dims_than_max_dims_use_pca_of_standardised_latents() -> None:
