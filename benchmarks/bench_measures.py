@@ -133,7 +133,7 @@ def main() -> None:
             ("q", "q", "d"), ("resmlp_s", "ResidualMLP closed form (s)", ".4f"),
             ("resmlp_loop_s", "per-sample loop (s)", ".2f"), ("resmlp_x", "speed-up", ".0f"),
             ("resmlp_diff", "rel diff", ".1e"), ("seq_width", "Sequential width", "d"),
-            ("seq_s", "Sequential vmap (s)", ".4f"), ("seq_loop_s", "per-sample loop (s)", ".2f"),
+            ("seq_s", "Sequential generic (s)", ".4f"), ("seq_loop_s", "per-sample loop (s)", ".2f"),
             ("seq_x", "speed-up", ".0f"), ("seq_diff", "rel diff", ".1e"),
         ])  # fmt: skip
     if args.part in ("all", "weights"):
