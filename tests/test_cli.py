@@ -113,3 +113,26 @@ def test_bad_scales_is_usage_error(two_condition, tmp_path):
     result = _invoke("run", str(two_condition), "--scales", "4,8", "--out", str(tmp_path / "o.nwb"))
     assert result.exit_code == 2
     assert "decreasing" in result.output
+
+
+def test_report_text_counts_fixed_points_per_source():
+    from ndx_causal_emergence.pipeline.report import report_text
+
+    scale = {"scale": 1, "dimension": 1, "effective_information": 0.1, "dimension_averaged_ei": 0.1,
+             "causal_emergence": 0.0, "causal_power": 1.0, "nmse": 0.5}  # fmt: skip
+    points = [
+        {"scale": 1, "stability": "stable", "in_support": True, "source": "model"},
+        {"scale": 1, "stability": "stable", "in_support": True, "source": "model"},
+        {"scale": 1, "stability": "unstable", "in_support": True, "source": "model"},
+        {"scale": 1, "stability": "stable", "in_support": True, "source": "empirical"},
+        {"scale": 1, "stability": "stable", "in_support": False, "source": "empirical"},
+    ]
+    document = {"file": "results.nwb", "analyses": [{
+        "name": "causal_emergence_all", "condition": "all", "emergent_complexity": 0.0,
+        "emergent_complexity_normalized": 0.0, "scales": [scale], "fixed_points": points, "n_transitions": 0,
+        "provenance": {},
+    }]}  # fmt: skip
+    line = next(x for x in report_text(document).splitlines() if "fixed points" in x)
+    assert line.strip() == (
+        "fixed points in the data support: scale 1 (empirical): 1 stable; scale 1 (model): 2 stable, 1 unstable"
+    )

@@ -71,12 +71,15 @@ def report_text(document: dict[str, Any]) -> str:
                 f"{s['nmse']:>7.3f}"
             )
         if a["fixed_points"]:
-            kinds: dict[tuple[int, str], int] = {}
+            kinds: dict[tuple[int, str], dict[str, int]] = {}
             for fp in a["fixed_points"]:
                 if fp["in_support"]:
-                    key = (fp["scale"], fp["stability"])
-                    kinds[key] = kinds.get(key, 0) + 1
-            described = ", ".join(f"scale {k[0]}: {n} {k[1]}" for k, n in sorted(kinds.items()))
+                    counts = kinds.setdefault((fp["scale"], fp.get("source", "model")), {})
+                    counts[fp["stability"]] = counts.get(fp["stability"], 0) + 1
+            described = "; ".join(
+                f"scale {scale} ({source}): " + ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+                for (scale, source), counts in sorted(kinds.items())
+            )
             lines.append(f"  fixed points in the data support: {described or 'none'}")
         lines.append(f"  state transitions: {a['n_transitions']}")
         prov = a["provenance"]
