@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ndx_causal_emergence.dynamics import plot_potential
 from ndx_causal_emergence.testing.simulated import LatentChannels, simulate_latent_channels
 
 FIGURE = Path(__file__).resolve().parents[1] / "docs" / "figures" / "double_well_potential.png"
@@ -62,17 +61,7 @@ def main() -> None:
     pd.set_option("display.width", 250)
     result, top = run("double well", simulate_latent_channels("double_well"), args.steps, wells=True)
     run("Ornstein-Uhlenbeck", simulate_latent_channels("ou"), args.steps, wells=False)
-    pot = result.potentials[top]
-    fp = result.fixed_points
-    fig = plot_potential(
-        pot["grid"],
-        pot["potential"],
-        pot["occupancy"],
-        empirical_potential=pot["empirical_potential"],
-        fixed_points=fp[fp["scale"] == top],
-        boundaries=pot["boundaries"],
-        title="Double-well latent: top scale (q = 1)",
-    )
+    fig = result.potential_figure(top, title="Double-well latent: top scale (q = 1)")
     FIGURE.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(FIGURE, dpi=120)
     print(f"\nwrote {FIGURE}")

@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 import torch
 
-from ndx_causal_emergence.dynamics import integrated_gradients, plot_potential
+from ndx_causal_emergence.dynamics import integrated_gradients
 from ndx_causal_emergence.testing.simulated import simulate_latent_channels
 
 CONFIGS = {"quick": {"max_steps": 400, "scales": [40, 1]}, "full": {"scales": [40, 8, 1]}}
@@ -74,15 +74,7 @@ def test_double_well_two_stable_points_and_transitions(config: str, tmp_path: Pa
     deep = np.abs(latent_test) > 0.7
     match = np.mean((result.states[deep] == 1) == (latent_test[deep] > 0))
     assert max(match, 1.0 - match) > 0.95
-    pot = result.potentials[top]
-    fig = plot_potential(
-        pot["grid"],
-        pot["potential"],
-        pot["occupancy"],
-        empirical_potential=pot["empirical_potential"],
-        fixed_points=fp[fp["scale"] == top],
-        boundaries=pot["boundaries"],
-    )
+    fig = result.potential_figure(top)
     fig.savefig(tmp_path / "double_well_potential.png")
 
 

@@ -60,6 +60,23 @@ class DynamicsAnalysis:
     drift_fields: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)
     states: np.ndarray | None = None
 
+    def potential_figure(self, scale: int, **options: Any) -> Any:
+        """The potential landscape of a 1-D scale (:func:`~ndx_causal_emergence.dynamics.plots.plot_potential`).
+
+        Drift potentials of the learned map and of the empirical drift, occupancy quasi-potential,
+        the scale's fixed points and basin boundaries; ``options`` (e.g. ``title``) go to the plot.
+        """
+        from .plots import plot_potential
+
+        if scale not in self.potentials:
+            raise InputError(f"scale {scale} has no potential; 1-D scales with one: {sorted(self.potentials)}.")
+        pot = self.potentials[scale]
+        return plot_potential(
+            pot["grid"], pot["potential"], pot["occupancy"], empirical_potential=pot["empirical_potential"],
+            fixed_points=self.fixed_points[self.fixed_points["scale"] == scale], boundaries=pot["boundaries"],
+            **options,
+        )  # fmt: skip
+
 
 def state_points(fixed_points: pd.DataFrame, scale: int) -> tuple[np.ndarray, np.ndarray, str]:
     """Stable and unstable in-support points of a 1-D scale that define its metastable states.

@@ -175,8 +175,7 @@ def batched_jacobian(fn: Callable[[torch.Tensor], torch.Tensor], y: Any) -> torc
 
     with torch.no_grad():
         m = fn(y[:1]).shape[-1] if n else q
-    chunk = max(1, _MAX_JACOBIAN_ENTRIES // max(1, m * q))
-    with torch.no_grad():
+        chunk = max(1, _MAX_JACOBIAN_ENTRIES // max(1, m * q))
         parts = [own(y[i : i + chunk]).detach() for i in range(0, max(n, 1), chunk)]
     jac = torch.cat(parts) if len(parts) > 1 else parts[0]
     if jac.ndim != 3 or jac.shape[0] != n or jac.shape[2] != q:

@@ -226,23 +226,21 @@ def _batch_loss(
     decoded = module.decode(module.step(y0, lag=lag), noise_std=cfg.decoder_noise, generator=generator)
     w = [None] * module.n_scales if weights is None else list(weights)
     total = torch.stack([_wmean((xh - x1).abs().mean(dim=1), wk) for xh, wk in zip(decoded, w, strict=True)]).mean()
-    y1: list[torch.Tensor] | None = None
+    reverse = cfg.use_reverse and module.reverse_maps is not None
+    if not (reverse or cfg.latent_forward_weight > 0):
+        return total
+    encoder_trained = reverse and weighted_stage and cfg.reverse_trains_encoder
+    with torch.set_grad_enabled(encoder_trained):
+        y1 = module.encode(x1)
+    fixed0, fixed1 = [y.detach() for y in y0], [y.detach() for y in y1]
     if cfg.latent_forward_weight > 0:  # F_k fits the encoded transitions; trains F only (no gradient to encoder)
-        with torch.no_grad():
-            y1 = module.encode(x1)
-        ahead = module.step([y.detach() for y in y0], lag=lag)
-        latent = torch.stack([_wmean((f - t).abs().mean(dim=1), wk) for f, t, wk in zip(ahead, y1, w, strict=True)])
-        total = total + cfg.latent_forward_weight * latent.mean()
-    if cfg.use_reverse and module.reverse_maps is not None:
-        if weighted_stage and cfg.reverse_trains_encoder:
-            y1 = module.encode(x1)
-        else:  # the reverse term trains G only
-            if y1 is None:
-                with torch.no_grad():
-                    y1 = module.encode(x1)
-            y0 = [y.detach() for y in y0]
-        back = module.step(y1, lag=lag, reverse=True)
-        rev = torch.stack([_wmean((b - t).abs().mean(dim=1), wk) for b, t, wk in zip(back, y0, w, strict=True)])
+        ahead = module.step(fixed0, lag=lag)
+        fit = torch.stack([_wmean((f - t).abs().mean(dim=1), wk) for f, t, wk in zip(ahead, fixed1, w, strict=True)])
+        total = total + cfg.latent_forward_weight * fit.mean()
+    if reverse:  # trains G only, unless the official convention lets it train the encoder
+        back = module.step(y1 if encoder_trained else fixed1, lag=lag, reverse=True)
+        target = y0 if encoder_trained else fixed0
+        rev = torch.stack([_wmean((b - t).abs().mean(dim=1), wk) for b, t, wk in zip(back, target, w, strict=True)])
         total = total + cfg.reverse_weight * rev.mean()
     return total
 

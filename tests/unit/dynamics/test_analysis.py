@@ -108,6 +108,13 @@ def test_potential_field_and_states(result, data) -> None:  # noqa: ANN001
     assert len(result.transitions) == len(truth) > 5 and result.transitions.attrs["source"] == "model"
 
 
+def test_potential_figure(result) -> None:  # noqa: ANN001
+    fig = result.potential_figure(2, title="top")
+    assert len(fig.axes) == 2 and fig.get_suptitle() == "top"
+    with pytest.raises(InputError, match=r"scale 1 has no potential; 1-D scales with one: \[2\]"):
+        result.potential_figure(1)
+
+
 def test_diagnostics_and_attribution(result) -> None:  # noqa: ANN001
     diag = result.diagnostics.set_index("scale")
     assert diag.loc[2, "n_stable_model"] == 2 and diag.loc[2, "n_stable_empirical"] == 2
