@@ -11,10 +11,16 @@ Measured, on the published SIR configuration (N = 4, q = 2, 63,000 pairs, batch 
 
 1. ``samples/s``: the official NIS+ weighted-stage training step (``net.forward`` +
    ``net.back_forward``, weighted MAE losses, one Adam step), timed over ``--timed-steps`` steps
-   in 5 rounds alternating with the same step of this package (preset ``sir``);
+   in 5 rounds alternating with the same step of this package (preset ``sir``); with
+   ``--channels N`` (N > 4) the two steps run on N-channel batches (seeded standard normal
+   frames: a step's time does not depend on the values), the issue's N = 100 and N = 300 figures;
 2. ``wall-clock``: the official ``exp/sir/train.py::train(framework='nis+')`` for ``--steps``
    steps (EI on the test set every 500 steps and sklearn-KDE weights every 1000), split into
    the KDE + EI part and the rest.
+
+It also prints the floating-point operations of one step of each (``torch``'s
+``FlopCounterMode``) and the time they would take at this machine's rate for the hidden
+layers' matrix products: the floor of a step that does the same arithmetic.
 
 The same numbers for this package come from ``benchmarks/bench_models.py --part sir``.
 """
@@ -31,11 +37,23 @@ from pathlib import Path
 import numpy as np
 
 
+def _gemm_rate(torch, rows: int, width: int) -> float:  # noqa: ANN001  (torch is imported late, after the env)
+    """FLOP/s of this machine's ``(rows, width) @ (width, width)`` float32 products, the hidden layers' shape."""
+    a, b = torch.randn(rows, width), torch.randn(width, width)
+    for _ in range(50):
+        a @ b
+    t0 = time.perf_counter()
+    for _ in range(2000):
+        a @ b
+    return 2 * rows * width * width * 2000 / (time.perf_counter() - t0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("official", type=Path, help="root of an exported checkout of the official code")
     parser.add_argument("--steps", type=int, default=3001, help="steps of the full official train() run (0: skip)")
     parser.add_argument("--timed-steps", type=int, default=200, help="steps for the samples/s measurement")
+    parser.add_argument("--channels", type=int, default=4, help="micro channels N of the samples/s comparison")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
     parser.add_argument("--warmup", type=int, default=None, help="forward-only steps T1 (default: 10 %% of --steps)")
     parser.add_argument("--seed", type=int, default=1, help="seed of torch and of numpy's global generator")
@@ -73,13 +91,18 @@ def main() -> None:
     )
     n_pairs = train_data[0].shape[0]
     batch = 700
+    n_ch = args.channels
+    if n_ch < 4:
+        sys.exit("--channels must be at least 4 (the SIR observation)")
 
     # 1. samples/s of the weighted-stage step
-    net = Renorm_Dynamic(sym_size=4, latent_size=2, effect_size=4, hidden_units=64, normalized_state=True,
+    net = Renorm_Dynamic(sym_size=n_ch, latent_size=2, effect_size=n_ch, hidden_units=64, normalized_state=True,
                          device=torch.device("cpu"))  # fmt: skip
     opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=1e-4)
     mae = torch.nn.L1Loss(reduction="none")
     ss, sps = train_data[0], train_data[1]
+    if n_ch > 4:
+        ss, sps = torch.randn(2, n_pairs, n_ch, generator=torch.Generator().manual_seed(args.seed))
     weights = torch.ones(n_pairs)
     rng = np.random.default_rng(1)
 
@@ -99,7 +122,7 @@ def main() -> None:
     from ndx_causal_emergence.models.training import TrainConfig, _batch_loss
 
     sir = PRESETS["sir"]
-    ours = MultiscaleModule(4, [2], n_coupling_layers=sir["n_coupling_layers"], hidden_width=sir["hidden_width"],
+    ours = MultiscaleModule(n_ch, [2], n_coupling_layers=sir["n_coupling_layers"], hidden_width=sir["hidden_width"],
                             dynamics_width=sir["dynamics_width"], squash=sir["squash"])  # fmt: skip
     ours_opt = torch.optim.Adam(ours.parameters(), lr=sir["learning_rate"])
     cfg = TrainConfig(
@@ -131,13 +154,23 @@ def main() -> None:
     per_step = float(np.median(times["official"]))
     our_per_step = float(np.median(times["ours"]))
     print(f"official NIS+ SIR benchmark | {platform.processor() or platform.machine()} | torch "
-          f"{torch.__version__} | threads {torch.get_num_threads()} | {n_pairs} pairs, batch {batch}")  # fmt: skip
+          f"{torch.__version__} | threads {torch.get_num_threads()} | N = {n_ch} | {n_pairs} pairs, batch {batch}")  # fmt: skip
     print(f"{'measure':<44} {'value':>12}")
     print(f"{'training step (ms), median of 5 rounds':<44} {per_step * 1e3:>12.2f}")
     print(f"{'samples/s':<44} {batch / per_step:>12.0f}")
     print(f"{'this package, same step (ms), alternated':<44} {our_per_step * 1e3:>12.2f}")
     print(f"{'this package, samples/s':<44} {batch / our_per_step:>12.0f}")
     print(f"{'speed-up (samples/s)':<44} {per_step / our_per_step:>12.2f}", flush=True)
+    # how far each step is from its arithmetic: FLOPs of one step against this machine's GEMM rate
+    from torch.utils.flop_counter import FlopCounterMode
+
+    rate = _gemm_rate(torch, batch, sir["hidden_width"])
+    print(f"{f'GEMM rate, {batch} x 64 x 64 products (GFLOP/s)':<44} {rate / 1e9:>12.1f}")
+    for name, fn, measured in (("official", step, per_step), ("this package", our_step, our_per_step)):
+        with FlopCounterMode(display=False) as counter:
+            fn()
+        flops = counter.get_total_flops()
+        print(f"{f'{name}: MFLOP a step, floor (ms)':<44} {flops / 1e6:>12.1f} {flops / rate * 1e3:>8.2f}")
 
     # 2. the full official train() run, with its KDE and EI calls timed
     spent = {"kde": 0.0, "ei": 0.0}

@@ -27,7 +27,7 @@ def test_help_reads_like_documentation():
     for command in ("run", "report", "list", "demo"):
         assert command in result.output
     run_help = _invoke("run", "--help").output
-    for option in ("--series", "--conditions", "--condition-column", "--scales", "--cut", "--preset", "--seeds",
+    for option in ("--series", "--conditions", "--condition-column", "--scales", "--coarsening", "--cut", "--preset", "--seeds",
                    "--surrogates", "--device", "--out", "--in-place", "--config"):
         assert option in run_help
 
@@ -113,6 +113,23 @@ def test_bad_scales_is_usage_error(two_condition, tmp_path):
     result = _invoke("run", str(two_condition), "--scales", "4,8", "--out", str(tmp_path / "o.nwb"))
     assert result.exit_code == 2
     assert "decreasing" in result.output
+
+
+def test_ladder_options_mean_what_the_estimator_means(two_condition, tmp_path):
+    """``--coarsening`` is the ladder's factor and ``--cut`` its top dimension, as in ``MultiscaleNISPlus``."""
+    from ndx_causal_emergence.models.multiscale import dyadic_ladder
+    from ndx_causal_emergence.pipeline.config import AnalysisConfig
+
+    kwargs = AnalysisConfig(coarsening=4, cut=2).model_kwargs(seed=0)
+    assert dyadic_ladder(72, coarsening=kwargs["coarsening"], cut=kwargs["cut"]) == [72, 18, 4, 2]
+    out = str(tmp_path / "o.nwb")
+    _one_line_error(_invoke("run", str(two_condition), "--scales", "4,2,1", "--cut", "2", "--out", out), "either")
+    assert _invoke("run", str(two_condition), "--cut", "0", "--out", out).exit_code == 2  # usage error
+    # the top scale cannot be wider than the data: an error naming both, and nothing written
+    result = _invoke("run", str(two_condition), "--cut", "500", "--out", out)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "Error: the top scale's dimension cut=500 must be between 1 and the number of channels N=16" in result.output
+    assert not (tmp_path / "o.nwb").exists()
 
 
 def test_report_text_counts_fixed_points_per_source():

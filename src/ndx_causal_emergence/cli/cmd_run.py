@@ -33,8 +33,10 @@ def _scales(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
 @click.option("--conditions", metavar="TABLE", help="Intervals or events table with condition labels (e.g. epochs).")
 @click.option("--condition-column", metavar="COL", help="Column of --conditions holding the labels (e.g. stage).")
 @click.option("--scales", callback=_scales, metavar="N,...,1", help="Explicit scale ladder, e.g. 64,16,4,1.")
-@click.option("--cut", "coarsening", type=click.IntRange(min=2),
-              help="Coarsening factor c of the ladder d_{k+1} = floor(d_k / c) (default 2).")
+@click.option("--coarsening", type=click.IntRange(min=2), metavar="C",
+              help="Factor c of the automatic ladder d_{k+1} = floor(d_k / c) (default 2).")
+@click.option("--cut", type=click.IntRange(min=1), metavar="D",
+              help="Dimension of the automatic ladder's top scale (default 1), e.g. --cut 4 ends at a 4-D scale.")
 @click.option("--preset", type=click.Choice(["fast", "paper"]), default="fast", help="Model preset.")
 @click.option("--seeds", "n_seeds", type=click.IntRange(min=1), default=1, help="Number of seeds (fits) per condition.")
 @click.option("--seed", type=int, default=0, help="First seed.")

@@ -56,9 +56,11 @@ def dyadic_ladder(n_features: int, *, coarsening: int = 2, cut: int = 1) -> list
     >>> dyadic_ladder(116, cut=4)
     [116, 58, 29, 14, 7, 4]
     """
-    if coarsening < 2 or not 1 <= cut <= n_features:
+    if coarsening < 2:
+        raise InputError(f"need coarsening >= 2, got {coarsening}.")
+    if not 1 <= cut <= n_features:
         raise InputError(
-            f"need coarsening >= 2 and 1 <= cut <= N={n_features}; got coarsening={coarsening}, cut={cut}."
+            f"the top scale's dimension cut={cut} must be between 1 and the number of channels N={n_features}."
         )
     ladder = [n_features]
     while ladder[-1] // coarsening >= cut:

@@ -29,7 +29,10 @@ class AnalysisConfig:
     scales : list of int, optional
         Explicit scale ladder (``[N, ..., 1]``); ``None`` for the ladder ``d_{k+1} = floor(d_k / c)``.
     coarsening : int, optional
-        The ladder's factor ``c`` (default 2; ``--cut`` on the command line).
+        The ladder's factor ``c`` (default 2; ``--coarsening`` on the command line).
+    cut : int, optional
+        Dimension of the ladder's top scale (default 1; ``--cut`` on the command line): the
+        ladder stops before going below it and ends with it, as ``MultiscaleNISPlus(cut=...)``.
     preset : {"fast", "paper"}
         Model preset.
     seed, n_seeds : int
@@ -50,6 +53,7 @@ class AnalysisConfig:
     bin_width: float = 0.1
     scales: tuple[int, ...] | None = None
     coarsening: int | None = None
+    cut: int | None = None
     preset: str = "fast"
     seed: int = 0
     n_seeds: int = 1
@@ -65,8 +69,12 @@ class AnalysisConfig:
             raise InputError(f"n_seeds must be >= 1, got {self.n_seeds}.")
         if self.n_surrogates < 0:
             raise InputError(f"n_surrogates must be >= 0, got {self.n_surrogates}.")
-        if self.scales is not None and self.coarsening is not None:
-            raise InputError("give either scales or coarsening (--cut), not both.")
+        if self.scales is not None and (self.coarsening is not None or self.cut is not None):
+            raise InputError("give either an explicit ladder (scales) or coarsening / cut, not both.")
+        if self.coarsening is not None and self.coarsening < 2:
+            raise InputError(f"coarsening must be >= 2, got {self.coarsening}.")
+        if self.cut is not None and self.cut < 1:
+            raise InputError(f"cut (the top scale's dimension) must be >= 1, got {self.cut}.")
         if self.scales is not None:
             object.__setattr__(self, "scales", tuple(int(s) for s in self.scales))
         if self.bin_width <= 0:
@@ -84,6 +92,8 @@ class AnalysisConfig:
             kwargs["scales"] = list(self.scales)
         if self.coarsening is not None:
             kwargs["coarsening"] = self.coarsening
+        if self.cut is not None:
+            kwargs["cut"] = self.cut
         kwargs.update(self.model_params)
         return kwargs
 
