@@ -6,7 +6,10 @@ Parts:
   64, ``preset="sir"``) for ``--steps`` steps: training samples/s (weight refreshes and
   validation included), and the wall-clock of a run comparable to the official
   ``train(framework='nis+')``: the fit plus one emergence table (KDE weights + EI) per 500
-  steps on the 10,000-pair test set. Compare with ``bench_official_nisp.py``.
+  steps on the 10,000-pair test set. Compare with ``bench_official_nisp.py``. J is printed
+  twice: this package's measure (EI of the map used for prediction, the ``tanh`` squash
+  included, METHOD.md §3.1) and the official code's (the same noise term, the Jacobian term
+  of ``y + f(y)`` without the squash that its prediction applies).
 - ``multiscale``: ``MultiscaleNISPlus`` with the ``fast`` preset and the full dyadic ladder
   (200 → 100 → … → 1) on a synthetic 200-channel x 20,000-frame recording (double-well latent
   behind nonlinear noisy channels): fit + emergence table time, and peak memory (max RSS).
@@ -20,6 +23,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import copy
 import platform
 import resource
 import time
@@ -28,11 +32,27 @@ import numpy as np
 import torch
 
 from ndx_causal_emergence.data.synthetic import double_well_latent, embed_nonlinear, sir_data
+from ndx_causal_emergence.measures import gaussian_ei
 from ndx_causal_emergence.models import MultiscaleNISPlus, NISPlus
+from ndx_causal_emergence.models.dynamics import AffineConjugate
 
 
 def _row(name: str, value: float, fmt: str = ".1f") -> None:
     print(f"{name:<52} {value:>12{fmt}}")
+
+
+def official_jacobian_term(model: NISPlus, n_samples: int = 1000, seed: int = 0) -> float:
+    """The official EI's Jacobian term: ``ln|det|`` of ``y + f(y)`` without the squash the prediction applies.
+
+    Same box, uniform samples and coordinates as ``model.emergence_table(..., n_samples, seed)``.
+    """
+    measured = model.dynamics_map(0)
+    unsquashed = copy.deepcopy(measured.fn)
+    unsquashed.squash = False
+    fn = AffineConjugate(unsquashed, measured.center, measured.half_range)
+    q = measured.center.shape[0]
+    return gaussian_ei(fn, np.ones(q), L=model.get_params()["intervention_half_width"], n_samples=n_samples,
+                       seed=seed).jacobian_term  # fmt: skip
 
 
 def bench_sir(steps: int, device: str) -> None:
@@ -56,7 +76,13 @@ def bench_sir(steps: int, device: str) -> None:
     _row("fit wall-clock (s)", fit_s)
     _row("one emergence table: KDE weights + EI (s)", table_s, ".2f")
     _row(f"fit + {n_evals} EI evaluations (as official train()) (s)", fit_s + n_evals * table_s)
-    _row("J (box, MAE convention)", float(table["dimension_averaged_ei"].iloc[0]), ".3f")
+    row = table.iloc[0]
+    _row("J (box, MAE convention)", float(row["dimension_averaged_ei"]), ".3f")
+    _row("  noise term (EI, nats)", float(row["noise_term"]), ".3f")
+    _row("  Jacobian term (EI, nats)", float(row["jacobian_term"]), ".3f")
+    official = official_jacobian_term(model)
+    _row("J, official measure (unsquashed map's Jacobian)", (row["noise_term"] + official) / 2, ".3f")
+    _row("  its Jacobian term (EI, nats)", official, ".3f")
 
 
 def bench_multiscale(n_channels: int, n_frames: int, device: str) -> None:

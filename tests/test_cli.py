@@ -27,8 +27,8 @@ def test_help_reads_like_documentation():
     for command in ("run", "report", "list", "demo"):
         assert command in result.output
     run_help = _invoke("run", "--help").output
-    for option in ("--series", "--conditions", "--condition-column", "--scales", "--coarsening", "--cut", "--preset", "--seeds",
-                   "--surrogates", "--device", "--out", "--in-place", "--config"):
+    for option in ("--series", "--conditions", "--condition-column", "--scales", "--coarsening", "--cut", "--preset",
+                   "--seeds", "--surrogates", "--device", "--out", "--in-place", "--config"):
         assert option in run_help
 
 
