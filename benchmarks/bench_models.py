@@ -83,6 +83,8 @@ def bench_sir(steps: int, device: str) -> None:
     official = official_jacobian_term(model)
     _row("J, official measure (unsquashed map's Jacobian)", (row["noise_term"] + official) / 2, ".3f")
     _row("  its Jacobian term (EI, nats)", official, ".3f")
+    half = " ".join(f"{h:.4f}" for h in model.latent_half_range_[0])
+    print(f"{'latent 1-99 % half-range (training data)':<52} {half:>12}")
 
 
 def bench_multiscale(n_channels: int, n_frames: int, device: str) -> None:

@@ -14,7 +14,8 @@ Measured, on the published SIR configuration (N = 4, q = 2, 63,000 pairs, batch 
    in 5 rounds alternating with the same step of this package (preset ``sir``); with
    ``--channels N`` (N > 4) the two steps run on N-channel batches (seeded standard normal
    frames: a step's time does not depend on the values), the issue's N = 100 and N = 300 figures;
-2. ``wall-clock``: the official ``exp/sir/train.py::train(framework='nis+')`` for ``--steps``
+2. ``wall-clock``: the official ``exp/sir/train.py::train(framework='nis+')`` (``--framework nis``
+   for the official NIS) for ``--steps``
    steps (EI on the test set every 500 steps and sklearn-KDE weights every 1000), split into
    the KDE + EI part and the rest.
 
@@ -56,6 +57,7 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=4, help="micro channels N of the samples/s comparison")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
     parser.add_argument("--warmup", type=int, default=None, help="forward-only steps T1 (default: 10 %% of --steps)")
+    parser.add_argument("--framework", choices=["nis+", "nis"], default="nis+", help="official model of the full run")
     parser.add_argument("--seed", type=int, default=1, help="seed of torch and of numpy's global generator")
     parser.add_argument(
         "--exact-kde",
@@ -204,13 +206,18 @@ def main() -> None:
         return
     t0 = time.perf_counter()
     warm = int(round(0.1 * args.steps)) if args.warmup is None else args.warmup
-    eis, *_ = train(train_data=train_data, test_data=test_data, sigma=0.03, rou=-0.5, sz=4, scale=2, L=1,
-                    mae2_w=3, dt=0.01, T1=warm, T2=args.steps, framework="nis+")  # fmt: skip
+    eis, term1s, term2s, _, _, trained = train(train_data=train_data, test_data=test_data, sigma=0.03, rou=-0.5,
+                                               sz=4, scale=2, L=1, mae2_w=3, dt=0.01, T1=warm, T2=args.steps,
+                                               framework=args.framework)  # fmt: skip
     total = time.perf_counter() - t0
+    with torch.no_grad():
+        lo, hi = np.percentile(trained.encoding(train_data[0]).numpy(), [1, 99], axis=0)
     print(f"{f'train() wall-clock, {args.steps} steps (s)':<44} {total:>12.1f}")
     print(f"{'  of which weight-refresh KDE (s)':<44} {spent['kde']:>12.1f}")
     print(f"{'  of which EI evaluations incl. their KDE (s)':<44} {spent['ei']:>12.1f}")
     print(f"{'final J (official measure)':<44} {float(eis[-1]):>12.3f}")
+    print(f"{'  noise term, Jacobian term (EI, nats)':<44} {float(term1s[-1]):>12.3f} {float(term2s[-1]):>8.3f}")
+    print(f"{'  latent 1-99 % half-range (training data)':<44} {' '.join(f'{h:.4f}' for h in (hi - lo) / 2):>12}")
     if args.exact_kde:
         print("J every 500 steps:", " ".join(f"{float(e):.3f}" for e in eis))
 
