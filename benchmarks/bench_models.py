@@ -33,7 +33,7 @@ import torch
 
 from ndx_causal_emergence.data.synthetic import double_well_latent, embed_nonlinear, sir_data
 from ndx_causal_emergence.measures import gaussian_ei
-from ndx_causal_emergence.models import MultiscaleNISPlus, NISPlus
+from ndx_causal_emergence.models import NIS, MultiscaleNISPlus, NISPlus
 from ndx_causal_emergence.models.dynamics import AffineConjugate
 
 
@@ -41,7 +41,7 @@ def _row(name: str, value: float, fmt: str = ".1f") -> None:
     print(f"{name:<52} {value:>12{fmt}}")
 
 
-def official_jacobian_term(model: NISPlus, n_samples: int = 1000, seed: int = 0) -> float:
+def official_jacobian_term(model: NIS | NISPlus, n_samples: int = 1000, seed: int = 0) -> float:
     """The official EI's Jacobian term: ``ln|det|`` of ``y + f(y)`` without the squash the prediction applies.
 
     Same box, uniform samples and coordinates as ``model.emergence_table(..., n_samples, seed)``.
@@ -55,12 +55,12 @@ def official_jacobian_term(model: NISPlus, n_samples: int = 1000, seed: int = 0)
                        seed=seed).jacobian_term  # fmt: skip
 
 
-def bench_sir(steps: int, device: str) -> None:
-    """Samples/s and wall-clock of the SIR configuration."""
+def bench_sir(steps: int, device: str, cls: type[NIS | NISPlus] = NISPlus) -> None:
+    """Samples/s and wall-clock of the SIR configuration (``cls``: ``NISPlus`` or ``NIS``)."""
     train, test = sir_data(seed=1), sir_data((1000,), n_steps=10, seed=1001)
     x, labels = train.frames()
     xt, lt = test.frames()
-    model = NISPlus.from_preset("sir", q=2, max_steps=steps, seed=1, device=device, observed_reference=False)
+    model = cls.from_preset("sir", q=2, max_steps=steps, seed=1, device=device, observed_reference=False)
     t0 = time.perf_counter()
     model.fit(x, segments=labels, validation=[xt])
     fit_s = time.perf_counter() - t0
@@ -69,7 +69,8 @@ def bench_sir(steps: int, device: str) -> None:
     table = model.emergence_table(xt, segments=lt)
     table_s = time.perf_counter() - t0
     samples = steps * model.get_params()["batch_size"]
-    print(f"SIR NIS+ (q = 2) | {train.n_pairs} pairs | batch 700, hidden 64 | {steps} steps | device {model.device_}")
+    print(f"SIR {cls.__name__} (q = 2) | {train.n_pairs} pairs | batch 700, hidden 64 | {steps} steps | "
+          f"device {model.device_}")  # fmt: skip
     _row("training samples/s (refreshes + validation incl.)", samples / model.train_seconds_, ".0f")
     _row("training step (ms)", 1e3 * model.train_seconds_ / steps, ".2f")
     _row("weight refreshes", len(model.history_["weight_refresh_steps"]), ".0f")
@@ -117,6 +118,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--part", choices=["sir", "multiscale"], required=True)
     parser.add_argument("--steps", type=int, default=3001, help="SIR training steps")
+    parser.add_argument("--model", choices=["nis+", "nis"], default="nis+", help="SIR: NISPlus or NIS")
     parser.add_argument("--channels", type=int, default=200)
     parser.add_argument("--frames", type=int, default=20000)
     parser.add_argument("--device", default="cpu")
@@ -128,7 +130,7 @@ def main() -> None:
         f"{platform.processor() or platform.machine()} | torch {torch.__version__} | threads {torch.get_num_threads()}"
     )
     if args.part == "sir":
-        bench_sir(args.steps, args.device)
+        bench_sir(args.steps, args.device, NISPlus if args.model == "nis+" else NIS)
     else:
         bench_multiscale(args.channels, args.frames, args.device)
 
