@@ -14,10 +14,10 @@ Measured, on the published SIR configuration (N = 4, q = 2, 63,000 pairs, batch 
    in 5 rounds alternating with the same step of this package (preset ``sir``); with
    ``--channels N`` (N > 4) the two steps run on N-channel batches (seeded standard normal
    frames: a step's time does not depend on the values), the issue's N = 100 and N = 300 figures;
-2. ``wall-clock``: the official ``exp/sir/train.py::train(framework='nis+')`` (``--framework nis``
-   for the official NIS) for ``--steps``
+2. ``wall-clock``: the official ``exp/sir/train.py::train(framework='nis+')`` for ``--steps``
    steps (EI on the test set every 500 steps and sklearn-KDE weights every 1000), split into
-   the KDE + EI part and the rest.
+   the KDE + EI part and the rest; ``--framework nis`` runs the official NIS instead. The
+   final J, its two terms and the latents' 1-99 % half-range are printed.
 
 It also prints the floating-point operations of one step of each (``torch``'s
 ``FlopCounterMode``) and the time they would take at this machine's rate for the hidden
