@@ -32,6 +32,7 @@ Example (a pytest fixture)::
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import json
 import os
@@ -112,10 +113,21 @@ class DandiStandIn:
         self._blob_requests = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._gc_was_enabled = True
 
     # ---- lifecycle -------------------------------------------------------------------------
     def start(self) -> DandiStandIn:
-        """Start serving on a free loopback port."""
+        """Start serving on a free loopback port, with automatic garbage collection paused until :meth:`stop`.
+
+        The server answers from threads of this process. A garbage collection that runs in one of
+        them can finalise a leftover h5py or NWBHDF5IO object, which needs h5py's global lock;
+        a client reading a streamed file holds that lock while it waits for the server's answer,
+        so both would wait forever (seen in CI). Pausing the automatic collector (explicit
+        ``gc.collect()`` still works) removes that case; :meth:`stop` restores it and collects.
+        """
+        gc.collect()
+        self._gc_was_enabled = gc.isenabled()
+        gc.disable()
         handler = type("_Handler", (_Handler,), {"standin": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
@@ -124,11 +136,14 @@ class DandiStandIn:
         return self
 
     def stop(self) -> None:
-        """Stop serving and close the socket."""
+        """Stop serving, close the socket, and restore automatic garbage collection."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+            if self._gc_was_enabled:
+                gc.enable()
+            gc.collect()
 
     def __enter__(self) -> DandiStandIn:
         return self.start()

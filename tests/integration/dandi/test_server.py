@@ -90,3 +90,20 @@ def test_dandi_download_runs_unmodified(standin: DandiStandIn, shared_data: Path
         if dandiset_id == "000006":
             got = tmp_path / "000006" / path
             assert got.read_bytes() == (shared_data / "dandi_units_nwb" / name).read_bytes()
+
+
+def test_automatic_garbage_collection_is_paused_while_serving() -> None:
+    """A collection in a server thread could finalise h5py objects while a streaming client holds h5py's lock."""
+    import gc
+
+    assert gc.isenabled()
+    with DandiStandIn():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with DandiStandIn():
+            pass
+        assert not gc.isenabled()  # restored as it was
+    finally:
+        gc.enable()
