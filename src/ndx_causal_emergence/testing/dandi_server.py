@@ -93,6 +93,30 @@ class _Dandiset:
     assets: dict[str, ServedAsset] = field(default_factory=dict)
 
 
+_gc_pause = {"count": 0, "was_enabled": True}
+_gc_pause_lock = threading.Lock()
+
+
+def _pause_gc() -> None:
+    """Pause automatic garbage collection (nested: the first pause collects and remembers the state)."""
+    with _gc_pause_lock:
+        if _gc_pause["count"] == 0:
+            gc.collect()
+            _gc_pause["was_enabled"] = gc.isenabled()
+            gc.disable()
+        _gc_pause["count"] += 1
+
+
+def _resume_gc() -> None:
+    """Undo one :func:`_pause_gc`; the last one restores the collector and collects."""
+    with _gc_pause_lock:
+        _gc_pause["count"] -= 1
+        if _gc_pause["count"] == 0:
+            if _gc_pause["was_enabled"]:
+                gc.enable()
+            gc.collect()
+
+
 class DandiStandIn:
     """A DANDI API stand-in on 127.0.0.1; use as a context manager (``start``/``stop`` also work).
 
@@ -113,7 +137,6 @@ class DandiStandIn:
         self._blob_requests = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        self._gc_was_enabled = True
 
     # ---- lifecycle -------------------------------------------------------------------------
     def start(self) -> DandiStandIn:
@@ -123,14 +146,13 @@ class DandiStandIn:
         them can finalise a leftover h5py or NWBHDF5IO object, which needs h5py's global lock;
         a client reading a streamed file holds that lock while it waits for the server's answer,
         so both would wait forever (seen in CI). Pausing the automatic collector (explicit
-        ``gc.collect()`` still works) removes that case; :meth:`stop` restores it and collects.
+        ``gc.collect()`` still works) removes that case; when the last running stand-in stops, the
+        collector is restored as it was and a collection runs.
         """
-        gc.collect()
-        self._gc_was_enabled = gc.isenabled()
-        gc.disable()
         handler = type("_Handler", (_Handler,), {"standin": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
+        _pause_gc()
         self._thread = threading.Thread(target=self._server.serve_forever, name="dandi-standin", daemon=True)
         self._thread.start()
         return self
@@ -141,9 +163,7 @@ class DandiStandIn:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
-            if self._gc_was_enabled:
-                gc.enable()
-            gc.collect()
+            _resume_gc()
 
     def __enter__(self) -> DandiStandIn:
         return self.start()

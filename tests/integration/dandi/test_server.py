@@ -99,6 +99,9 @@ def test_automatic_garbage_collection_is_paused_while_serving() -> None:
     assert gc.isenabled()
     with DandiStandIn():
         assert not gc.isenabled()
+        with DandiStandIn():  # a second stand-in stopping first must not resume it for the first
+            pass
+        assert not gc.isenabled()
     assert gc.isenabled()
     gc.disable()
     try:
