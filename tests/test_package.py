@@ -51,23 +51,26 @@ import pynwb
 t_pynwb = time.perf_counter()
 import ndx_causal_emergence
 t_end = time.perf_counter()
-print(json.dumps({"seconds": t_end - t, "own": t_end - t_pynwb,
-                  "torch": "torch" in sys.modules, "dandi": "dandi" in sys.modules,
-                  "dask": "dask" in sys.modules, "matplotlib": "matplotlib" in sys.modules}))
+print(json.dumps({"pynwb": t_pynwb - t, "own": t_end - t_pynwb,
+                  "heavy": sorted(m for m in ("torch", "dandi", "dask", "matplotlib", "xarray") if m in sys.modules)}))
 """
 
 
 def test_import_is_light_and_fast():
+    """Importing the package loads no heavy dependency and costs little next to pynwb itself.
+
+    Our part is timed against pynwb's own import in the same process, so the bound holds on a
+    slow machine as on a fast one (absolute seconds depend on the machine, not on this package).
+    """
     runs = []
     for _ in range(5):
         proc = subprocess.run([sys.executable, "-c", IMPORT_PROBE], capture_output=True, text=True, check=True)
         runs.append(json.loads(proc.stdout))
-    assert not any(r["torch"] or r["dandi"] or r["dask"] or r["matplotlib"] for r in runs), runs
-    best = min(r["seconds"] for r in runs)
+    assert all(r["heavy"] == [] for r in runs), runs
     own = min(r["own"] for r in runs)
-    # pynwb itself takes ~1.2 s here (pandas, scipy.sparse, zarr through hdmf); our own part is the namespace
-    assert own <= 0.3, f"loading the namespace took {own:.2f} s (best of 5)"
-    assert best <= 1.5, f"import took {best:.2f} s (best of 5)"
+    pynwb_seconds = min(r["pynwb"] for r in runs)
+    # loading the namespace is hdmf's spec parsing: about a tenth of pynwb's import here (0.10 s against 1.2 s)
+    assert own <= 0.25 * pynwb_seconds, f"loading the namespace took {own:.2f} s against pynwb's {pynwb_seconds:.2f} s"
 
 
 @pytest.mark.timeout(600)
