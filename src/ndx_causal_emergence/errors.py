@@ -15,7 +15,8 @@ class InputError(CausalEmergenceError, ValueError):
 
 
 class SourceError(InputError):
-    """The source cannot be opened: missing file, not HDF5/NWB, unreachable URL, unknown DANDI asset."""
+    """The source cannot be opened or read: missing file, not HDF5/NWB, unreachable URL, unknown DANDI asset,
+    a connection lost for good while streaming."""
 
 
 class SeriesNotFoundError(InputError):

@@ -1,9 +1,16 @@
 """Stream remote HDF5 files with remfile: persistent disk cache, retries, no silent truncation.
 
 remfile fetches byte ranges on demand (100 KiB blocks, growing for sequential reads), retries
-each range request with exponential back-off (8 tries) and rejects any response whose length
-differs from the range asked for, so a dropped connection is retried and never returns short
-data. On top of it this module adds:
+each range request with exponential back-off (9 tries over about 25 s) and rejects any response
+whose length differs from the range asked for, so a dropped connection is retried and never
+returns short data. On top of it this module adds:
+
+- a timeout on every range request (:data:`REQUEST_TIMEOUT_S`; remfile sends none), so a server
+  that accepts the connection and then stops answering is abandoned and the range asked again,
+  instead of hanging the read forever;
+- a :class:`~ndx_causal_emergence.errors.SourceError` naming the URL and the disk cache when a
+  range still cannot be fetched after the retries (instead of a bare ``requests`` exception from
+  inside h5py);
 
 - a persistent :class:`AtomicDiskCache` (blocks written to a temporary file and renamed, so a
   killed process never leaves a truncated block that a later read would trust), in
@@ -49,6 +56,9 @@ MEMORY_CACHE_BYTES = 64 * 2**20
 MAX_REQUEST_BYTES = 16 * 2**20
 _RETRIES = 6
 _BACKOFF_S = 0.2
+#: (connect, read) timeout of each range request, in seconds. The read timeout bounds the wait
+#: for the next bytes, not the whole transfer, so large ranges on slow links are unaffected.
+REQUEST_TIMEOUT_S: tuple[float, float] = (10.0, 30.0)
 
 
 def default_cache_dir() -> Path:
@@ -77,6 +87,34 @@ class AtomicDiskCache(remfile.DiskCache):
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
+
+
+class _TimeoutSession(requests.Session):
+    """A requests session whose requests time out after :data:`REQUEST_TIMEOUT_S` unless told otherwise."""
+
+    def request(self, method: str, url: str, **kwargs: object) -> requests.Response:  # type: ignore[override]
+        kwargs.setdefault("timeout", REQUEST_TIMEOUT_S)
+        return super().request(method, url, **kwargs)
+
+
+class _StreamedFile(remfile.File):
+    """remfile's file with timed-out requests and a :class:`SourceError` when a range cannot be fetched."""
+
+    def __init__(self, url: str, *, cache_dir: Path, **options: object) -> None:
+        super().__init__(url, disk_cache=AtomicDiskCache(str(cache_dir)), **options)
+        self.session = _TimeoutSession()
+        self._cache_dir = cache_dir
+
+    def read(self, size: int | None = None) -> bytes:
+        """Read ``size`` bytes at the current position (fetched, or from the caches)."""
+        try:
+            return super().read(size)
+        except Exception as exc:  # remfile raises bare Exception (and requests errors) once its retries are spent
+            raise SourceError(
+                f"streaming {self._url!r} failed: {type(exc).__name__}: {exc}. The connection dropped or the "
+                f"server stopped answering, also on every retry. The blocks read so far stay in the disk cache "
+                f"{str(self._cache_dir)!r}, so running again fetches only the rest."
+            ) from exc
 
 
 def probe_url(url: str) -> tuple[int, str | None]:
@@ -132,14 +170,15 @@ def open_url(url: str, *, cache_dir: str | os.PathLike | None = None, size: int 
     Raises
     ------
     SourceError
-        Unreachable, not found, or not an HDF5 file.
+        Unreachable, not found, or not an HDF5 file; later, from reads of the yielded file, when a
+        byte range cannot be fetched after remfile's retries.
     """
     if size is None:
         size, validator = probe_url(url)
     scope = hashlib.sha256(f"{url}|{size}|{validator}".encode()).hexdigest()[:24]
     root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    remote = remfile.File(url, disk_cache=AtomicDiskCache(str(root / scope)), _size=size,
-                          _max_cache_size=MEMORY_CACHE_BYTES, _max_chunk_size=MAX_REQUEST_BYTES)
+    remote = _StreamedFile(url, cache_dir=root / scope, _size=size, _max_cache_size=MEMORY_CACHE_BYTES,
+                           _max_chunk_size=MAX_REQUEST_BYTES)
     try:
         h5file = h5py.File(remote, "r")
     except OSError as exc:

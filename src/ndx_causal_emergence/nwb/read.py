@@ -155,6 +155,8 @@ def _nwb_session(h5file: h5py.File, info: SourceInfo, location: str, *, streamed
     try:
         try:
             nwbfile = io.read()
+        except SourceError:  # a streamed read that failed: its message already says what and where
+            raise
         except Exception as exc:
             raise SourceError(f"{location!r} could not be read as NWB: {type(exc).__name__}: {exc}") from exc
         fields = {name: getattr(info, name) for name in info.__dataclass_fields__}

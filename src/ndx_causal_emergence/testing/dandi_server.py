@@ -16,8 +16,8 @@ and ``dandi download`` use:
 
 Digests (``dandi:dandi-etag``, ``dandi:sha2-256``) are computed from the local bytes. Every
 request is recorded (:attr:`DandiStandIn.log`, :attr:`DandiStandIn.blob_bytes`), and faults can
-be injected (:meth:`DandiStandIn.inject_fault`: close the connection mid-body, or answer 500,
-on the k-th blob request). :func:`point_dandi_client_at` makes the real ``dandi`` client use the
+be injected (:meth:`DandiStandIn.inject_fault`: close the connection mid-body, answer 500, or
+accept the request and never answer, on the k-th blob request). :func:`point_dandi_client_at` makes the real ``dandi`` client use the
 stand-in for ``DANDI:`` references and ``dandi://dandi/…`` URLs, and undoes it on exit.
 
 Example (a pytest fixture)::
@@ -59,6 +59,8 @@ REAL_UNITS_ASSETS = (
 _NAMESPACE = uuid.UUID("6f1c1a9e-5c1b-4f57-9d7e-0c8d3a1b2e44")
 _STAMP = "2024-01-01T00:00:00.000000Z"
 _BLOCK = 64 * 1024
+#: How long a "stall" fault holds a request unanswered, at most (it ends earlier when the stand-in stops).
+STALL_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ class ServedAsset:
 
 @dataclass(frozen=True)
 class RequestRecord:
-    """One request: method, path (with query), Range header, status and body bytes sent."""
+    """One request: method, path (with query), Range header, status (0: never answered) and body bytes sent."""
 
     method: str
     path: str
@@ -135,6 +137,7 @@ class DandiStandIn:
         self._lock = threading.Lock()
         self._faults: list[dict[str, Any]] = []
         self._blob_requests = 0
+        self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -150,6 +153,7 @@ class DandiStandIn:
         collector is restored as it was and a collection runs.
         """
         handler = type("_Handler", (_Handler,), {"standin": self})
+        self._stopping.clear()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         _pause_gc()
@@ -160,6 +164,7 @@ class DandiStandIn:
     def stop(self) -> None:
         """Stop serving, close the socket, and restore automatic garbage collection."""
         if self._server is not None:
+            self._stopping.set()  # releases stalled requests
             self._server.shutdown()
             self._server.server_close()
             self._server = None
@@ -249,10 +254,12 @@ class DandiStandIn:
         """Make the ``on_blob_request``-th blob GET from now fail.
 
         ``kind="drop"`` sends the headers and half the body, then closes the connection;
-        ``kind="500"`` answers ``500 Internal Server Error``.
+        ``kind="500"`` answers ``500 Internal Server Error``; ``kind="stall"`` reads the request
+        and sends nothing for :data:`STALL_S` seconds (or until :meth:`stop`), then closes the
+        connection.
         """
-        if kind not in ("drop", "500"):
-            raise ValueError(f"kind must be 'drop' or '500'; got {kind!r}")
+        if kind not in ("drop", "500", "stall"):
+            raise ValueError(f"kind must be 'drop', '500' or 'stall'; got {kind!r}")
         with self._lock:
             self._faults.append({"at": self._blob_requests + on_blob_request, "kind": kind})
 
@@ -410,6 +417,11 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "500":
             self._plain(500, b"injected failure")
             self.standin._record(RequestRecord("GET", self.path, requested, 500, 0))
+            return
+        if fault == "stall":
+            self.standin._record(RequestRecord("GET", self.path, requested, 0, 0))  # in arrival order
+            self.standin._stopping.wait(STALL_S)
+            self.close_connection = True
             return
         span = _parse_range(requested, size) if requested and not head else None
         if span == "unsatisfiable":

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+import remfile.RemFile
 
+from ndx_causal_emergence.dandi import remote
+from ndx_causal_emergence.errors import SourceError
 from ndx_causal_emergence.nwb.read import open_nwb, read_recording
 from ndx_causal_emergence.testing.convert import write_long_ophys_nwb
-from ndx_causal_emergence.testing.dandi_server import DandiStandIn, point_dandi_client_at
+from ndx_causal_emergence.testing.dandi_server import STALL_S, DandiStandIn, point_dandi_client_at
 
 REF = "DANDI:000321/sub-long/sub-long_ophys.nwb"
 RATE = 30.0
@@ -89,3 +93,54 @@ def test_cache_dir_from_environment(archive: DandiStandIn, tmp_path: Path, monke
     with open_nwb(REF) as opened:
         assert opened.nwbfile.identifier == "long-100000x125-seed0"
     assert any((tmp_path / "env-cache").rglob("*"))
+
+
+def _blob_gets(archive: DandiStandIn) -> list:
+    return [r for r in archive.log if r.path.startswith("/blobs/") and r.method == "GET"]
+
+
+@pytest.mark.timeout(120)
+def test_stalled_request_times_out_and_is_retried(archive: DandiStandIn, long_file: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server that takes the request and never answers is abandoned after the read timeout."""
+    monkeypatch.setattr(remote, "REQUEST_TIMEOUT_S", (5.0, 1.0))
+    archive.inject_fault(on_blob_request=2, kind="stall")
+    start = time.perf_counter()
+    rec = read_recording(REF, time_range=WINDOW, cache_dir=tmp_path / "cache")
+    elapsed = time.perf_counter() - start
+    np.testing.assert_array_equal(rec.data, read_recording(long_file, time_range=WINDOW).data)
+    stalled, retried = _blob_gets(archive)[1:3]
+    assert stalled.status == 0 and retried.range == stalled.range and retried.status == 206
+    assert elapsed < STALL_S / 3, f"the read waited {elapsed:.0f} s on a request stalled for {STALL_S:.0f} s"
+
+
+def _byte_spans(records: list) -> list[tuple[int, int]]:
+    spans = []
+    for record in records:
+        start, stop = record.range.split("=")[1].split("-")
+        spans.append((int(start), int(stop)))
+    return spans
+
+
+def test_connection_lost_for_good_is_a_clear_error_and_a_rerun_resumes(
+        archive: DandiStandIn, long_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When every retry of a range fails, the read raises SourceError; a rerun fetches only what is missing."""
+    monkeypatch.setattr(remfile.RemFile, "_num_request_retries", 2)  # 3 tries instead of 9 (25 s of back-off)
+    cache = tmp_path / "cache"
+    with open_nwb(REF, cache_dir=cache) as opened:
+        series = opened.nwbfile.processing["ophys"]["DfOverF"]["RoiResponseSeries"]
+        for k in (1, 2, 3):
+            archive.inject_fault(on_blob_request=k, kind="drop")
+        with pytest.raises(SourceError, match="streaming .*blobs.* failed") as failure:
+            series.data[30_000:31_000]
+        assert str(cache) in str(failure.value) and "running again fetches only the rest" in str(failure.value)
+    first = _blob_gets(archive)
+    assert [r.range for r in first[-3:]] == [first[-1].range] * 3  # the same range, dropped on every try
+    fetched = [span for span, record in zip(_byte_spans(first), first, strict=True)
+               if record.status == 206 and record.body_bytes == span[1] - span[0] + 1]
+    archive.reset_log()
+    rec = read_recording(REF, time_range=WINDOW, cache_dir=cache)
+    np.testing.assert_array_equal(rec.data, read_recording(long_file, time_range=WINDOW).data)
+    again = _byte_spans(archive.range_requests())
+    assert again, "the failed range must be fetched on the rerun"
+    assert not any(a0 <= f1 and f0 <= a1 for a0, a1 in again for f0, f1 in fetched), "a cached block was fetched again"
