@@ -17,8 +17,9 @@ and ``dandi download`` use:
 Digests (``dandi:dandi-etag``, ``dandi:sha2-256``) are computed from the local bytes. Every
 request is recorded (:attr:`DandiStandIn.log`, :attr:`DandiStandIn.blob_bytes`), and faults can
 be injected (:meth:`DandiStandIn.inject_fault`: close the connection mid-body, answer 500, or
-accept the request and never answer, on the k-th blob request). :func:`point_dandi_client_at` makes the real ``dandi`` client use the
-stand-in for ``DANDI:`` references and ``dandi://dandi/…`` URLs, and undoes it on exit.
+accept the request and never answer, on the k-th blob request). :func:`point_dandi_client_at`
+makes the real ``dandi`` client use the stand-in for ``DANDI:`` references and
+``dandi://dandi/…`` URLs, and undoes it on exit.
 
 Example (a pytest fixture)::
 
