@@ -129,6 +129,7 @@ def test_ladder_options_mean_what_the_estimator_means(two_condition, tmp_path):
     result = _invoke("run", str(two_condition), "--cut", "500", "--out", out)
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "Error: the top scale's dimension cut=500 must be between 1 and the number of channels N=16" in result.output
+    assert "fitting seed" not in result.output  # checked once the channels are known, before any fit
     assert not (tmp_path / "o.nwb").exists()
 
 

@@ -116,6 +116,10 @@ class _NISEstimator:
     def _ladder(self, n_features: int, params: dict[str, Any]) -> list[int]:
         raise NotImplementedError
 
+    def scales_for(self, n_features: int) -> list[int]:
+        """The scale ladder a fit on ``n_features`` channels would use; raises InputError if it cannot be built."""
+        return self._ladder(n_features, self._resolved())
+
     # ---------------------------------------------------------------- fitting
     def fit(self, X: Any, y: Any = None, *, segments: Any = None, validation: Any = None) -> _NISEstimator:
         """Fit the model on preprocessed frames.

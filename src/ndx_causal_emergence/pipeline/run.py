@@ -115,6 +115,7 @@ def analyze_condition(
 
     label = condition or "all"
     prepared = prepare(recording, condition=condition)
+    MultiscaleNISPlus(**config.model_kwargs(config.seeds[0])).scales_for(prepared.n_features)  # fail before any fit
     models, tables = [], []
     for seed in config.seeds:
         if progress:

@@ -60,6 +60,17 @@ def test_presets_fill_only_parameters_left_at_default() -> None:
         MultiscaleNISPlus(ei_domain="latent")._resolved()
 
 
+def test_scales_for_gives_the_ladder_a_fit_would_use() -> None:
+    assert MultiscaleNISPlus().scales_for(116) == [116, 58, 29, 14, 7, 3, 1]
+    assert MultiscaleNISPlus(coarsening=4, cut=2).scales_for(72) == [72, 18, 4, 2]
+    assert MultiscaleNISPlus(scales=[8, 4, 2]).scales_for(8) == [8, 4, 2]
+    assert NISPlus(q=2).scales_for(6) == [2] and NIS(q=3).scales_for(6) == [3]
+    with pytest.raises(InputError, match="cut=9 must be between 1 and the number of channels N=8"):
+        MultiscaleNISPlus(cut=9).scales_for(8)
+    with pytest.raises(InputError, match="q must be an integer in 1..N=6"):
+        NISPlus(q=7).scales_for(6)
+
+
 def test_methods_need_a_fitted_model(data) -> None:
     model = MultiscaleNISPlus()
     for call in (
