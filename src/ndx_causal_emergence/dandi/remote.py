@@ -56,8 +56,9 @@ MEMORY_CACHE_BYTES = 64 * 2**20
 MAX_REQUEST_BYTES = 16 * 2**20
 _RETRIES = 6
 _BACKOFF_S = 0.2
-#: (connect, read) timeout of each range request, in seconds. The read timeout bounds the wait
-#: for the next bytes, not the whole transfer, so large ranges on slow links are unaffected.
+#: (connect, read) timeout of every request to a file server (size probe, range requests,
+#: download), in seconds. The read timeout bounds the wait for the next bytes, not the whole
+#: transfer, so large ranges on slow links are unaffected.
 REQUEST_TIMEOUT_S: tuple[float, float] = (10.0, 30.0)
 
 
@@ -130,9 +131,9 @@ def probe_url(url: str) -> tuple[int, str | None]:
     last: Exception | None = None
     for attempt in range(_RETRIES):
         try:
-            response = requests.head(url, allow_redirects=True, timeout=30)
+            response = requests.head(url, allow_redirects=True, timeout=REQUEST_TIMEOUT_S)
             if response.status_code in (403, 405):  # servers (presigned S3) that refuse HEAD
-                response = requests.get(url, stream=True, timeout=30)
+                response = requests.get(url, stream=True, timeout=REQUEST_TIMEOUT_S)
                 response.close()
             if 400 <= response.status_code < 500 and response.status_code != 429:
                 raise SourceError(f"{url!r} answered HTTP {response.status_code} {response.reason}; check the URL")
@@ -225,12 +226,10 @@ def download(url: str, path: str | os.PathLike, *, chunk_bytes: int = 8 << 20, r
     Used when an output must hold a streamed input's content and NWB export cannot re-encode
     the input: the bytes are copied as they are and the results appended to the copy.
     """
-    import requests
-
     path = Path(path)
     for attempt in range(retries + 1):
         try:
-            with requests.get(url, stream=True, timeout=60) as response:
+            with requests.get(url, stream=True, timeout=REQUEST_TIMEOUT_S) as response:
                 response.raise_for_status()
                 expected = int(response.headers.get("Content-Length", -1))
                 written = 0
