@@ -19,6 +19,13 @@ class SourceError(InputError):
     a connection lost for good while streaming."""
 
 
+class ConnectionLostError(SourceError, ConnectionError):
+    """Streaming stopped: a byte range could not be fetched even after the retries.
+
+    Possibly transient: a rerun resumes from the disk cache, and batches retry the task.
+    """
+
+
 class SeriesNotFoundError(InputError):
     """No analysable series, an unknown ``--series`` path, or an ambiguous choice (the message lists candidates)."""
 

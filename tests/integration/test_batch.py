@@ -28,7 +28,7 @@ from pynwb import NWBHDF5IO, validate
 from ndx_causal_emergence.cli.main import cli
 from ndx_causal_emergence.dandi.dandisets import list_assets, match_glob
 from ndx_causal_emergence.dandi.refs import resolve_asset
-from ndx_causal_emergence.errors import InputError
+from ndx_causal_emergence.errors import ConnectionLostError, InputError, SourceError
 from ndx_causal_emergence.pipeline.batch import batch_summary_dataset, expand_sources, run_batch
 from ndx_causal_emergence.pipeline.config import AnalysisConfig
 from ndx_causal_emergence.pipeline.results import read_results
@@ -382,3 +382,28 @@ def test_cli_batch_runs_every_condition(shared_data: Path, tmp_path: Path) -> No
 def test_cli_batch_options_need_out_dir(args: list[str], message: str) -> None:
     result = CliRunner().invoke(cli, ["run", *args])
     assert result.exit_code == 2 and message in result.output
+
+
+def _fails_once(marker: str, error: str) -> str:
+    """Raise ``error`` the first time (the marker file does not exist yet), then succeed."""
+    if not Path(marker).exists():
+        Path(marker).write_text("failed once")
+        raise {"lost": ConnectionLostError, "source": SourceError}[error]("streaming 'http://…/blob' failed")
+    return "done"
+
+
+@pytest.mark.parametrize(("error", "retried"), [("lost", True), ("source", False)])
+def test_lost_connection_is_retried_other_source_errors_are_recorded(tmp_path: Path, error: str,
+                                                                      retried: bool) -> None:
+    """A task whose stream was lost is retried by Dask (a rerun resumes from the cache); bad input is not."""
+    from distributed import Client, LocalCluster
+
+    from ndx_causal_emergence.pipeline.batch import _Failure, _outcome, _recorded
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster, \
+            Client(cluster) as client:
+        outcome = _outcome(client.submit(_recorded(_fails_once), str(tmp_path / "marker"), error, retries=1))
+    if retried:
+        assert outcome == "done"
+    else:
+        assert isinstance(outcome, _Failure) and outcome.error.startswith("SourceError: streaming")
