@@ -16,11 +16,11 @@ class InputError(CausalEmergenceError, ValueError):
 
 class SourceError(InputError):
     """The source cannot be opened or read: missing file, not HDF5/NWB, unreachable URL, unknown DANDI asset,
-    a connection lost for good while streaming."""
+    a stream that stopped."""
 
 
-class ConnectionLostError(SourceError, ConnectionError):
-    """Streaming stopped: a byte range could not be fetched even after the retries.
+class StreamingError(SourceError, ConnectionError):
+    """Streaming stopped: a byte range could not be fetched (dropped or stalled on every retry, or refused).
 
     Possibly transient: a rerun resumes from the disk cache, and batches retry the task.
     """

@@ -28,7 +28,7 @@ from pynwb import NWBHDF5IO, validate
 from ndx_causal_emergence.cli.main import cli
 from ndx_causal_emergence.dandi.dandisets import list_assets, match_glob
 from ndx_causal_emergence.dandi.refs import resolve_asset
-from ndx_causal_emergence.errors import ConnectionLostError, InputError, SourceError
+from ndx_causal_emergence.errors import InputError, SourceError, StreamingError
 from ndx_causal_emergence.pipeline.batch import batch_summary_dataset, expand_sources, run_batch
 from ndx_causal_emergence.pipeline.config import AnalysisConfig
 from ndx_causal_emergence.pipeline.results import read_results
@@ -388,14 +388,14 @@ def _fails_once(marker: str, error: str) -> str:
     """Raise ``error`` the first time (the marker file does not exist yet), then succeed."""
     if not Path(marker).exists():
         Path(marker).write_text("failed once")
-        raise {"lost": ConnectionLostError, "source": SourceError}[error]("streaming 'http://…/blob' failed")
+        raise {"stream": StreamingError, "source": SourceError}[error]("streaming 'http://…/blob' stopped")
     return "done"
 
 
-@pytest.mark.parametrize(("error", "retried"), [("lost", True), ("source", False)])
-def test_lost_connection_is_retried_other_source_errors_are_recorded(tmp_path: Path, error: str,
-                                                                      retried: bool) -> None:
-    """A task whose stream was lost is retried by Dask (a rerun resumes from the cache); bad input is not."""
+@pytest.mark.parametrize(("error", "retried"), [("stream", True), ("source", False)])
+def test_stopped_stream_is_retried_other_source_errors_are_recorded(tmp_path: Path, error: str,
+                                                                    retried: bool) -> None:
+    """A task whose stream stopped is retried by Dask (a rerun resumes from the cache); bad input is not."""
     from distributed import Client, LocalCluster
 
     from ndx_causal_emergence.pipeline.batch import _Failure, _outcome, _recorded

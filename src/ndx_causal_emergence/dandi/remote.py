@@ -8,9 +8,9 @@ returns short data. On top of it this module adds:
 - a timeout on every range request (:data:`REQUEST_TIMEOUT_S`; remfile sends none), so a server
   that accepts the connection and then stops answering is abandoned and the range asked again,
   instead of hanging the read forever;
-- a :class:`~ndx_causal_emergence.errors.ConnectionLostError` (a ``SourceError``) naming the URL
+- a :class:`~ndx_causal_emergence.errors.StreamingError` (a ``SourceError``) naming the URL
   and the disk cache when a range still cannot be fetched after the retries (instead of a bare
-  ``requests`` exception from inside h5py);
+  ``requests`` or remfile exception from inside h5py);
 - a persistent :class:`AtomicDiskCache` (blocks written to a temporary file and renamed, so a
   killed process never leaves a truncated block that a later read would trust), in
   ``cache_dir`` / ``$NDX_CE_CACHE_DIR`` / the user cache folder;
@@ -41,7 +41,7 @@ import remfile
 import requests
 
 from ..data.recording import SourceInfo
-from ..errors import ConnectionLostError, SourceError
+from ..errors import SourceError, StreamingError
 
 if TYPE_CHECKING:  # pragma: no cover
     from dandi.dandiapi import DandiAPIClient
@@ -98,7 +98,7 @@ class _TimeoutSession(requests.Session):
 
 
 class _StreamedFile(remfile.File):
-    """remfile's file with timed-out requests and a :class:`ConnectionLostError` when a range cannot be fetched."""
+    """remfile's file with timed-out requests and a :class:`StreamingError` when a range cannot be fetched."""
 
     def __init__(self, url: str, *, cache_dir: Path, **options: object) -> None:
         super().__init__(url, disk_cache=AtomicDiskCache(str(cache_dir)), **options)
@@ -110,9 +110,9 @@ class _StreamedFile(remfile.File):
         try:
             return super().read(size)
         except Exception as exc:  # remfile raises bare Exception (and requests errors) once its retries are spent
-            raise ConnectionLostError(
-                f"streaming {self._url!r} failed: {type(exc).__name__}: {exc}. The connection dropped or the "
-                f"server stopped answering, also on every retry. The blocks read so far stay in the disk cache "
+            raise StreamingError(
+                f"streaming {self._url!r} stopped (after remfile's retries where retrying could help): "
+                f"{type(exc).__name__}: {exc}. The blocks read so far stay in the disk cache "
                 f"{str(self._cache_dir)!r}, so running again fetches only the rest."
             ) from exc
 
@@ -171,7 +171,7 @@ def open_url(url: str, *, cache_dir: str | os.PathLike | None = None, size: int 
     ------
     SourceError
         Unreachable, not found, or not an HDF5 file.
-    ConnectionLostError
+    StreamingError
         From reads of the yielded file, when a byte range cannot be fetched after remfile's retries.
     """
     if size is None:

@@ -17,7 +17,7 @@ Task graph (Dask ``distributed`` futures; this process only submits tasks and co
 
 Failures are recorded as one line in the summary's ``error`` column and never stop the other
 inputs. Errors that may be transient (``OSError``, ``TimeoutError``, ``MemoryError`` that are not
-this package's own errors, and a streamed read's :class:`ConnectionLostError`) are first retried
+this package's own errors, and a streamed read's :class:`StreamingError`) are first retried
 ``retries`` times by Dask; all others (bad input, too few channels, bugs: their traceback goes to
 the worker's log) are recorded at once. A worker that dies mid-task (killed, out of memory) is
 replaced by its nanny and the scheduler reruns the task elsewhere (up to
@@ -44,7 +44,7 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
-from ..errors import CausalEmergenceError, ConnectionLostError, DataError, InputError, OutputError, SourceError
+from ..errors import CausalEmergenceError, DataError, InputError, OutputError, SourceError, StreamingError
 from .config import AnalysisConfig
 
 __all__ = ["BatchInput", "batch_summary_dataset", "expand_sources", "run_batch"]
@@ -94,8 +94,8 @@ def _one_line(err: BaseException) -> str:
 
 def _as_failure(err: Exception) -> _Failure:
     """Record an error of a task; re-raise it if it may be transient, so that Dask retries the task."""
-    if isinstance(err, ConnectionLostError) or (isinstance(err, _TRANSIENT)
-                                                and not isinstance(err, CausalEmergenceError)):
+    transient = isinstance(err, _TRANSIENT) and not isinstance(err, CausalEmergenceError)
+    if transient or isinstance(err, StreamingError):
         raise err
     if not isinstance(err, CausalEmergenceError):  # a bug, not bad input: keep the traceback in the worker's log
         log.warning("batch task failed", exc_info=err)
@@ -469,7 +469,7 @@ def run_batch(
         Disk cache of streamed bytes, shared by the workers of a machine.
     retries : int
         Dask retries of a task that failed with a possibly transient error (``OSError``,
-        ``TimeoutError``, ``MemoryError``, a lost connection while streaming).
+        ``TimeoutError``, ``MemoryError``, a stream that stopped: :class:`StreamingError`).
     command : str, optional
         Command line recorded in each analysis' provenance (default: this process' ``sys.argv``).
 

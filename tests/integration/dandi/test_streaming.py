@@ -11,7 +11,7 @@ import pytest
 import remfile.RemFile
 
 from ndx_causal_emergence.dandi import remote
-from ndx_causal_emergence.errors import ConnectionLostError, SourceError
+from ndx_causal_emergence.errors import SourceError, StreamingError
 from ndx_causal_emergence.nwb.read import open_nwb, read_recording
 from ndx_causal_emergence.testing.convert import write_long_ophys_nwb
 from ndx_causal_emergence.testing.dandi_server import STALL_S, DandiStandIn, point_dandi_client_at
@@ -124,14 +124,14 @@ def _byte_spans(records: list) -> list[tuple[int, int]]:
 
 def test_connection_lost_for_good_is_a_clear_error_and_a_rerun_resumes(
         archive: DandiStandIn, long_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """When every retry of a range fails, the read raises ConnectionLostError; a rerun fetches only the rest."""
+    """When every retry of a range fails, the read raises StreamingError; a rerun fetches only the rest."""
     monkeypatch.setattr(remfile.RemFile, "_num_request_retries", 2)  # 3 tries instead of 9 (25 s of back-off)
     cache = tmp_path / "cache"
     with open_nwb(REF, cache_dir=cache) as opened:
         series = opened.nwbfile.processing["ophys"]["DfOverF"]["RoiResponseSeries"]
         for k in (1, 2, 3):
             archive.inject_fault(on_blob_request=k, kind="drop")
-        with pytest.raises(ConnectionLostError, match="streaming .*blobs.* failed") as failure:
+        with pytest.raises(StreamingError, match="streaming .*blobs.* stopped") as failure:
             series.data[30_000:31_000]
         assert str(cache) in str(failure.value) and "running again fetches only the rest" in str(failure.value)
         assert isinstance(failure.value, SourceError)  # the command line's exit code 2 and one-line message
