@@ -13,10 +13,15 @@ resolution, NWB metadata) and reading are timed apart. Prints a table: read MB/s
 data, Python peak allocation during the read (tracemalloc, in a second run of the same
 reading), growth of peak RSS during the read, peak RSS, bytes served by the stand-in.
 
+With ``--timeout-pairs N`` it then times N alternated cold-cache reads from the stand-in with
+remfile's plain ``requests`` session and with the package's session (request timeouts,
+``dandi.remote.REQUEST_TIMEOUT_S``), and prints each pair and the median ratio.
+
 Usage::
 
     python benchmarks/bench_read.py                      # full size (200 MB series)
     python benchmarks/bench_read.py --frames 20000 --rois 100   # quick
+    python benchmarks/bench_read.py --timeout-pairs 6    # plus the cost of request timeouts
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,7 +42,7 @@ from pathlib import Path
 REFERENCE = "DANDI:000999/sub-bench/sub-bench_ophys.nwb"
 
 
-def read_all(source: str, cache_dir: str | None, trace: bool) -> dict[str, float]:
+def read_all(source: str, cache_dir: str | None, trace: bool, plain_session: bool = False) -> dict[str, float]:
     """Open ``source``, then read the whole series block by block (keeping only a running sum).
 
     With ``trace`` the read runs under tracemalloc (its Python peak allocation is reported; the
@@ -47,6 +53,12 @@ def read_all(source: str, cache_dir: str | None, trace: bool) -> dict[str, float
     from ndx_causal_emergence.nwb.read import iter_series_chunks, open_nwb
 
     warnings.simplefilter("ignore")
+    if plain_session:  # remfile's own session: no request timeouts
+        import requests
+
+        from ndx_causal_emergence.dandi import remote
+
+        remote._TimeoutSession = requests.Session
     start = time.perf_counter()
     with open_nwb(source, cache_dir=cache_dir) as opened:
         series = opened.nwbfile.processing["ophys"]["DfOverF"]["RoiResponseSeries"]
@@ -66,10 +78,11 @@ def read_all(source: str, cache_dir: str | None, trace: bool) -> dict[str, float
             "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3}
 
 
-def run_child(source: str, cache_dir: str | None, env: dict[str, str], *, trace: bool = False) -> dict[str, float]:
+def run_child(source: str, cache_dir: str | None, env: dict[str, str], *, trace: bool = False,
+              plain_session: bool = False) -> dict[str, float]:
     command = [sys.executable, __file__, "--child", source, "--cache-dir", cache_dir or ""]
-    out = subprocess.run(command + (["--trace"] if trace else []), capture_output=True, text=True, env=env,
-                         check=True)
+    command += (["--trace"] if trace else []) + (["--plain-session"] if plain_session else [])
+    out = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -79,12 +92,15 @@ def main() -> None:
     parser.add_argument("--rois", type=int, default=500)
     parser.add_argument("--chunk-frames", type=int, default=1000)
     parser.add_argument("--workdir", type=Path, default=None, help="where to build the file (default: a temp dir)")
+    parser.add_argument("--timeout-pairs", type=int, default=0,
+                        help="alternated cold reads without and with request timeouts (default 0: none)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--cache-dir", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--plain-session", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(read_all(args.child, args.cache_dir or None, args.trace)))
+        print(json.dumps(read_all(args.child, args.cache_dir or None, args.trace, args.plain_session)))
         return
 
     from ndx_causal_emergence.testing.convert import write_long_ophys_nwb
@@ -112,6 +128,8 @@ def main() -> None:
             warm = run_child(REFERENCE, cache, env)
             served = server.blob_bytes
             rows.append(("stand-in, warm cache", warm, run_child(REFERENCE, cache, env, trace=True), served))
+            pairs = [[run_child(REFERENCE, str(Path(tmp) / f"cache-{i}-{plain}"), env, plain_session=plain)["read_s"]
+                      for plain in (True, False)] for i in range(args.timeout_pairs)]
     sums = {round(r["checksum"], 3) for _, r, t, _ in rows} | {round(t["checksum"], 3) for _, r, t, _ in rows}
     print("| source | data MB | open s | read s | read MB/s | tracemalloc peak MB | RSS growth MB | peak RSS MB "
           "| bytes served |")
@@ -121,6 +139,11 @@ def main() -> None:
               f"{r['data_mb'] / r['read_s']:.0f} | {t['tracemalloc_peak_mb']:.1f} | {r['rss_growth_mb']:.0f} | "
               f"{r['max_rss_mb']:.0f} | {'-' if served is None else f'{served / 1e6:.1f} MB'} |")
     print(f"identical data in every reading: {len(sums) == 1}")
+    if pairs:
+        print("\n| pair | cold read s, no timeouts | cold read s, timeouts | ratio |\n|---|---|---|---|")
+        for i, (plain, timed) in enumerate(pairs, 1):
+            print(f"| {i} | {plain:.2f} | {timed:.2f} | {timed / plain:.2f} |")
+        print(f"median ratio (timeouts / none): {statistics.median(t / p for p, t in pairs):.2f}")
 
 
 if __name__ == "__main__":
