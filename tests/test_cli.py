@@ -117,11 +117,11 @@ def test_bad_scales_is_usage_error(two_condition, tmp_path):
 
 def test_ladder_options_mean_what_the_estimator_means(two_condition, tmp_path):
     """``--coarsening`` is the ladder's factor and ``--cut`` its top dimension, as in ``MultiscaleNISPlus``."""
-    from ndx_causal_emergence.models.multiscale import dyadic_ladder
+    from ndx_causal_emergence.models import MultiscaleNISPlus
     from ndx_causal_emergence.pipeline.config import AnalysisConfig
 
-    kwargs = AnalysisConfig(coarsening=4, cut=2).model_kwargs(seed=0)
-    assert dyadic_ladder(72, coarsening=kwargs["coarsening"], cut=kwargs["cut"]) == [72, 18, 4, 2]
+    model = MultiscaleNISPlus(**AnalysisConfig(coarsening=4, cut=2).model_kwargs(seed=0))  # what `run` fits
+    assert model.scales_for(72) == [72, 18, 4, 2]
     out = str(tmp_path / "o.nwb")
     _one_line_error(_invoke("run", str(two_condition), "--scales", "4,2,1", "--cut", "2", "--out", out), "either")
     assert _invoke("run", str(two_condition), "--cut", "0", "--out", out).exit_code == 2  # usage error

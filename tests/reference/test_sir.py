@@ -71,9 +71,8 @@ def test_published_sir_orderings(published_runs) -> None:
         "measured 28,000-step means J(NIS+) = 2.16, J(NIS) = 1.29 (benchmarks/RESULTS.md, models) are more than "
         "0.5 nats below the published 3.77 and 3.50, and so is the official code itself: J = 2.85-2.92 (NIS+) "
         "and 2.35-2.44 (NIS) after 30,000 steps over seeds 1-3. Under the official measure our NIS+ gives 2.42; "
-        "the official code's "
-        "extra 0.45 comes from its latents collapsing 2.7 times further, which the box convention rewards "
-        "(benchmarks/RESULTS.md, models)"
+        "the official code's extra 0.45 comes from its latents collapsing 2.7 times further, which the box "
+        "convention rewards (benchmarks/RESULTS.md, models)"
     ),
 )
 def test_published_sir_values(published_runs) -> None:

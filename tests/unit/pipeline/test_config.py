@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ndx_causal_emergence.errors import InputError
-from ndx_causal_emergence.models.multiscale import dyadic_ladder
+from ndx_causal_emergence.models import MultiscaleNISPlus
 from ndx_causal_emergence.pipeline.config import AnalysisConfig
 
 
@@ -23,8 +23,7 @@ def test_toml_file_and_overrides(tmp_path) -> None:
     path.write_text('cut = 4\ncoarsening = 2\nbin_width = 0.5\n')
     config = AnalysisConfig.from_toml(path, bin_width=1.0)
     assert (config.cut, config.coarsening, config.bin_width) == (4, 2, 1.0)
-    kwargs = config.model_kwargs(seed=0)
-    assert dyadic_ladder(116, coarsening=kwargs["coarsening"], cut=kwargs["cut"]) == [116, 58, 29, 14, 7, 4]
+    assert MultiscaleNISPlus(**config.model_kwargs(seed=0)).scales_for(116) == [116, 58, 29, 14, 7, 4]
 
 
 @pytest.mark.parametrize(
