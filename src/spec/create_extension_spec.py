@@ -168,16 +168,37 @@ def emergence_table() -> NWBGroupSpec:
         ),
         "nmse_persistence": "NMSE of the persistence baseline x_{t+1} = x_t on the same block.",
         "fraction_in_box": "Fraction of held-out points inside the intervention box [-L, L]^q.",
+        "latent_nmse": (
+            "One-step error of the scale's map in its own (normalised) coordinates on the test block, "
+            "over the variance of the next state."
+        ),
+        "latent_nmse_persistence": "The same for the persistence baseline y_{t+1} = y_t.",
         "dimension_averaged_ei_sd": "Standard deviation of J over seeds, in nats.",
-        "dimension_averaged_ei_ci_low": "Lower bound of the 95 % interval of J over seeds, in nats.",
-        "dimension_averaged_ei_ci_high": "Upper bound of the 95 % interval of J over seeds, in nats.",
+        "dimension_averaged_ei_ci_low": (
+            "Lower bound of the 95 % interval of J (moving-block bootstrap of the test block, pooled over seeds), nats."
+        ),
+        "dimension_averaged_ei_ci_high": "Upper bound of that 95 % interval of J, in nats.",
         "causal_emergence_sd": "Standard deviation of Delta J over seeds, in nats.",
-        "causal_emergence_ci_low": "Lower bound of the 95 % interval of Delta J over seeds, in nats.",
-        "causal_emergence_ci_high": "Upper bound of the 95 % interval of Delta J over seeds, in nats.",
-        "causal_emergence_p_value": "P-value of Delta J against the surrogate null (circular shifts).",
+        "causal_emergence_ci_low": (
+            "Lower bound of the 95 % interval of Delta J (moving-block bootstrap of the test block, pooled over "
+            "seeds), in nats."
+        ),
+        "causal_emergence_ci_high": "Upper bound of that 95 % interval of Delta J, in nats.",
+        "causal_emergence_p_value": "One-sided bootstrap p-value of Delta J > 0 (NaN at scale 0).",
+        "causal_emergence_p_holm": "The p-value adjusted by Holm's method over the macro scales.",
+        "causal_emergence_surrogate_p_value": "P-value of Delta J against refits on circularly shifted channels.",
     }
     for name, doc in optional.items():
         cols += _column(name, doc, "float64", required=False)
+    flags = {
+        "fit_ok": (
+            "Whether the scale's map beats both persistence and the mean on the test block; J and Delta J of a "
+            "scale that does not (or whose micro level does not) cannot be interpreted."
+        ),
+        "significant": "Whether Delta J > 0 is significant: fit_ok here and at scale 0, Holm-adjusted p < alpha.",
+    }
+    for name, doc in flags.items():
+        cols += _column(name, doc, "bool", required=False)
     return NWBGroupSpec(
         neurodata_type_def="EmergenceTable",
         neurodata_type_inc="DynamicTable",
@@ -186,6 +207,30 @@ def emergence_table() -> NWBGroupSpec:
             "micro (scale 0) to macro. All information quantities are in nats (natural logarithms)."
         ),
         default_name="emergence",
+        datasets=cols,
+    )
+
+
+def condition_comparison_table() -> NWBGroupSpec:
+    cols = []
+    cols += _column("other_condition", "The condition this analysis is compared with.", "text")
+    cols += _column("other_analysis", "Name of that condition's CausalEmergenceAnalysis in the same module.", "text")
+    cols += _column("scale", "Index of the scale in this analysis.", "int32")
+    cols += _column("dimension", "Number of macro variables of the scale (the same in both analyses).", "int32")
+    cols += _column("measure", "'J' (dimension-averaged EI) or 'delta_J' (causal emergence against scale 0).", "text")
+    cols += _column("difference", "This condition's value minus the other's, in nats.", "float64")
+    cols += _column("ci_low", "Lower bound of the 95 % bootstrap interval of the difference, in nats.", "float64")
+    cols += _column("ci_high", "Upper bound of the 95 % bootstrap interval of the difference, in nats.", "float64")
+    cols += _column("p_value", "Two-sided permutation p-value (condition labels permuted over test blocks).", "float64")
+    cols += _column("significant", "p_value < alpha and both conditions' maps pass the fit-quality gate.", "bool")
+    return NWBGroupSpec(
+        neurodata_type_def="ConditionComparisonTable",
+        neurodata_type_inc="DynamicTable",
+        doc=(
+            "Differences of J and Delta J per scale between this analysis's condition and each other condition "
+            "analysed from the same series, one row per other condition, scale and measure."
+        ),
+        default_name="comparisons",
         datasets=cols,
     )
 
@@ -321,6 +366,11 @@ def causal_emergence_analysis() -> NWBGroupSpec:
             NWBGroupSpec(neurodata_type_inc="LearnedDynamicsModel", doc="The learned models.", quantity="*"),
             NWBGroupSpec(neurodata_type_inc="EmergenceTable", doc="EI and emergence per scale.", quantity=1),
             NWBGroupSpec(neurodata_type_inc="FixedPointTable", doc="Fixed points of the macro dynamics.", quantity="?"),
+            NWBGroupSpec(
+                neurodata_type_inc="ConditionComparisonTable",
+                doc="Differences from the other conditions of the same series.",
+                quantity="?",
+            ),
             NWBGroupSpec(neurodata_type_inc="AttributionTable", doc="Attribution to the input channels.", quantity="?"),
             NWBGroupSpec(
                 name="state_transitions",
@@ -356,6 +406,7 @@ def main() -> None:
         model_parameter(),
         learned_dynamics_model(),
         emergence_table(),
+        condition_comparison_table(),
         fixed_point_table(),
         attribution_table(),
         analysis_provenance(),

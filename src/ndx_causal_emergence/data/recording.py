@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from ..errors import InputError
+
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
 
@@ -114,6 +116,35 @@ class Recording:
             if found != expected:
                 raise ValueError(f"Recording.{name} has shape {found}; expected {expected} to match data {n_frames}×"
                                  f"{n_channels}")
+
+    @classmethod
+    def from_array(
+        cls, data: Any, *, rate: float, labels: Any = None, unit: str = "a.u.", name: str = "array"
+    ) -> Recording:
+        """A recording from a ``(n_frames, n_channels)`` array sampled at ``rate`` Hz (frames start at t = 0).
+
+        ``labels`` (one per frame, ``None`` for unlabelled frames) give the conditions.
+
+        Examples
+        --------
+        >>> rec = Recording.from_array(np.zeros((100, 3)), rate=10.0)
+        >>> rec.n_frames, rec.n_channels, float(rec.timestamps[-1])
+        (100, 3, 9.9)
+        """
+        from .split import segment_ids
+
+        values = np.asarray(data, dtype=float)
+        if values.ndim != 2:
+            raise InputError(f"data must be a (n_frames, n_channels) array, got shape {values.shape}.")
+        if not rate > 0:
+            raise InputError(f"rate must be > 0 Hz, got {rate}.")
+        times = np.arange(len(values)) / float(rate)
+        frame_labels = None if labels is None else np.asarray(labels, dtype=object)
+        return cls(
+            data=values, timestamps=times, channel_ids=np.arange(values.shape[1]), labels=frame_labels,
+            segment_ids=segment_ids(times, frame_labels, rate=rate), unit=unit, rate=float(rate),
+            series_path=name, series_object_id=None, roi_table_path=None, roi_indices=None,
+        )  # fmt: skip
 
     @property
     def n_frames(self) -> int:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -37,6 +37,7 @@ __all__ = [
     "gaussian_ei",
     "linear_gaussian_ei",
     "logabsdet_jacobian",
+    "noise_term",
 ]
 
 # Jacobians are built in chunks of at most this many matrix entries (8 MiB in float64).
@@ -61,6 +62,9 @@ class EIResult:
         Half-width of the intervention box ``[-L, L]^q``.
     unit : str
         ``"nats"`` (as computed) or ``"bits"`` (after :meth:`to_bits`).
+    jacobian_samples : np.ndarray or None
+        ``ln|det ∂F/∂y|`` at each point of the Jacobian term (nats; ``None`` for the analytic
+        :func:`linear_gaussian_ei`), for resampling.
     """
 
     ei: float
@@ -70,6 +74,7 @@ class EIResult:
     q: int
     L: float
     unit: str = "nats"
+    jacobian_samples: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_bits(self) -> EIResult:
         """The same result in bits (every information value divided by ``ln 2``)."""
@@ -86,17 +91,20 @@ class EIResult:
         )
 
 
-def _noise_term(sigma2: np.ndarray) -> float:
+def noise_term(sigma2: np.ndarray) -> float:
+    """The noise term ``−(q/2)(1 + ln 2π) − ½ Σ ln σ_i²`` of EI (nats)."""
     q = sigma2.shape[0]
     return float(-0.5 * q * (1.0 + math.log(2.0 * math.pi)) - 0.5 * np.sum(np.log(sigma2)))
 
 
-def _result(noise: float, mean_logdet: float, q: int, L: float, clip: bool) -> EIResult:
+def _result(
+    noise: float, mean_logdet: float, q: int, L: float, clip: bool, samples: np.ndarray | None = None
+) -> EIResult:
     jac = q * math.log(2.0 * L) + mean_logdet
     ei = noise + jac
     if clip:
         ei = max(ei, 0.0)
-    return EIResult(ei=ei, dei=ei / q, noise_term=noise, jacobian_term=jac, q=q, L=L)
+    return EIResult(ei=ei, dei=ei / q, noise_term=noise, jacobian_term=jac, q=q, L=L, jacobian_samples=samples)
 
 
 def _check_sigma2(sigma2: Any, q: int | None = None) -> np.ndarray:
@@ -311,7 +319,7 @@ def gaussian_ei(
     else:
         w = as_weights(weights, logdet.shape[0])
         mean_logdet = float(np.sum(w * logdet) / np.sum(w))
-    return _result(_noise_term(s2), mean_logdet, q, L, clip)
+    return _result(noise_term(s2), mean_logdet, q, L, clip, logdet)
 
 
 def linear_gaussian_ei(A: Any, sigma2: Any, L: float = 1.0) -> EIResult:
@@ -348,7 +356,7 @@ def linear_gaussian_ei(A: Any, sigma2: Any, L: float = 1.0) -> EIResult:
     s2 = to_numpy(sigma2, "sigma2")
     s2 = _check_sigma2(np.full(q, float(s2)) if s2.ndim == 0 else s2, q)
     L = as_positive(L, "L")
-    return _result(_noise_term(s2), float(np.linalg.slogdet(a)[1]), q, L, clip=False)
+    return _result(noise_term(s2), float(np.linalg.slogdet(a)[1]), q, L, clip=False)
 
 
 def estimate_sigma2(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import math
 import time
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -20,6 +21,7 @@ import torch
 
 from ..errors import InputError, NotFittedError
 from ..measures import causal_emergence, causal_power, emergent_complexity, estimate_sigma2, gaussian_ei, ipw_weights
+from ..measures.resampling import ScaleResiduals
 from .dynamics import AffineConjugate
 from .multiscale import EncoderMap, MultiscaleModule, check_scales, dyadic_ladder
 from .presets import PRESETS
@@ -35,12 +37,13 @@ from .training import (
     train,
 )
 
-__all__ = ["MultiscaleNISPlus"]
+__all__ = ["Measurement", "MultiscaleNISPlus"]
 
 _CHUNK = 8192
 _TABLE_COLUMNS = [
     "scale", "dimension", "effective_information", "dimension_averaged_ei", "noise_term", "jacobian_term",
-    "causal_emergence", "causal_power", "nmse", "nmse_persistence", "fraction_in_box", "causal_emergence_observed",
+    "causal_emergence", "causal_power", "nmse", "nmse_persistence", "fraction_in_box", "latent_nmse",
+    "latent_nmse_persistence", "fit_ok", "causal_emergence_observed",
 ]  # fmt: skip
 # Every hyperparameter any estimator class may resolve, with its value when a class does not expose it.
 _ALL_DEFAULTS: dict[str, Any] = {
@@ -50,8 +53,24 @@ _ALL_DEFAULTS: dict[str, Any] = {
     "decoder_noise": None, "kde_bandwidth": 0.05, "learning_rate": 1e-4, "batch_size": 100, "max_steps": 10000,
     "warmup_fraction": 0.1, "weight_refresh": 1000, "multi_lag": False, "eval_every": 250, "patience": None,
     "observed_reference": True, "intervention_half_width": 1.0, "ei_domain": "normalized", "sigma_convention": "mse",
-    "checkpoint_path": None, "device": "auto", "seed": 0, "verbose": False, "weighted_measures": None,
+    "checkpoint_path": None, "device": "auto", "seed": 0, "verbose": False, "weighted_measures": False,
+    "pca_init": True,
 }  # fmt: skip
+
+
+@torch.no_grad()
+def _apply(fn: torch.nn.Module, u: np.ndarray) -> np.ndarray:
+    """``fn`` on the rows of ``u`` (float32 chunks), float64 out."""
+    parts = [fn(torch.as_tensor(u[i : i + _CHUNK], dtype=torch.float32)) for i in range(0, len(u), _CHUNK)]
+    return torch.cat(parts).double().numpy() if parts else np.zeros_like(u)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A scale table and the per-scale residuals it was computed from (see :meth:`MultiscaleNISPlus.measure`)."""
+
+    table: pd.DataFrame
+    residuals: list[ScaleResiduals]
 
 
 class _NISEstimator:
@@ -106,8 +125,6 @@ class _NISEstimator:
                 if key not in sig or params[key] == sig[key].default:
                     params[key] = value
         params.update(self._fixed)
-        if params["weighted_measures"] is None:
-            params["weighted_measures"] = params["use_weights"]
         for key, allowed in (("ei_domain", ("normalized", "box")), ("sigma_convention", ("mse", "mae"))):
             if params[key] not in allowed:
                 raise InputError(f"{key} must be one of {allowed}, got {params[key]!r}.")
@@ -167,6 +184,8 @@ class _NISEstimator:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(p["seed"])
             module = self._build(n_features, scales, p)
+        if p["pca_init"]:
+            module.set_rotation(torch.as_tensor(train_data.frames[train_data.finite_rows]))
         start = time.perf_counter()
         self.history_ = train(module, train_data, cfg, validation=val_data, checkpoint_path=p["checkpoint_path"])
         self.train_seconds_ = time.perf_counter() - start
@@ -187,7 +206,7 @@ class _NISEstimator:
             )
             self.observed_center_, self.observed_half_range_ = percentile_affine(finite.astype(np.float64))
         held = val_data if val_data is not None else train_data
-        self.sigma2_ = [self._measure_scale(k, held, p, seed=p["seed"])[0] for k in range(len(scales))]
+        self.sigma2_ = [self._measure_scale(k, held, p, seed=p["seed"]) for k in range(len(scales))]
         return self
 
     @staticmethod
@@ -321,12 +340,11 @@ class _NISEstimator:
     @torch.no_grad()
     def _measure_pairs(
         self, fn: torch.nn.Module, u0: np.ndarray, u1: np.ndarray, p: dict[str, Any], seed: int
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        """``(σ², weights)`` of a map ``fn`` on normalised pairs (IPW unless weighting is off; no clipping)."""
-        pred = torch.cat([fn(torch.as_tensor(u0[i : i + _CHUNK], dtype=torch.float32)) for i in
-                          range(0, len(u0), _CHUNK)]).double().numpy()  # fmt: skip
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """``(prediction, σ², weights)`` of a map ``fn`` on normalised pairs (weights: IPW, unclipped, or None)."""
+        pred = _apply(fn, u0)
         w = ipw_weights(u0, bandwidth=p["kde_bandwidth"], clip=None, seed=seed) if p["weighted_measures"] else None
-        return estimate_sigma2(pred, u1, weights=w, convention=p["sigma_convention"]), w
+        return pred, estimate_sigma2(pred, u1, weights=w, convention=p["sigma_convention"]), w
 
     def _scale_pairs(self, scale: int, data: TransitionData, p: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
         t = data.starts[1]
@@ -334,12 +352,10 @@ class _NISEstimator:
         both = self._encode_raw(np.concatenate([data.frames[t], data.frames[t + 1]]), upto=scale)[scale]
         return (both[: len(t)] - center) / half, (both[len(t) :] - center) / half
 
-    def _measure_scale(
-        self, scale: int, data: TransitionData, p: dict[str, Any], seed: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    def _measure_scale(self, scale: int, data: TransitionData, p: dict[str, Any], seed: int) -> np.ndarray:
+        """σ² of scale ``scale`` on the pairs of ``data``."""
         u0, u1 = self._scale_pairs(scale, data, p)
-        sigma2, w = self._measure_pairs(self.dynamics_map(scale), u0, u1, p, seed)
-        return sigma2, u0, w
+        return self._measure_pairs(self.dynamics_map(scale), u0, u1, p, seed)[1]
 
     def _observed_j(self, data: TransitionData, p: dict[str, Any], n_samples: int, seed: int) -> float:
         t = data.starts[1]
@@ -350,10 +366,10 @@ class _NISEstimator:
         u0 = (data.frames[t].astype(np.float64) - center) / half
         u1 = (data.frames[t + 1].astype(np.float64) - center) / half
         fn = AffineConjugate(self.observed_model_, center, half).eval()
-        sigma2, _ = self._measure_pairs(fn, u0, u1, p, seed)
+        _, sigma2, _ = self._measure_pairs(fn, u0, u1, p, seed)
         return gaussian_ei(fn, sigma2, L=p["intervention_half_width"], n_samples=n_samples, seed=seed).dei
 
-    def emergence_table(
+    def measure(
         self,
         X: Any,
         *,
@@ -361,23 +377,15 @@ class _NISEstimator:
         n_samples: int = 1000,
         seed: int = 0,
         jacobian_domain: str = "box",
-    ) -> pd.DataFrame:
-        """EI, dimension-averaged EI and causal emergence of every scale on the held-out pairs of ``X``.
-
-        Σ is the (IPW-weighted unless ``use_weights=False``) per-dimension residual of ``F̃_k``
-        on the pairs of ``X`` in normalised coordinates (raw with ``ei_domain="box"``); the
-        Jacobian term averages ``ln|det ∂F̃_k|`` over ``n_samples`` uniform draws in the box
-        (``jacobian_domain="data"``: over the weighted held-out points instead, a diagnostic).
+    ) -> Measurement:
+        """The emergence table of ``X`` (see :meth:`emergence_table`) and the residuals it was computed from.
 
         Returns
         -------
-        pandas.DataFrame
-            One row per scale: ``scale, dimension, effective_information, dimension_averaged_ei,
-            noise_term, jacobian_term, causal_emergence`` (ΔJ against scale 0), ``causal_power``,
-            ``nmse``, ``nmse_persistence``, ``fraction_in_box`` and ``causal_emergence_observed``
-            (ΔJ against the observed-space micro reference; NaN without it). Nats. ``attrs``
-            holds ``emergent_complexity`` (bits), ``emergent_complexity_normalized``,
-            ``observed_reference_j`` and the conventions used.
+        Measurement
+            ``table`` (as :meth:`emergence_table`) and ``residuals``: one
+            :class:`~ndx_causal_emergence.measures.resampling.ScaleResiduals` per scale, for
+            intervals, significance and condition comparisons.
         """
         self._check_fitted()
         if jacobian_domain not in ("box", "data"):
@@ -387,16 +395,25 @@ class _NISEstimator:
         if data.n_pairs < 2:
             raise InputError(f"X must hold at least 2 transition pairs to measure, found {data.n_pairs}.")
         L = p["intervention_half_width"]
-        rows = []
+        rows, residuals = [], []
         for k, d in enumerate(self.scales_):
-            sigma2, u0, w = self._measure_scale(k, data, p, seed)
+            u0, u1 = self._scale_pairs(k, data, p)
+            fn = self.dynamics_map(k)
+            pred, sigma2, w = self._measure_pairs(fn, u0, u1, p, seed)
             extra = {"samples": u0, "weights": w} if jacobian_domain == "data" else {}
-            res = gaussian_ei(self.dynamics_map(k), sigma2, L=L, n_samples=n_samples, seed=seed, **extra)
+            res = gaussian_ei(fn, sigma2, L=L, n_samples=n_samples, seed=seed, **extra)
+            terms = np.abs(pred - u1) if p["sigma_convention"] == "mae" else np.square(pred - u1)
+            residuals.append(ScaleResiduals(terms, res.jacobian_samples, L, w))
             nmse, nmse_persist = self._nmse(data, k)
+            spread = np.square(u1 - u1.mean(axis=0)).sum()
+            latent_nmse = float(np.square(pred - u1).sum() / spread)
+            latent_persist = float(np.square(u0 - u1).sum() / spread)
             rows.append({
                 "scale": k, "dimension": d, "effective_information": res.ei, "dimension_averaged_ei": res.dei,
                 "noise_term": res.noise_term, "jacobian_term": res.jacobian_term, "nmse": nmse,
                 "nmse_persistence": nmse_persist, "fraction_in_box": float((np.abs(u0) <= L).all(axis=1).mean()),
+                "latent_nmse": latent_nmse, "latent_nmse_persistence": latent_persist,
+                "fit_ok": bool(latent_nmse < min(1.0, latent_persist)),
             })  # fmt: skip
         table = pd.DataFrame(rows)
         j = table["dimension_averaged_ei"].to_numpy()
@@ -409,10 +426,44 @@ class _NISEstimator:
         table.attrs.update({
             "emergent_complexity": float(ec.bits), "emergent_complexity_normalized": float(ec.normalized),
             "observed_reference_j": float(j_obs), "ei_domain": p["ei_domain"],
-            "sigma_convention": p["sigma_convention"], "jacobian_domain": jacobian_domain, "units": "nats",
-            "intervention_half_width": L, "n_samples": n_samples, "seed": seed,
+            "sigma_convention": p["sigma_convention"], "weighted_measures": bool(p["weighted_measures"]),
+            "jacobian_domain": jacobian_domain, "units": "nats", "intervention_half_width": L,
+            "n_samples": n_samples, "seed": seed,
         })  # fmt: skip
-        return table
+        return Measurement(table=table, residuals=residuals)
+
+    def emergence_table(
+        self,
+        X: Any,
+        *,
+        segments: Any = None,
+        n_samples: int = 1000,
+        seed: int = 0,
+        jacobian_domain: str = "box",
+    ) -> pd.DataFrame:
+        """EI, dimension-averaged EI, causal emergence and fit quality of every scale on the held-out pairs of ``X``.
+
+        Σ is the per-dimension mean squared one-step residual of ``F̃_k`` on the pairs of ``X`` in
+        normalised coordinates (raw with ``ei_domain="box"``; IPW-weighted with
+        ``weighted_measures=True``); the Jacobian term averages ``ln|det ∂F̃_k|`` over
+        ``n_samples`` uniform draws in the box (``jacobian_domain="data"``: over the held-out
+        points instead, a diagnostic).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per scale: ``scale, dimension, effective_information, dimension_averaged_ei,
+            noise_term, jacobian_term, causal_emergence`` (ΔJ against scale 0), ``causal_power``,
+            ``nmse``, ``nmse_persistence``, ``fraction_in_box``, ``latent_nmse`` and
+            ``latent_nmse_persistence`` (one-step error of ``F̃_k`` and of persistence in the
+            scale's own coordinates, over the variance of the next state), ``fit_ok`` (the map
+            beats both persistence and the mean: its J can be read) and
+            ``causal_emergence_observed`` (ΔJ against the observed-space micro reference; NaN
+            without it). Nats. ``attrs`` holds ``emergent_complexity`` (bits),
+            ``emergent_complexity_normalized``, ``observed_reference_j`` and the conventions used.
+        """
+        return self.measure(X, segments=segments, n_samples=n_samples, seed=seed,
+                            jacobian_domain=jacobian_domain).table  # fmt: skip
 
     # ---------------------------------------------------------------- state
     def to_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
@@ -489,6 +540,15 @@ class MultiscaleNISPlus(_NISEstimator):
         Measure in normalised latent coordinates (§3.0) or in raw latents (official convention).
     sigma_convention : {"mse", "mae"}
         Residual variance estimate (``"mae"``: MAE plugged in as the variance, official SIR code).
+    weighted_measures : bool
+        Weight Σ by inverse-probability weights of the held-out latents (official code). Off by
+        default: the weights are noisy at few dimensions and flat at many (a KDE of 0.05
+        bandwidth in 10+ dimensions puts each point's own kernel far above its neighbours'), so
+        they inflate Σ of the coarse scales only (METHOD.md §3.1).
+    pca_init : bool
+        Start the coarse-graining from the principal axes of the data (see
+        :class:`~ndx_causal_emergence.models.multiscale.MultiscaleModule`); off: the first
+        ``d_k`` channels, as the official code does.
     checkpoint_path : str, optional
         Checkpoint file; an interrupted fit resumes from it.
     device : str
@@ -542,7 +602,8 @@ class MultiscaleNISPlus(_NISEstimator):
         batch_size: int = 100, max_steps: int = 10000, warmup_fraction: float = 0.1, weight_refresh: int = 1000,
         multi_lag: bool = False, eval_every: int = 250, patience: int | None = None, observed_reference: bool = True,
         intervention_half_width: float = 1.0, ei_domain: str = "normalized", sigma_convention: str = "mse",
-        checkpoint_path: str | None = None, device: str = "auto", seed: int = 0, verbose: bool = False,
+        weighted_measures: bool = False, pca_init: bool = True, checkpoint_path: str | None = None,
+        device: str = "auto", seed: int = 0, verbose: bool = False,
     ) -> None:  # fmt: skip
         self.scales = scales
         self.cut = cut
@@ -572,6 +633,8 @@ class MultiscaleNISPlus(_NISEstimator):
         self.intervention_half_width = intervention_half_width
         self.ei_domain = ei_domain
         self.sigma_convention = sigma_convention
+        self.weighted_measures = weighted_measures
+        self.pca_init = pca_init
         self.checkpoint_path = checkpoint_path
         self.device = device
         self.seed = seed

@@ -98,6 +98,15 @@ class MultiscaleModule(nn.Module):
         ``tanh`` on the forward dynamics output.
     use_reverse : bool
         Build the reverse dynamics ``G_k`` (NIS+).
+
+    Attributes
+    ----------
+    rotation : torch.Tensor (buffer)
+        An orthogonal matrix applied to the input of the first encoder that drops coordinates
+        (``ψ_1``, or ``ψ_0`` when ``d_0 < N``), identity until :meth:`set_rotation`. Flows start
+        as the identity, so without it every coarse scale would start as the first ``d_k``
+        input channels; the estimator sets it to the principal axes of the training data, so
+        that they start as the top principal components (METHOD.md §2.2).
     """
 
     def __init__(
@@ -125,6 +134,23 @@ class MultiscaleModule(nn.Module):
             if use_reverse
             else None
         )
+        # the first level whose encoder keeps fewer coordinates than it reads
+        self.rotated_level = next((k for k, (a, b) in enumerate(zip(self.in_dims, self.scales, strict=True)) if b < a),
+                                  None)  # fmt: skip
+        width = self.in_dims[self.rotated_level] if self.rotated_level is not None else 0
+        self.register_buffer("rotation", torch.eye(width))
+
+    def set_rotation(self, frames: torch.Tensor) -> None:
+        """Set :attr:`rotation` to the principal axes (decreasing variance) of the encoded ``frames`` at its level."""
+        if self.rotated_level is None:
+            return
+        with torch.no_grad():
+            h = frames
+            for k in range(self.rotated_level):
+                h = self.encoders[k](h)[0][:, : self.scales[k]]
+            centred = (h - h.mean(dim=0)).double()
+            _, vectors = torch.linalg.eigh(centred.T @ centred)  # ascending eigenvalues
+            self.rotation.copy_(vectors.flip(1).to(self.rotation.dtype))
 
     @property
     def n_scales(self) -> int:
@@ -137,6 +163,8 @@ class MultiscaleModule(nn.Module):
         out: list[torch.Tensor] = []
         h = x
         for k in range(last + 1):
+            if k == self.rotated_level:
+                h = h @ self.rotation
             h = self.encoders[k](h)[0][:, : self.scales[k]]
             out.append(h)
         return out
@@ -184,6 +212,8 @@ class MultiscaleModule(nn.Module):
                 sizes.append((k, block.shape[0]))
             if carry is not None:
                 carry = self.encoders[k].inverse(self._pad(carry, self.in_dims[k], noise_std, generator))
+                if k == self.rotated_level:
+                    carry = carry @ self.rotation.T
         out: list[torch.Tensor | None] = [None] * len(latents)
         if carry is not None:
             for (k, _), part in zip(sizes, torch.split(carry, [n for _, n in sizes]), strict=True):

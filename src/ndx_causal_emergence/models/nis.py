@@ -42,7 +42,8 @@ class NISPlus(_NISEstimator):
         batch_size: int = 100, max_steps: int = 10000, warmup_fraction: float = 0.1, weight_refresh: int = 1000,
         multi_lag: bool = False, eval_every: int = 250, patience: int | None = None, observed_reference: bool = True,
         intervention_half_width: float = 1.0, ei_domain: str = "normalized", sigma_convention: str = "mse",
-        checkpoint_path: str | None = None, device: str = "auto", seed: int = 0, verbose: bool = False,
+        weighted_measures: bool = False, pca_init: bool = True, checkpoint_path: str | None = None,
+        device: str = "auto", seed: int = 0, verbose: bool = False,
     ) -> None:  # fmt: skip
         self.q = q
         self.preset = preset
@@ -69,6 +70,8 @@ class NISPlus(_NISEstimator):
         self.intervention_half_width = intervention_half_width
         self.ei_domain = ei_domain
         self.sigma_convention = sigma_convention
+        self.weighted_measures = weighted_measures
+        self.pca_init = pca_init
         self.checkpoint_path = checkpoint_path
         self.device = device
         self.seed = seed
@@ -87,13 +90,13 @@ class NIS(_NISEstimator):
         Number of macro variables.
 
     Other parameters are those of :class:`~ndx_causal_emergence.models.MultiscaleNISPlus`
-    (without the reverse-term and weighting ones). Training is unweighted, but Σ in
-    :meth:`emergence_table` is IPW-weighted as for NIS+, so that the two J compare (as in the
-    official code).
+    (without the reverse-term and weighting ones). Training is unweighted; Σ in
+    :meth:`emergence_table` follows ``weighted_measures`` as for NIS+, so that the two J compare
+    (the ``sir`` preset weights both, as the official code does).
     """
 
     _fixed: ClassVar[dict[str, Any]] = {
-        "use_reverse": False, "use_weights": False, "reverse_trains_encoder": False, "weighted_measures": True,
+        "use_reverse": False, "use_weights": False, "reverse_trains_encoder": False,
     }  # fmt: skip
 
     def __init__(
@@ -102,7 +105,8 @@ class NIS(_NISEstimator):
         decoder_noise: float | None = None, learning_rate: float = 1e-4, batch_size: int = 100,
         max_steps: int = 10000, warmup_fraction: float = 0.1, multi_lag: bool = False, eval_every: int = 250,
         patience: int | None = None, observed_reference: bool = True, intervention_half_width: float = 1.0,
-        ei_domain: str = "normalized", sigma_convention: str = "mse", checkpoint_path: str | None = None,
+        ei_domain: str = "normalized", sigma_convention: str = "mse", weighted_measures: bool = False,
+        pca_init: bool = True, checkpoint_path: str | None = None,
         device: str = "auto", seed: int = 0, verbose: bool = False,
     ) -> None:  # fmt: skip
         self.q = q
@@ -125,6 +129,8 @@ class NIS(_NISEstimator):
         self.intervention_half_width = intervention_half_width
         self.ei_domain = ei_domain
         self.sigma_convention = sigma_convention
+        self.weighted_measures = weighted_measures
+        self.pca_init = pca_init
         self.checkpoint_path = checkpoint_path
         self.device = device
         self.seed = seed

@@ -11,8 +11,9 @@
 - ``sir``: the published NIS+ SIR set-up with the official conventions (Yang et al. 2024,
   arXiv:2308.09952; METHOD.md §5): 3 coupling layers (the official SIR flow builds 6 masks
   but uses ``len(masks) // 2`` layers), hidden width 64, batches of 700, 30,000 steps, λ = 3,
-  ``tanh`` squash, raw latents in a fixed box (``ei_domain="box"``), MAE as variance, the
-  reverse term training the encoder, and no latent forward term.
+  ``tanh`` squash, raw latents in a fixed box (``ei_domain="box"``), MAE as variance weighted by
+  inverse-probability weights, the reverse term training the encoder, no latent forward term and
+  no principal-axes start of the encoder.
 
 A preset fills only the parameters left at their default values.
 """
@@ -61,6 +62,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "sigma_convention": "mae",
         "reverse_trains_encoder": True,
         "latent_forward_weight": 0.0,
+        "weighted_measures": True,
+        "pca_init": False,
         "eval_every": 500,
     },
 }

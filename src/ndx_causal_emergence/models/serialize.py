@@ -50,7 +50,9 @@ def restore(est: Any, arch: dict[str, Any], tensors: dict[str, Any], module: Mul
     """Set the fitted attributes of a freshly constructed ``est`` from ``state_of`` output and an empty ``module``."""
     t = {k: torch.as_tensor(np.asarray(v)) for k, v in tensors.items()}
     n_scales = len(arch["scales"])
-    module.load_state_dict(_prefixed(t, "model."))
+    stored = _prefixed(t, "model.")
+    stored.setdefault("rotation", module.rotation)  # models saved before the principal-axes start: identity
+    module.load_state_dict(stored)
     est.model_ = module.eval()
     est.scales_, est.n_features_in_, est.device_ = list(arch["scales"]), arch["n_features_in"], arch["device"]
     est.history_ = {k: [math.nan if v is None else v for v in vals] for k, vals in arch["history"].items()}

@@ -58,6 +58,7 @@ _load_namespace()
 
 ModelParameter = get_class("ModelParameter", NAMESPACE)
 EmergenceTable = get_class("EmergenceTable", NAMESPACE)
+ConditionComparisonTable = get_class("ConditionComparisonTable", NAMESPACE)
 FixedPointTable = get_class("FixedPointTable", NAMESPACE)
 AttributionTable = get_class("AttributionTable", NAMESPACE)
 AnalysisProvenance = get_class("AnalysisProvenance", NAMESPACE)
@@ -163,6 +164,7 @@ __all__ = [
     "AnalysisProvenance",
     "AttributionTable",
     "CausalEmergenceAnalysis",
+    "ConditionComparisonTable",
     "EmergenceTable",
     "FixedPointTable",
     "LearnedDynamicsModel",

@@ -24,14 +24,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pynwb import NWBHDF5IO, NWBFile, ProcessingModule, TimeSeries
+from pynwb import NWBHDF5IO, NWBFile, ProcessingModule, TimeSeries, get_type_map
 from pynwb.event import EventsTable
 
 from ..errors import OutputError
 from .types import (
+    NAMESPACE,
     AnalysisProvenance,
     AttributionTable,
     CausalEmergenceAnalysis,
+    ConditionComparisonTable,
     EmergenceTable,
     FixedPointTable,
     LearnedDynamicsModel,
@@ -75,6 +77,7 @@ class AnalysisContent:
     fixed_points: pd.DataFrame | None = None
     attribution: pd.DataFrame | None = None
     transitions: pd.DataFrame | None = None
+    comparisons: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -90,16 +93,29 @@ class InputLinks:
 # building containers
 
 
-def _emergence_table(df: pd.DataFrame) -> EmergenceTable:
-    table = EmergenceTable(name="emergence", description="EI and causal emergence per scale, in nats.")
-    known = {c["name"]: c["required"] for c in EmergenceTable.__columns__}
-    missing = [name for name, required in known.items() if required and name not in df.columns]
+def _filled_table(cls: type, df: pd.DataFrame, **kwargs: Any) -> Any:
+    """A table of type ``cls`` with the rows of ``df`` (the columns its schema defines, cast to their dtypes)."""
+    table = cls(**kwargs)
+    spec = {c["name"]: c for c in cls.__columns__}
+    missing = [name for name, col in spec.items() if col["required"] and name not in df.columns]
     if missing:
-        raise ValueError(f"emergence table lacks required columns {missing}")
-    df = df[[c for c in known if c in df.columns]]  # columns the schema defines, in its order
+        raise ValueError(f"{cls.__name__} lacks required columns {missing}")
+    casts = {"int32": int, "bool": bool, "text": str}
+    dtypes = {c.name: c.dtype for c in get_type_map().namespace_catalog.get_spec(NAMESPACE, cls.__name__).datasets}
+    df = df[[c for c in spec if c in df.columns]]  # columns the schema defines, in its order
     for row in df.to_dict("records"):
-        table.add_row(**{k: (int(v) if k in ("scale", "dimension") else float(v)) for k, v in row.items()})
+        table.add_row(**{k: casts.get(dtypes.get(k), float)(v) for k, v in row.items()})
     return table
+
+
+def _emergence_table(df: pd.DataFrame) -> EmergenceTable:
+    return _filled_table(EmergenceTable, df, name="emergence",
+                         description="EI and causal emergence per scale, in nats.")  # fmt: skip
+
+
+def _comparison_table(df: pd.DataFrame) -> ConditionComparisonTable:
+    return _filled_table(ConditionComparisonTable, df, name="comparisons",
+                         description="Differences of J and Delta J from the other conditions, in nats.")  # fmt: skip
 
 
 def _fixed_point_table(df: pd.DataFrame) -> FixedPointTable:
@@ -247,6 +263,9 @@ def add_analyses(
             learned_dynamics_models=[_stored_model(m) for m in content.models],
             emergence_table=_emergence_table(content.emergence),
             fixed_point_table=_fixed_point_table(content.fixed_points) if content.fixed_points is not None else None,
+            condition_comparison_table=_comparison_table(content.comparisons)
+            if content.comparisons is not None and len(content.comparisons)
+            else None,
             state_transitions=_transitions_table(content.transitions)
             if content.transitions is not None and len(content.transitions)
             else None,

@@ -38,7 +38,13 @@ class AnalysisConfig:
     seed, n_seeds : int
         Fits use seeds ``seed, seed + 1, ..., seed + n_seeds - 1``.
     n_surrogates : int
-        Surrogate refits (circular shifts per channel) for the p-value of Delta J (0: none).
+        Surrogate refits (circular shifts per channel) for a further p-value of Delta J (0: none).
+    n_bootstrap : int
+        Moving-block bootstrap resamples of the test block per seed, for the intervals and
+        p-values of J and Delta J.
+    alpha : float
+        Family-wise error rate (Holm over the macro scales) of the ``significant`` flag, and the
+        level of the condition comparisons.
     device : str
         ``"auto"``, ``"cpu"`` or ``"cuda"``.
     n_samples : int
@@ -58,6 +64,8 @@ class AnalysisConfig:
     seed: int = 0
     n_seeds: int = 1
     n_surrogates: int = 0
+    n_bootstrap: int = 1000
+    alpha: float = 0.05
     device: str = "auto"
     n_samples: int = 1000
     model_params: dict[str, Any] = field(default_factory=dict)
@@ -69,6 +77,10 @@ class AnalysisConfig:
             raise InputError(f"n_seeds must be >= 1, got {self.n_seeds}.")
         if self.n_surrogates < 0:
             raise InputError(f"n_surrogates must be >= 0, got {self.n_surrogates}.")
+        if self.n_bootstrap < 100:
+            raise InputError(f"n_bootstrap must be >= 100 (p-values need resolution), got {self.n_bootstrap}.")
+        if not 0.0 < self.alpha < 1.0:
+            raise InputError(f"alpha must lie in (0, 1), got {self.alpha}.")
         if self.scales is not None and (self.coarsening is not None or self.cut is not None):
             raise InputError("give either an explicit ladder (scales) or coarsening / cut, not both.")
         if self.coarsening is not None and self.coarsening < 2:

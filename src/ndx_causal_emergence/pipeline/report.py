@@ -12,6 +12,7 @@ SCALE_KEYS = ("scale", "dimension", "effective_information", "dimension_averaged
               "causal_power", "nmse")
 
 
+
 def _clean(value: Any) -> Any:
     """Plain JSON values (NaN → None, numpy scalars → Python)."""
     if hasattr(value, "item"):
@@ -34,7 +35,10 @@ def analysis_summary(name: str, result: ConditionResult) -> dict[str, Any]:
                 entry["source"] = row["source"]
             entry["location"] = [float(v) for v in row["location"]]
             fixed.append(entry)
-    return {
+    comparisons = [] if result.comparisons is None else [
+        {k: _clean(v) for k, v in row.items()} for row in result.comparisons.to_dict("records")
+    ]
+    summary = {
         "name": name,
         "condition": result.condition,
         "source": result.provenance.get("input_file"),
@@ -43,9 +47,60 @@ def analysis_summary(name: str, result: ConditionResult) -> dict[str, Any]:
         "scales": scales,
         "fixed_points": fixed,
         "n_transitions": 0 if result.transitions is None else len(result.transitions),
+        "comparisons": comparisons,
         "provenance": result.provenance,
         "parameters": result.parameters,
     }
+    summary["conclusions"] = conclusions(summary)
+    return summary
+
+
+def _dims(scales: list[dict[str, Any]]) -> str:
+    return ", ".join(str(s["dimension"]) for s in scales)
+
+
+def conclusions(analysis: dict[str, Any]) -> list[str]:
+    """What can and cannot be concluded from one analysis, in sentences (fit quality, significance, comparisons)."""
+    scales = analysis["scales"]
+    if not scales or "fit_ok" not in scales[0]:
+        return ["This analysis predates the fit-quality gate and significance tests; rerun it to get them."]
+    out = []
+    failed = [s for s in scales if not s["fit_ok"]]
+    if not scales[0]["fit_ok"]:
+        out.append("The micro level's map does not beat persistence or the mean on the test block, so no dJ "
+                   "(causal emergence) of this analysis can be interpreted.")
+    if failed:
+        out.append(f"Scales of dimension {_dims(failed)} predict their next state no better than persistence or the "
+                   "mean: their J and dJ are not interpretable (the model failed there, which is not the same as "
+                   "'no emergence').")
+    significant = [s for s in scales if s.get("significant")]
+    macro = [s for s in scales[1:] if s["fit_ok"]]
+    if significant:
+        best = max(significant, key=lambda s: s["causal_emergence"])
+        out.append(
+            f"Significant causal emergence at dimension {_dims(significant)} (Holm-adjusted p < alpha); the largest "
+            f"is dJ = {best['causal_emergence']:+.3f} nats at d = {best['dimension']} (95 % interval "
+            f"[{best['causal_emergence_ci_low']:+.3f}, {best['causal_emergence_ci_high']:+.3f}])."
+        )
+    elif scales[0]["fit_ok"] and macro:
+        best = max(macro, key=lambda s: s["causal_emergence"])
+        out.append(
+            f"No scale shows significant causal emergence: the largest dJ = {best['causal_emergence']:+.3f} nats "
+            f"(d = {best['dimension']}, Holm-adjusted p = {best['causal_emergence_p_holm']:.3g}) is compatible "
+            "with none."
+        )
+    for row in analysis.get("comparisons", []):
+        if row["measure"] == "delta_J" and row["significant"]:
+            word = "higher" if row["difference"] > 0 else "lower"
+            out.append(
+                f"dJ at d = {row['dimension']} is {word} than in '{row['other_condition']}' by "
+                f"{abs(row['difference']):.3f} nats (95 % interval [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}], "
+                f"permutation p = {row['p_value']:.3g})."
+            )
+    if analysis.get("comparisons") and not any(r["significant"] for r in analysis["comparisons"]):
+        others = sorted({r["other_condition"] for r in analysis["comparisons"]})
+        out.append(f"No significant difference in J or dJ from {', '.join(repr(o) for o in others)} at any scale.")
+    return out
 
 
 def report_document(path: str | Path) -> dict[str, Any]:
@@ -63,13 +118,22 @@ def report_text(document: dict[str, Any]) -> str:
         lines += ["", f"Analysis {a['name']}  (condition: {a['condition']})",
                   f"  emergent complexity: {a['emergent_complexity']:.3f} bits "
                   f"({a['emergent_complexity_normalized']:.3f} normalised)"]
-        lines.append(f"  {'scale':>5} {'dim':>5} {'EI':>9} {'J':>8} {'dJ':>8} {'power':>6} {'NMSE':>7}")
+        lines.append(f"  {'scale':>5} {'dim':>5} {'EI (nats)':>10} {'J (nats)':>9} {'dJ (nats)':>10} "
+                     f"{'dJ 95 % interval':>18} {'p (Holm)':>9} {'fit':>4} {'power':>6} {'NMSE':>6} {'persist.':>8}")
         for s in a["scales"]:
+            interval = p_holm = ""
+            if s["scale"] and s.get("causal_emergence_ci_low") is not None:
+                interval = f"[{s['causal_emergence_ci_low']:+.3f}, {s['causal_emergence_ci_high']:+.3f}]"
+                p_holm = f"{s['causal_emergence_p_holm']:.3g}" + ("*" if s.get("significant") else "")
+            fit = "" if "fit_ok" not in s else ("ok" if s["fit_ok"] else "FAIL")
+            persist = s.get("nmse_persistence")
             lines.append(
-                f"  {s['scale']:>5} {s['dimension']:>5} {s['effective_information']:>9.3f} "
-                f"{s['dimension_averaged_ei']:>8.3f} {s['causal_emergence']:>8.3f} {s['causal_power']:>6.2f} "
-                f"{s['nmse']:>7.3f}"
+                f"  {s['scale']:>5} {s['dimension']:>5} {s['effective_information']:>10.3f} "
+                f"{s['dimension_averaged_ei']:>9.3f} {s['causal_emergence']:>+10.3f} {interval:>18} {p_holm:>9} "
+                f"{fit:>4} {s['causal_power']:>6.2f} {s['nmse']:>6.3f} "
+                f"{'' if persist is None else format(persist, '.3f'):>8}"
             )
+        lines += [f"  {sentence}" for sentence in a.get("conclusions", [])]
         if a["fixed_points"]:
             kinds: dict[tuple[int, str], dict[str, int]] = {}
             for fp in a["fixed_points"]:

@@ -36,10 +36,19 @@ class ConditionResult:
     ----------
     emergence : DataFrame
         One row per scale: ``scale, dimension, effective_information, dimension_averaged_ei, noise_term,
-        jacobian_term, causal_emergence, causal_power, nmse, ...`` (nats); over seeds, the mean, with
-        ``*_sd`` / ``*_ci_low`` / ``*_ci_high`` columns when there are several seeds.
+        jacobian_term, causal_emergence, causal_power, nmse, ..., fit_ok`` (nats); over seeds, the
+        mean (``*_sd`` columns when there are several seeds); ``*_ci_low`` / ``*_ci_high``,
+        ``causal_emergence_p_value``, ``causal_emergence_p_holm`` and ``significant`` from
+        bootstraps of the test block (pooled over seeds).
     fixed_points, transitions, attribution, diagnostics : DataFrame or None
         Dynamics analysis of the first seed's model (METHOD.md §4).
+    comparisons : DataFrame or None
+        Differences from the other conditions of the same analysis, seen from this one
+        (``difference`` = this − other; see
+        :func:`~ndx_causal_emergence.pipeline.comparisons.for_condition`).
+    resampled_j, block_j : ndarray or None
+        Bootstrap draws of J ``(n_draws, n_scales)`` and J per held-out block ``(n_blocks,
+        n_scales)`` behind the intervals and condition comparisons (not stored in NWB).
     macro_variables : list of xarray.DataArray
         One per scale, ``(time, variable)``, normalised latent coordinates.
     models : list
@@ -62,6 +71,9 @@ class ConditionResult:
     provenance: dict[str, str] = field(default_factory=dict)
     parameters: dict[str, Any] = field(default_factory=dict)
     analysis_name: str = ""
+    comparisons: pd.DataFrame | None = None
+    resampled_j: np.ndarray | None = field(default=None, repr=False)
+    block_j: np.ndarray | None = field(default=None, repr=False)
 
     def content(self, parameters: str) -> AnalysisContent:
         """The plain-data form the NWB writer takes."""
@@ -99,12 +111,17 @@ class ConditionResult:
             fixed_points=self.fixed_points,
             attribution=self.attribution,
             transitions=self.transitions,
+            comparisons=self.comparisons,
         )
 
 
 @dataclass
 class Results:
-    """The result of :func:`~ndx_causal_emergence.analyze`: one :class:`ConditionResult` per condition."""
+    """The result of :func:`~ndx_causal_emergence.analyze`: one :class:`ConditionResult` per condition.
+
+    ``comparisons`` holds the differences of J and Delta J between every pair of conditions
+    (:func:`~ndx_causal_emergence.pipeline.comparisons.compare_all`; empty for one condition).
+    """
 
     conditions: dict[str, ConditionResult]
     config: AnalysisConfig
@@ -113,6 +130,7 @@ class Results:
     series_object_id: str
     roi_table_object_id: str | None = None
     roi_indices: list[int] | None = None
+    comparisons: pd.DataFrame | None = None
 
     def summary(self) -> pd.DataFrame:
         """One row per (condition, scale) with the emergence columns and emergent complexity."""
@@ -228,6 +246,7 @@ def read_results(path: str | Path, *, load_models: bool = True) -> dict[str, Con
                 ],
                 models=models,
                 fixed_points=_table(obj.fixed_point_table),
+                comparisons=_table(obj.condition_comparison_table),
                 transitions=_table(obj.state_transitions),
                 attribution=_attribution_frame(obj.attribution_table),
                 provenance=_provenance_dict(obj.analysis_provenance),

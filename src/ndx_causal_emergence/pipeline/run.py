@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,31 +17,77 @@ from .results import ConditionResult, Results
 
 Progress = Callable[[str], None]
 
-_SEED_COLUMNS = ("effective_information", "dimension_averaged_ei", "noise_term", "jacobian_term",
-                 "causal_emergence", "causal_power", "nmse")
-
-
 def analysis_name(condition: str) -> str:
     """The NWB name of a condition's analysis: ``causal_emergence_<condition>`` (safe characters)."""
     return "causal_emergence_" + (re.sub(r"[^A-Za-z0-9_.-]+", "_", condition).strip("_") or "all")
 
 
 def _combine_seeds(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    """Mean over seeds, plus sd and 95 % interval of J and Delta J when there are several seeds."""
-    from ..measures.uncertainty import summarize
-
+    """Mean over seeds (``fit_ok``: every seed), plus the sd of J and Delta J when there are several seeds."""
     first = tables[0]
     if len(tables) == 1:
         return first.copy()
     out = first[["scale", "dimension"]].copy()
-    numeric = [c for c in first.columns if c not in ("scale", "dimension")]
-    for col in numeric:
-        out[col] = np.mean([t[col].to_numpy(dtype=float) for t in tables], axis=0)
+    for col in (c for c in first.columns if c not in ("scale", "dimension")):
+        values = np.array([t[col].to_numpy() for t in tables])
+        out[col] = values.all(axis=0) if col == "fit_ok" else values.astype(float).mean(axis=0)
     for col in ("dimension_averaged_ei", "causal_emergence"):
-        stats = [summarize([t[col].iloc[i] for t in tables]) for i in range(len(first))]
-        for key in ("sd", "ci_low", "ci_high"):
-            out[f"{col}_{key}"] = [s[key] for s in stats]
+        out[f"{col}_sd"] = np.array([t[col].to_numpy(dtype=float) for t in tables]).std(axis=0, ddof=1)
     return out
+
+
+@dataclass
+class ConditionMeasurement:
+    """The fits of one condition and what its statistics are computed from.
+
+    Attributes
+    ----------
+    emergence : DataFrame
+        The scale table (mean over seeds) with intervals, p-values and ``significant``.
+    models : list
+        One fitted model per seed.
+    resampled_j : ndarray, shape (n_seeds * n_bootstrap, n_scales)
+        Resampled J, pooled over seeds.
+    block_j : ndarray, shape (n_blocks, n_scales)
+        J per held-out block, mean over seeds.
+    """
+
+    emergence: pd.DataFrame
+    models: list[Any]
+    resampled_j: np.ndarray
+    block_j: np.ndarray
+
+
+def measure_condition(
+    prepared: Any, config: AnalysisConfig, *, label: str = "all", progress: Progress | None = None
+) -> ConditionMeasurement:
+    """Fit one model per seed on the training block and measure every scale on the test block.
+
+    Intervals and p-values come from moving-block bootstraps of the test pairs (one per seed,
+    pooled): a scale shows ``significant`` emergence when its map and the micro map both pass
+    the fit-quality gate and Holm's adjusted p-value of ``ΔJ > 0`` is below ``config.alpha``.
+    """
+    from ..measures.resampling import block_j, bootstrap_j, emergence_significance
+    from ..models import MultiscaleNISPlus
+
+    models, tables, draws, blocks = [], [], [], []
+    for seed in config.seeds:
+        if progress:
+            progress(f"{label}: fitting seed {seed}")
+        model = MultiscaleNISPlus(**config.model_kwargs(seed)).fit(prepared.train, validation=prepared.validation)
+        result = model.measure(prepared.test, n_samples=config.n_samples, seed=seed)
+        models.append(model)
+        tables.append(result.table)
+        draws.append(bootstrap_j(result.residuals, n_boot=config.n_bootstrap, seed=seed))
+        blocks.append(block_j(result.residuals))
+    emergence = _combine_seeds(tables)
+    pooled = np.concatenate(draws)
+    stats = emergence_significance(emergence["dimension_averaged_ei"].to_numpy(), pooled,
+                                   fit_ok=emergence["fit_ok"].to_numpy(dtype=bool), alpha=config.alpha)  # fmt: skip
+    for col in stats.columns:
+        emergence[col] = stats[col].to_numpy()
+    emergence.attrs.update(tables[0].attrs)
+    return ConditionMeasurement(emergence=emergence, models=models, resampled_j=pooled, block_j=np.mean(blocks, axis=0))
 
 
 def _surrogate_p_values(
@@ -116,16 +163,10 @@ def analyze_condition(
     label = condition or "all"
     prepared = prepare(recording, condition=condition)
     MultiscaleNISPlus(**config.model_kwargs(config.seeds[0])).scales_for(prepared.n_features)  # fail before any fit
-    models, tables = [], []
-    for seed in config.seeds:
-        if progress:
-            progress(f"{label}: fitting seed {seed}")
-        model = MultiscaleNISPlus(**config.model_kwargs(seed)).fit(prepared.train, validation=prepared.validation)
-        models.append(model)
-        tables.append(model.emergence_table(prepared.test, n_samples=config.n_samples, seed=seed))
-    emergence = _combine_seeds(tables)
+    measured = measure_condition(prepared, config, label=label, progress=progress)
+    emergence, models = measured.emergence, measured.models
     if config.n_surrogates:
-        emergence["causal_emergence_p_value"] = _surrogate_p_values(config, prepared, emergence, progress)
+        emergence["causal_emergence_surrogate_p_value"] = _surrogate_p_values(config, prepared, emergence, progress)
     from ..measures import emergent_complexity
 
     ec = emergent_complexity(emergence["dimension_averaged_ei"].to_numpy())
@@ -150,6 +191,8 @@ def analyze_condition(
         dropped_channels=list(prepared.dropped),
         parameters=config.to_dict(),
         analysis_name=analysis_name(label),
+        resampled_j=measured.resampled_j,
+        block_j=measured.block_j,
     )
 
 
@@ -230,8 +273,15 @@ def analyze(
             source=info, series_path=recording.series_path, series_object_id=recording.series_object_id,
             device=device, start_time=start, end_time=end, command=command,
         )
+    from .comparisons import compare_all, for_condition
+
+    comparisons = compare_all(results, alpha=config.alpha, seed=config.seed)
+    names = {label: res.analysis_name for label, res in results.items()}
+    for label, res in results.items():
+        res.comparisons = for_condition(comparisons, label, names)
     return Results(
         conditions=results,
+        comparisons=comparisons,
         config=config,
         source=info,
         series_path=recording.series_path,

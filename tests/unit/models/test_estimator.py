@@ -129,10 +129,11 @@ def test_emergence_table(fitted, data) -> None:
     table = fitted.emergence_table(data[1], n_samples=200)
     assert list(table.columns) == [
         "scale", "dimension", "effective_information", "dimension_averaged_ei", "noise_term", "jacobian_term",
-        "causal_emergence", "causal_power", "nmse", "nmse_persistence", "fraction_in_box",
-        "causal_emergence_observed",
+        "causal_emergence", "causal_power", "nmse", "nmse_persistence", "fraction_in_box", "latent_nmse",
+        "latent_nmse_persistence", "fit_ok", "causal_emergence_observed",
     ]  # fmt: skip
     assert table["dimension"].tolist() == [7, 3, 1]
+    assert (table["fit_ok"] == (table["latent_nmse"] < np.minimum(1.0, table["latent_nmse_persistence"]))).all()
     assert np.allclose(table["effective_information"], table["noise_term"] + table["jacobian_term"])
     assert np.allclose(table["dimension_averaged_ei"], table["effective_information"] / table["dimension"])
     j = table["dimension_averaged_ei"].to_numpy()

@@ -1,0 +1,170 @@
+"""Calibration of the default analysis on systems whose answer is known (issue: trustworthy results).
+
+Each system of :mod:`ndx_causal_emergence.testing.calibration` goes through the pipeline's own
+preprocessing and measurement (``prepare`` → ``measure_condition``: fit, per-scale J and ΔJ,
+fit-quality gate, bootstrap intervals, Holm-adjusted p-values), seed by seed:
+
+- ``linear``: isotropic linear-Gaussian latents (d ∈ --dims) behind --channels channels,
+  linear and nonlinear embeddings: J at the true dimension against the analytic value, and
+  whether the largest J is at the true dimension;
+- ``null``: independent AR(1) channels (true ΔJ = 0): mean |ΔJ| per scale and the share of
+  datasets flagged ``significant`` at any scale;
+- ``pair``: the double-well (awake) / single-well (anesthesia) pair: ΔJ at d = 1 of both, the
+  comparison's difference, interval and p-value.
+
+Writes one JSON record per run (``--json``) and prints a Markdown table.
+
+    python benchmarks/bench_calibration.py linear --dims 1 2 4 --channels 32 128 --seeds 0 1 2 --json out.json
+    python benchmarks/bench_calibration.py null --channels 32 --datasets 20 --json null.json
+    python benchmarks/bench_calibration.py pair --seeds 0 1 2 --json pair.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ndx_causal_emergence.data.prepare import prepare
+from ndx_causal_emergence.data.recording import Recording
+from ndx_causal_emergence.pipeline.comparisons import compare_all
+from ndx_causal_emergence.pipeline.config import AnalysisConfig
+from ndx_causal_emergence.pipeline.run import measure_condition
+from ndx_causal_emergence.testing.calibration import (
+    CalibrationSystem,
+    double_well_pair,
+    independent_null,
+    linear_gaussian_system,
+)
+
+RATE = 10.0
+
+
+def _measure(system: CalibrationSystem, config: AnalysisConfig) -> tuple[dict, object]:
+    start = time.perf_counter()
+    prepared = prepare(Recording.from_array(system.frames, rate=RATE, name=system.name))
+    measured = measure_condition(prepared, config, label=system.name)
+    table = measured.emergence
+    record = {
+        "system": system.name, "params": system.params, "true_dimension": system.true_dimension,
+        "true_j": system.true_j, "true_delta_j": system.true_delta_j, "seconds": time.perf_counter() - start,
+        "scales": table[["scale", "dimension", "dimension_averaged_ei", "causal_emergence", "fit_ok", "significant",
+                         "causal_emergence_p_holm", "causal_emergence_ci_low", "causal_emergence_ci_high",
+                         "latent_nmse", "latent_nmse_persistence", "causal_emergence_observed"]]
+        .to_dict("records"),
+    }  # fmt: skip
+    return record, measured
+
+
+def run_linear(args: argparse.Namespace, config: AnalysisConfig) -> list[dict]:
+    """Known-answer latents: J at the true dimension against the analytic value."""
+    out = []
+    for embedding in args.embeddings:
+        for n in args.channels:
+            for d in args.dims:
+                for seed in args.seeds:
+                    system = linear_gaussian_system(d, n, embedding=embedding, n_frames=args.frames, seed=seed)
+                    record, _ = _measure(system, config.__class__(**{**config.to_dict(), "seed": seed}))
+                    scales = record["scales"]
+                    at_true = [r for r in scales if r["dimension"] == d]
+                    record["j_at_true"] = at_true[0]["dimension_averaged_ei"] if at_true else None
+                    record["argmax_dimension"] = max(scales, key=lambda r: r["dimension_averaged_ei"])["dimension"]
+                    out.append(record)
+                    print(f"{system.name} seed {seed}: J_true_dim={record['j_at_true']:.3f} (truth "
+                          f"{system.true_j:.3f}), argmax d={record['argmax_dimension']}, {record['seconds']:.0f} s",
+                          file=sys.stderr, flush=True)  # fmt: skip
+    return out
+
+
+def run_null(args: argparse.Namespace, config: AnalysisConfig) -> list[dict]:
+    """Independent channels: |ΔJ| and the share flagged significant."""
+    out = []
+    for n in args.channels:
+        for i in range(args.datasets):
+            system = independent_null(n, n_frames=args.frames, seed=1000 + i)
+            record, _ = _measure(system, config.__class__(**{**config.to_dict(), "seed": i}))
+            record["any_significant"] = any(r["significant"] for r in record["scales"])
+            out.append(record)
+            deltas = [round(r["causal_emergence"], 3) for r in record["scales"][1:]]
+            print(f"{system.name} #{i}: ΔJ={deltas} significant={record['any_significant']} "
+                  f"{record['seconds']:.0f} s", file=sys.stderr, flush=True)  # fmt: skip
+    return out
+
+
+def run_pair(args: argparse.Namespace, config: AnalysisConfig) -> list[dict]:
+    """Double well vs single well: the awake − anesthesia comparison at d = 1."""
+    out = []
+    for seed in args.seeds:
+        systems = double_well_pair(args.channels[0], n_frames=args.frames, seed=seed)
+        cfg = config.__class__(**{**config.to_dict(), "seed": seed})
+        records, measured = {}, {}
+        for label, system in systems.items():
+            records[label], measured[label] = _measure(system, cfg)
+        comparisons = compare_all(measured, alpha=cfg.alpha, seed=seed)
+        top = comparisons[(comparisons["measure"] == "delta_J")].tail(1).to_dict("records")[0]
+        record = {"seed": seed, "conditions": records, "comparisons": comparisons.to_dict("records"), "top": top}
+        out.append(record)
+        print(f"pair seed {seed}: awake−anesthesia ΔJ at d={top['dimension']}: {top['difference']:.3f} "
+              f"[{top['ci_low']:.3f}, {top['ci_high']:.3f}] p={top['p_value']:.4f}", file=sys.stderr, flush=True)
+    return out
+
+
+def _table(kind: str, records: list[dict]) -> str:
+    lines = []
+    if kind == "linear":
+        lines += ["| system | seed | J at true d (nats) | truth | error | argmax d | fit_ok at true d |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in records:
+            ok = [s["fit_ok"] for s in r["scales"] if s["dimension"] == r["true_dimension"]]
+            lines.append(f"| {r['system']} | {r['params']['seed']} | {r['j_at_true']:.3f} | {r['true_j']:.3f} | "
+                         f"{r['j_at_true'] - r['true_j']:+.3f} | {r['argmax_dimension']} | {ok[0] if ok else '-'} |")
+    elif kind == "null":
+        dims = [s["dimension"] for s in records[0]["scales"]]
+        mean_abs = np.mean([[abs(s["causal_emergence"]) for s in r["scales"]] for r in records], axis=0)
+        mean = np.mean([[s["causal_emergence"] for s in r["scales"]] for r in records], axis=0)
+        share = np.mean([r["any_significant"] for r in records])
+        lines += ["| d | mean ΔJ | mean abs ΔJ |", "|---|---|---|"]
+        lines += [f"| {d} | {m:+.3f} | {a:.3f} |" for d, m, a in zip(dims, mean, mean_abs, strict=True)]
+        lines.append(f"\nflagged significant at any scale: {share * 100:.0f} % of {len(records)} datasets")
+    else:
+        lines += ["| seed | d | awake−anesthesia ΔJ | 95 % interval | p |", "|---|---|---|---|---|"]
+        for r in records:
+            t = r["top"]
+            lines.append(f"| {r['seed']} | {t['dimension']} | {t['difference']:+.3f} | [{t['ci_low']:+.3f}, "
+                         f"{t['ci_high']:+.3f}] | {t['p_value']:.4f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("kind", choices=["linear", "null", "pair"])
+    parser.add_argument("--dims", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--channels", type=int, nargs="+", default=[32])
+    parser.add_argument("--embeddings", nargs="+", default=["linear", "nonlinear"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--datasets", type=int, default=20)
+    parser.add_argument("--frames", type=int, default=6000)
+    parser.add_argument("--preset", default="fast")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    config = AnalysisConfig(preset=args.preset)
+    start = time.time()
+    records = {"linear": run_linear, "null": run_null, "pair": run_pair}[args.kind](args, config)
+    doc = {
+        "benchmark": "calibration", "kind": args.kind, "command": " ".join(sys.argv), "config": config.to_dict(),
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "loadavg": os.getloadavg()},
+        "wall_seconds": time.time() - start, "records": records,
+    }  # fmt: skip
+    if args.json:
+        args.json.write_text(json.dumps(doc, indent=1, default=float))
+    print(_table(args.kind, records))
+
+
+if __name__ == "__main__":
+    main()
