@@ -28,3 +28,9 @@ def test_demo_command_runs_the_whole_job(tmp_path):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "caiman_cnmfe_demo_causal-emergence.nwb").exists()
     assert list((tmp_path / "figures").glob("*.png"))
+    # every scale carries the fit gate and significance, and the report says what can be concluded
+    from ndx_causal_emergence.pipeline.report import report_document
+
+    (analysis,) = report_document(tmp_path / "caiman_cnmfe_demo_causal-emergence.nwb")["analyses"]
+    assert all("fit_ok" in s and "significant" in s for s in analysis["scales"])
+    assert analysis["conclusions"] and "dJ 95 % interval" in result.output

@@ -169,8 +169,8 @@ def emergence_table() -> NWBGroupSpec:
         "nmse_persistence": "NMSE of the persistence baseline x_{t+1} = x_t on the same block.",
         "fraction_in_box": "Fraction of held-out points inside the intervention box [-L, L]^q.",
         "latent_nmse": (
-            "One-step error of the scale's map in its own (normalised) coordinates on the test block, "
-            "over the variance of the next state."
+            "One-step squared error of the scale's map on its own latents (test block), over their variance "
+            "(summed over the latent directions in latent units)."
         ),
         "latent_nmse_persistence": "The same for the persistence baseline y_{t+1} = y_t.",
         "dimension_averaged_ei_sd": "Standard deviation of J over seeds, in nats.",

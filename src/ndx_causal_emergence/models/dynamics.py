@@ -157,14 +157,16 @@ class ResidualMLP(nn.Module):
 
 
 class AffineConjugate(nn.Module):
-    r"""A map seen in per-dimension affine coordinates ``u = A(y) = (y − c) / h`` (METHOD.md §3.0).
+    r"""A map seen in affine coordinates ``u = A(y) = ((y − c) V) / h`` (METHOD.md §3.0).
 
     .. math::
 
         \tilde F(u) = A\big(F(A^{-1}(u))\big), \qquad
-        J_{\tilde F}(u) = \operatorname{diag}(1/h)\, J_F(c + h u)\, \operatorname{diag}(h)
+        J_{\tilde F}(u) = \operatorname{diag}(1/h)\, V^\top J_F(A^{-1} u)\, V \operatorname{diag}(h)
 
-    so ``ln|det J|`` is unchanged while residuals (and hence σ²) are measured in units of ``h``.
+    with ``V`` orthogonal (principal axes; the identity by default, i.e. per-dimension
+    coordinates), so ``ln|det J|`` is unchanged while residuals (and hence σ²) are measured
+    along the axes in units of ``h``.
 
     Parameters
     ----------
@@ -175,6 +177,8 @@ class AffineConjugate(nn.Module):
         ``c``.
     half_range : array-like or torch.Tensor, shape (q,)
         ``h`` (all > 0).
+    axes : array-like or torch.Tensor, shape (q, q), optional
+        ``V``, an orthogonal matrix whose columns are the new axes (default: the identity).
 
     Examples
     --------
@@ -186,8 +190,11 @@ class AffineConjugate(nn.Module):
 
     center: torch.Tensor
     half_range: torch.Tensor
+    axes: torch.Tensor | None
 
-    def __init__(self, fn: Callable[[torch.Tensor], torch.Tensor], center: Any, half_range: Any) -> None:
+    def __init__(
+        self, fn: Callable[[torch.Tensor], torch.Tensor], center: Any, half_range: Any, axes: Any = None
+    ) -> None:
         super().__init__()
         c = torch.as_tensor(np.asarray(_cpu(center), dtype=np.float64))
         h = torch.as_tensor(np.asarray(_cpu(half_range), dtype=np.float64))
@@ -198,9 +205,16 @@ class AffineConjugate(nn.Module):
             )
         if not (torch.isfinite(c).all() and torch.isfinite(h).all() and (h > 0).all()):
             raise InputError(f"center must be finite and half_range finite and > 0, got {c.tolist()}, {h.tolist()}.")
+        v = None
+        if axes is not None:
+            v = torch.as_tensor(np.asarray(_cpu(axes), dtype=np.float64))
+            eye = torch.eye(c.shape[0], dtype=v.dtype)
+            if v.shape != eye.shape or not torch.allclose(v.T @ v, eye, atol=1e-6):
+                raise InputError(f"axes must be an orthogonal ({c.shape[0]}, {c.shape[0]}) matrix.")
         self.fn = fn
         self.register_buffer("center", c)
         self.register_buffer("half_range", h)
+        self.register_buffer("axes", v)
 
     @classmethod
     def from_percentiles(
@@ -221,23 +235,28 @@ class AffineConjugate(nn.Module):
         return cls(fn, (hi + lo) / 2.0, (hi - lo) / 2.0)
 
     def normalize(self, y: torch.Tensor) -> torch.Tensor:
-        """``A(y) = (y − c) / h``."""
-        return (y - self.center.to(y)) / self.half_range.to(y)
+        """``A(y) = ((y − c) V) / h``."""
+        centred = y - self.center.to(y)
+        return (centred if self.axes is None else centred @ self.axes.to(y)) / self.half_range.to(y)
 
     def denormalize(self, u: torch.Tensor) -> torch.Tensor:
-        """``A⁻¹(u) = c + h u``."""
-        return self.center.to(u) + self.half_range.to(u) * u
+        """``A⁻¹(u) = c + (h u) Vᵀ``."""
+        scaled = self.half_range.to(u) * u
+        return self.center.to(u) + (scaled if self.axes is None else scaled @ self.axes.to(u).T)
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         """``F̃(u) = A(F(A⁻¹(u)))`` for a batch ``u`` of shape ``(B, q)``."""
         return self.normalize(self.fn(self.denormalize(u)))
 
     def batched_jacobian(self, u: torch.Tensor) -> torch.Tensor:
-        """Jacobians ``diag(1/h) J_F(A⁻¹ u) diag(h)``, shape ``(B, q, q)``."""
+        """Jacobians ``diag(1/h) Vᵀ J_F(A⁻¹ u) V diag(h)``, shape ``(B, q, q)``."""
         from ..measures.ei import batched_jacobian
 
         h = self.half_range.to(u)
         jac = batched_jacobian(self.fn, self.denormalize(u))
+        if self.axes is not None:
+            v = self.axes.to(jac)
+            jac = v.T @ jac @ v
         return jac * h.unsqueeze(0) / h.unsqueeze(1)
 
     def logabsdet_jacobian(self, u: torch.Tensor) -> torch.Tensor:

@@ -32,9 +32,11 @@ from .training import (
     as_frames,
     fit_observed_map,
     percentile_affine,
+    polish_forward_maps,
     resolve_device,
     split_validation,
     train,
+    whitening_affine,
 )
 
 __all__ = ["Measurement", "MultiscaleNISPlus"]
@@ -54,7 +56,7 @@ _ALL_DEFAULTS: dict[str, Any] = {
     "warmup_fraction": 0.1, "weight_refresh": 1000, "multi_lag": False, "eval_every": 250, "patience": None,
     "observed_reference": True, "intervention_half_width": 1.0, "ei_domain": "normalized", "sigma_convention": "mse",
     "checkpoint_path": None, "device": "auto", "seed": 0, "verbose": False, "weighted_measures": False,
-    "pca_init": True,
+    "pca_init": True, "polish_steps": 2000,
 }  # fmt: skip
 
 
@@ -188,6 +190,10 @@ class _NISEstimator:
             module.set_rotation(torch.as_tensor(train_data.frames[train_data.finite_rows]))
         start = time.perf_counter()
         self.history_ = train(module, train_data, cfg, validation=val_data, checkpoint_path=p["checkpoint_path"])
+        if p["polish_steps"]:
+            module.eval()
+            self.history_["polish_steps"] = polish_forward_maps(module, train_data, val_data, cfg,
+                                                                max_steps=p["polish_steps"])  # fmt: skip
         self.train_seconds_ = time.perf_counter() - start
         self.model_ = module.cpu().eval()
         self.n_features_in_ = n_features
@@ -204,7 +210,6 @@ class _NISEstimator:
             self.observed_model_ = fit_observed_map(
                 train_data, cfg, hidden_width=p["dynamics_width"], n_hidden=p["dynamics_depth"]
             )
-            self.observed_center_, self.observed_half_range_ = percentile_affine(finite.astype(np.float64))
         held = val_data if val_data is not None else train_data
         self.sigma2_ = [self._measure_scale(k, held, p, seed=p["seed"]) for k in range(len(scales))]
         return self
@@ -346,26 +351,43 @@ class _NISEstimator:
         w = ipw_weights(u0, bandwidth=p["kde_bandwidth"], clip=None, seed=seed) if p["weighted_measures"] else None
         return pred, estimate_sigma2(pred, u1, weights=w, convention=p["sigma_convention"]), w
 
-    def _scale_pairs(self, scale: int, data: TransitionData, p: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    def _measurement_pairs(
+        self, scale: int, data: TransitionData, p: dict[str, Any]
+    ) -> tuple[np.ndarray, np.ndarray, torch.nn.Module]:
+        """``(u_t, u_t+1, F̃)`` of a scale on the pairs of ``data``, in measurement coordinates.
+
+        Measurement coordinates are the measured pairs' own starting states along their principal
+        axes, each standardised (mean → 0, ``Z99 · sd`` → 1; METHOD.md §3.0): held-out latents
+        can be spread otherwise than the training latents the encoder was fitted on, a wider
+        (heavy-tailed) percentile range would pass for less noise, and correlated coordinates
+        would count one predictable signal once per coordinate. Raw latents with
+        ``ei_domain="box"``.
+        """
         t = data.starts[1]
-        center, half = self._affine(scale, p)
         both = self._encode_raw(np.concatenate([data.frames[t], data.frames[t + 1]]), upto=scale)[scale]
-        return (both[: len(t)] - center) / half, (both[len(t) :] - center) / half
+        fn = self._measurement_map(self.model_.forward_maps[scale], both[: len(t)], p)
+        with torch.no_grad():
+            u0, u1 = (fn.normalize(torch.as_tensor(v)).numpy() for v in (both[: len(t)], both[len(t) :]))
+        return u0, u1, fn
+
+    @staticmethod
+    def _measurement_map(net: torch.nn.Module, raw: np.ndarray, p: dict[str, Any]) -> AffineConjugate:
+        """``net`` conjugated into the measurement coordinates of the starting states ``raw``."""
+        if p["ei_domain"] == "box":
+            return AffineConjugate(net, np.zeros(raw.shape[1]), np.ones(raw.shape[1])).eval()
+        return AffineConjugate(net, *whitening_affine(raw)).eval()
 
     def _measure_scale(self, scale: int, data: TransitionData, p: dict[str, Any], seed: int) -> np.ndarray:
         """σ² of scale ``scale`` on the pairs of ``data``."""
-        u0, u1 = self._scale_pairs(scale, data, p)
-        return self._measure_pairs(self.dynamics_map(scale), u0, u1, p, seed)[1]
+        u0, u1, fn = self._measurement_pairs(scale, data, p)
+        return self._measure_pairs(fn, u0, u1, p, seed)[1]
 
     def _observed_j(self, data: TransitionData, p: dict[str, Any], n_samples: int, seed: int) -> float:
         t = data.starts[1]
-        if p["ei_domain"] == "box":
-            center, half = np.zeros(self.n_features_in_), np.ones(self.n_features_in_)
-        else:
-            center, half = self.observed_center_, self.observed_half_range_
-        u0 = (data.frames[t].astype(np.float64) - center) / half
-        u1 = (data.frames[t + 1].astype(np.float64) - center) / half
-        fn = AffineConjugate(self.observed_model_, center, half).eval()
+        raw0, raw1 = data.frames[t].astype(np.float64), data.frames[t + 1].astype(np.float64)
+        fn = self._measurement_map(self.observed_model_, raw0, p)
+        with torch.no_grad():
+            u0, u1 = (fn.normalize(torch.as_tensor(v)).numpy() for v in (raw0, raw1))
         _, sigma2, _ = self._measure_pairs(fn, u0, u1, p, seed)
         return gaussian_ei(fn, sigma2, L=p["intervention_half_width"], n_samples=n_samples, seed=seed).dei
 
@@ -397,17 +419,18 @@ class _NISEstimator:
         L = p["intervention_half_width"]
         rows, residuals = [], []
         for k, d in enumerate(self.scales_):
-            u0, u1 = self._scale_pairs(k, data, p)
-            fn = self.dynamics_map(k)
+            u0, u1, fn = self._measurement_pairs(k, data, p)
             pred, sigma2, w = self._measure_pairs(fn, u0, u1, p, seed)
             extra = {"samples": u0, "weights": w} if jacobian_domain == "data" else {}
             res = gaussian_ei(fn, sigma2, L=L, n_samples=n_samples, seed=seed, **extra)
             terms = np.abs(pred - u1) if p["sigma_convention"] == "mae" else np.square(pred - u1)
             residuals.append(ScaleResiduals(terms, res.jacobian_samples, L, w))
             nmse, nmse_persist = self._nmse(data, k)
-            spread = np.square(u1 - u1.mean(axis=0)).sum()
-            latent_nmse = float(np.square(pred - u1).sum() / spread)
-            latent_persist = float(np.square(u0 - u1).sum() / spread)
+            # the gate weighs directions by their spread (raw latent units), as the micro NMSE weighs channels
+            h2 = np.square(fn.half_range.numpy())
+            spread = (np.square(u1 - u1.mean(axis=0)) @ h2).sum()
+            latent_nmse = float((np.square(pred - u1) @ h2).sum() / spread)
+            latent_persist = float((np.square(u0 - u1) @ h2).sum() / spread)
             rows.append({
                 "scale": k, "dimension": d, "effective_information": res.ei, "dimension_averaged_ei": res.dei,
                 "noise_term": res.noise_term, "jacobian_term": res.jacobian_term, "nmse": nmse,
@@ -549,6 +572,11 @@ class MultiscaleNISPlus(_NISEstimator):
         Start the coarse-graining from the principal axes of the data (see
         :class:`~ndx_causal_emergence.models.multiscale.MultiscaleModule`); off: the first
         ``d_k`` channels, as the official code does.
+    polish_steps : int
+        After training, fine-tune each ``F_k`` (encoder frozen) on the whitened one-step error
+        for at most this many steps, with early stopping on the validation pairs
+        (:func:`~ndx_causal_emergence.models.training.polish_forward_maps`); 0: measure the maps
+        as trained (official protocol).
     checkpoint_path : str, optional
         Checkpoint file; an interrupted fit resumes from it.
     device : str
@@ -576,7 +604,7 @@ class MultiscaleNISPlus(_NISEstimator):
     feature_mean_ : np.ndarray
         Mean training frame (the NMSE reference).
     observed_model_ : ResidualMLP or None
-        Observed-space micro reference, with ``observed_center_`` and ``observed_half_range_``.
+        Observed-space micro reference.
     device_ : str
         Device the model was trained on.
     train_seconds_ : float
@@ -602,8 +630,8 @@ class MultiscaleNISPlus(_NISEstimator):
         batch_size: int = 100, max_steps: int = 10000, warmup_fraction: float = 0.1, weight_refresh: int = 1000,
         multi_lag: bool = False, eval_every: int = 250, patience: int | None = None, observed_reference: bool = True,
         intervention_half_width: float = 1.0, ei_domain: str = "normalized", sigma_convention: str = "mse",
-        weighted_measures: bool = False, pca_init: bool = True, checkpoint_path: str | None = None,
-        device: str = "auto", seed: int = 0, verbose: bool = False,
+        weighted_measures: bool = False, pca_init: bool = True, polish_steps: int = 2000,
+        checkpoint_path: str | None = None, device: str = "auto", seed: int = 0, verbose: bool = False,
     ) -> None:  # fmt: skip
         self.scales = scales
         self.cut = cut
@@ -635,6 +663,7 @@ class MultiscaleNISPlus(_NISEstimator):
         self.sigma_convention = sigma_convention
         self.weighted_measures = weighted_measures
         self.pca_init = pca_init
+        self.polish_steps = polish_steps
         self.checkpoint_path = checkpoint_path
         self.device = device
         self.seed = seed

@@ -42,8 +42,8 @@ class NISPlus(_NISEstimator):
         batch_size: int = 100, max_steps: int = 10000, warmup_fraction: float = 0.1, weight_refresh: int = 1000,
         multi_lag: bool = False, eval_every: int = 250, patience: int | None = None, observed_reference: bool = True,
         intervention_half_width: float = 1.0, ei_domain: str = "normalized", sigma_convention: str = "mse",
-        weighted_measures: bool = False, pca_init: bool = True, checkpoint_path: str | None = None,
-        device: str = "auto", seed: int = 0, verbose: bool = False,
+        weighted_measures: bool = False, pca_init: bool = True, polish_steps: int = 2000,
+        checkpoint_path: str | None = None, device: str = "auto", seed: int = 0, verbose: bool = False,
     ) -> None:  # fmt: skip
         self.q = q
         self.preset = preset
@@ -72,6 +72,7 @@ class NISPlus(_NISEstimator):
         self.sigma_convention = sigma_convention
         self.weighted_measures = weighted_measures
         self.pca_init = pca_init
+        self.polish_steps = polish_steps
         self.checkpoint_path = checkpoint_path
         self.device = device
         self.seed = seed
@@ -106,7 +107,7 @@ class NIS(_NISEstimator):
         max_steps: int = 10000, warmup_fraction: float = 0.1, multi_lag: bool = False, eval_every: int = 250,
         patience: int | None = None, observed_reference: bool = True, intervention_half_width: float = 1.0,
         ei_domain: str = "normalized", sigma_convention: str = "mse", weighted_measures: bool = False,
-        pca_init: bool = True, checkpoint_path: str | None = None,
+        pca_init: bool = True, polish_steps: int = 2000, checkpoint_path: str | None = None,
         device: str = "auto", seed: int = 0, verbose: bool = False,
     ) -> None:  # fmt: skip
         self.q = q
@@ -131,6 +132,7 @@ class NIS(_NISEstimator):
         self.sigma_convention = sigma_convention
         self.weighted_measures = weighted_measures
         self.pca_init = pca_init
+        self.polish_steps = polish_steps
         self.checkpoint_path = checkpoint_path
         self.device = device
         self.seed = seed

@@ -12,8 +12,8 @@
   arXiv:2308.09952; METHOD.md §5): 3 coupling layers (the official SIR flow builds 6 masks
   but uses ``len(masks) // 2`` layers), hidden width 64, batches of 700, 30,000 steps, λ = 3,
   ``tanh`` squash, raw latents in a fixed box (``ei_domain="box"``), MAE as variance weighted by
-  inverse-probability weights, the reverse term training the encoder, no latent forward term and
-  no principal-axes start of the encoder.
+  inverse-probability weights, the reverse term training the encoder, no latent forward term, no
+  principal-axes start of the encoder and no polishing of the maps before they are measured.
 
 A preset fills only the parameters left at their default values.
 """
@@ -64,6 +64,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "latent_forward_weight": 0.0,
         "weighted_measures": True,
         "pca_init": False,
+        "polish_steps": 0,
         "eval_every": 500,
     },
 }

@@ -41,8 +41,6 @@ def state_of(est: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         tensors[f"sigma2.{k}"] = torch.as_tensor(est.sigma2_[k])
     if est.observed_model_ is not None:
         tensors.update({f"observed.{k}": v.detach().clone() for k, v in est.observed_model_.state_dict().items()})
-        tensors["observed_center"] = torch.as_tensor(est.observed_center_)
-        tensors["observed_half_range"] = torch.as_tensor(est.observed_half_range_)
     return arch, tensors
 
 
@@ -66,5 +64,3 @@ def restore(est: Any, arch: dict[str, Any], tensors: dict[str, Any], module: Mul
         net = ResidualMLP(arch["n_features_in"], hidden_width=p["dynamics_width"], n_hidden=p["dynamics_depth"])
         net.load_state_dict(_prefixed(t, "observed."))
         est.observed_model_ = net.eval()
-        est.observed_center_ = t["observed_center"].numpy()
-        est.observed_half_range_ = t["observed_half_range"].numpy()

@@ -34,10 +34,12 @@ import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from ..errors import DataError, InputError
 from ..measures import ipw_weights
@@ -46,14 +48,17 @@ from .multiscale import MultiscaleModule
 
 __all__ = [
     "MIN_PAIRS",
+    "Z99",
     "TrainConfig",
     "TransitionData",
     "as_frames",
     "fit_observed_map",
     "percentile_affine",
+    "polish_forward_maps",
     "resolve_device",
     "split_validation",
     "train",
+    "whitening_affine",
     "validation_loss",
 ]
 
@@ -165,6 +170,26 @@ def percentile_affine(latents: np.ndarray, *, q: float = 1.0) -> tuple[np.ndarra
     lo, hi = np.percentile(latents, [q, 100.0 - q], axis=0)
     half = (hi - lo) / 2.0
     return (hi + lo) / 2.0, np.where(half > 0, half, 1.0)
+
+
+#: The 99th percentile of the standard normal: a Gaussian coordinate's half-range under :func:`percentile_affine`.
+Z99 = NormalDist().inv_cdf(0.99)
+
+
+def whitening_affine(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(center, half_range, axes)``: the mean, ``Z99 · sd`` along each principal axis, and the axes (columns).
+
+    In ``u = ((y − center) @ axes) / half_range`` the data are uncorrelated and each axis is sent
+    to the range :func:`percentile_affine` gives Gaussian data, without rewarding heavy tails (a
+    wider percentile range at the same noise). Axes by decreasing variance; an axis without spread
+    gets ``half_range = 1``.
+    """
+    center = values.mean(axis=0)
+    centred = values - center
+    variances, axes = np.linalg.eigh(centred.T @ centred / max(len(values), 1))
+    sd = np.sqrt(np.clip(variances[::-1], 0.0, None))
+    half = np.where(sd > 1e-12 * max(sd.max(initial=0.0), 1e-300), Z99 * sd, 1.0)
+    return center, half, axes[:, ::-1].copy()  # a copy: torch takes no negative strides
 
 
 def resolve_device(device: str) -> torch.device:
@@ -422,6 +447,73 @@ def train(
     history["stopped_early"] = [stopped]
     history["best_step"] = [best["step"] if best["state"] is not None else (history["step"][-1:] or [0])[0]]
     return history
+
+
+@torch.no_grad()
+def _pairs_at(
+    module: MultiscaleModule, data: TransitionData, scale: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Raw latents ``(y_t, y_t+1)`` of scale ``scale`` for the one-step pairs of ``data``, float32 on ``device``."""
+    t = data.starts[1]
+    frames = np.concatenate([data.frames[t], data.frames[t + 1]])
+    lat = _encode_rows(module, torch.as_tensor(frames, device=device), np.arange(len(frames)))[scale]
+    both = torch.as_tensor(lat, dtype=torch.float32, device=device)
+    return both[: len(t)], both[len(t) :]
+
+
+def polish_forward_maps(
+    module: MultiscaleModule,
+    data: TransitionData,
+    validation: TransitionData | None,
+    cfg: TrainConfig,
+    *,
+    max_steps: int,
+    patience: int = 5,
+) -> list[int]:
+    """Fine-tune each ``F_k`` on the encoded pairs, the encoder frozen, for the measurement (METHOD.md §3.1).
+
+    The loss is the one-step squared error in whitened coordinates of the scale's training
+    latents (Mahalanobis: every principal direction counts alike), which is what Σ measures; the
+    joint training fits ``F_k`` on raw L1 errors, where directions of small spread (noise the
+    coarse-graining left in) weigh nothing, so ``F_k`` could stay near the identity there and
+    fail to beat the mean. Validation every 50 steps keeps the best map (early stop after
+    ``patience`` evaluations without improvement). Returns the steps kept per scale.
+    """
+    device = next(module.parameters()).device
+    rng = np.random.default_rng(cfg.seed + 2)
+    kept = []
+    for k, net in enumerate(module.forward_maps):
+        y0, y1 = _pairs_at(module, data, k, device)
+        v0, v1 = _pairs_at(module, validation, k, device) if validation is not None else (y0, y1)
+        centred = (y0 - y0.mean(dim=0)).double()
+        variances, axes = torch.linalg.eigh(centred.T @ centred / max(len(y0), 1))
+        whiten = (axes / torch.sqrt(variances.clamp_min(1e-12 * variances.max().clamp_min(1e-30)))).float()
+
+        def loss_of(a: torch.Tensor, b: torch.Tensor, net: nn.Module = net, w: torch.Tensor = whiten) -> torch.Tensor:
+            return (((net(a) - b) @ w) ** 2).mean()
+
+        optimizer = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate)
+        with torch.no_grad():
+            best = (loss_of(v0, v1).item(), copy.deepcopy(net.state_dict()), 0)
+        bad = 0
+        for step in range(1, max_steps + 1):
+            idx = torch.as_tensor(rng.integers(len(y0), size=cfg.batch_size), device=device)
+            loss = loss_of(y0[idx], y1[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if step % 50 == 0:
+                with torch.no_grad():
+                    val = loss_of(v0, v1).item()
+                if val < best[0]:
+                    best, bad = (val, copy.deepcopy(net.state_dict()), step), 0
+                else:
+                    bad += 1
+                    if bad >= patience:
+                        break
+        net.load_state_dict(best[1])
+        kept.append(best[2])
+    return kept
 
 
 def fit_observed_map(

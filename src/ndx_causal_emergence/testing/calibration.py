@@ -1,4 +1,4 @@
-r"""Systems whose causal-emergence answer is known, for calibrating the estimators (numpy only).
+r"""Systems whose causal-emergence answer is known, for calibrating the estimators.
 
 Every system is a :class:`CalibrationSystem`: a ``(T, N)`` recording (channels in columns) with
 the answer the analysis should give.
@@ -28,12 +28,12 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from statistics import NormalDist
 
 import numpy as np
 
 from ..data.synthetic import double_well_latent, ou_latent
 from ..errors import InputError
+from ..models.training import Z99
 
 __all__ = [
     "CalibrationSystem",
@@ -43,10 +43,6 @@ __all__ = [
     "isotropic_latent",
     "linear_gaussian_system",
 ]
-
-#: The 99th percentile of the standard normal: a Gaussian coordinate's half-range in §3.0.
-Z99 = NormalDist().inv_cdf(0.99)
-
 
 @dataclass(frozen=True)
 class CalibrationSystem:
