@@ -1,4 +1,4 @@
-"""The torch model of (multiscale) NIS+: stacked shared encoders, per-scale dynamics, decoders (METHOD.md §2).
+"""The torch model of (multiscale) NIS+: stacked shared encoders, per-scale dynamics, decoders (docs/method.md §2).
 
 Scale ``k`` has ``d_k`` macro variables. Its encoder is the stack
 

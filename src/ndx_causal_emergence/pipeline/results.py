@@ -39,7 +39,7 @@ class ConditionResult:
         jacobian_term, causal_emergence, causal_power, nmse, ...`` (nats); over seeds, the mean, with
         ``*_sd`` / ``*_ci_low`` / ``*_ci_high`` columns when there are several seeds.
     fixed_points, transitions, attribution, diagnostics : DataFrame or None
-        Dynamics analysis of the first seed's model (METHOD.md §4).
+        Dynamics analysis of the first seed's model (docs/method.md §4).
     macro_variables : list of xarray.DataArray
         One per scale, ``(time, variable)``, normalised latent coordinates.
     models : list
