@@ -8,7 +8,7 @@ Parts:
   ``train(framework='nis+')``: the fit plus one emergence table (KDE weights + EI) per 500
   steps on the 10,000-pair test set. Compare with ``bench_official_nisp.py``. J is printed
   twice: this package's measure (EI of the map used for prediction, the ``tanh`` squash
-  included, METHOD.md §3.1) and the official code's (the same noise term, the Jacobian term
+  included, docs/method.md §3.1) and the official code's (the same noise term, the Jacobian term
   of ``y + f(y)`` without the squash that its prediction applies).
 - ``multiscale``: ``MultiscaleNISPlus`` with the ``fast`` preset and the full dyadic ladder
   (200 → 100 → … → 1) on a synthetic 200-channel x 20,000-frame recording (double-well latent

@@ -1,4 +1,4 @@
-"""The NIS+ SIR benchmark (Yang et al. 2024, arXiv:2308.09952; METHOD.md §5).
+"""The NIS+ SIR benchmark (Yang et al. 2024, arXiv:2308.09952; docs/method.md §5).
 
 Published set-up: Euler SIR (dt = 0.01, beta = 1, gamma = 0.5) observed twice with correlated
 noise (sigma = 0.03, rho = -0.5), N = 4, 63,000 training pairs, official conventions

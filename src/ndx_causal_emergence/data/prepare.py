@@ -1,4 +1,4 @@
-r"""Prepare a :class:`~ndx_causal_emergence.data.recording.Recording` for fitting (METHOD §1).
+r"""Prepare a :class:`~ndx_causal_emergence.data.recording.Recording` for fitting (docs/method.md §1).
 
 For one condition:
 

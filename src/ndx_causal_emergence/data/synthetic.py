@@ -1,7 +1,7 @@
 """Seeded synthetic data for tests, tutorials and benchmarks (numpy only).
 
 - :func:`sir_data`: the NIS+ SIR benchmark (Yang et al. 2024, arXiv:2308.09952): Euler SIR
-  trajectories observed twice with correlated Gaussian noise (METHOD.md §5).
+  trajectories observed twice with correlated Gaussian noise (docs/method.md §5).
 - :func:`double_well_latent`, :func:`ou_latent`: slow 1-D (or q-D) latent processes with known
   fixed points (double well: stable at ±1, unstable at 0; Ornstein-Uhlenbeck: stable at 0).
 - :func:`embed_nonlinear`: a latent behind many noisy, nonlinearly tuned channels.
@@ -72,7 +72,7 @@ def sir_data(
     dt: float = 0.01,
     seed: int = 0,
 ) -> SIRData:
-    """Noisy observations of Euler SIR trajectories, the NIS+ benchmark (METHOD.md §5).
+    """Noisy observations of Euler SIR trajectories, the NIS+ benchmark (docs/method.md §5).
 
     Initial ``(S, I)`` are uniform on the triangle ``S + I <= 1``; ``region_sizes[j]`` of them have
     ``S`` in the j-th of ``len(region_sizes)`` equal slices of ``[0, 1)`` (the published training set
@@ -248,7 +248,7 @@ def embed_nonlinear(
 
     Channel ``c`` is ``tanh(gain * (w_c . z_t) + b_c) + noise * eps``, with ``z`` the latent
     standardised per dimension, ``w_c`` random unit vectors and ``b_c ~ U(-0.5, 0.5)``. The
-    result is roughly in ``[-1, 1]`` (the preprocessed scale of METHOD.md §1).
+    result is roughly in ``[-1, 1]`` (the preprocessed scale of docs/method.md §1).
 
     Parameters
     ----------

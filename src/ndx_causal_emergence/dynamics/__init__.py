@@ -1,4 +1,4 @@
-"""Dynamics analysis of learned macro dynamics, and attribution to the inputs (METHOD.md §4).
+"""Dynamics analysis of learned macro dynamics, and attribution to the inputs (docs/method.md §4).
 
 Functions of a fitted map and of data: fixed points of the learned map and of the empirical drift
 (:mod:`.fixed_points`, :mod:`.empirical`), potentials, basins and metastable states

@@ -1,4 +1,4 @@
-"""The dynamics analysis of every scale of a fitted multiscale model (METHOD.md §4)."""
+"""The dynamics analysis of every scale of a fitted multiscale model (docs/method.md §4)."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ class DynamicsAnalysis:
 def state_points(fixed_points: pd.DataFrame, scale: int) -> tuple[np.ndarray, np.ndarray, str]:
     """Stable and unstable in-support points of a 1-D scale that define its metastable states.
 
-    METHOD.md §4: the basins of the stable points of the learned map, or of the empirical drift
+    docs/method.md §4: the basins of the stable points of the learned map, or of the empirical drift
     where the two sources disagree (a point of either source without a partner in the other).
 
     Parameters
@@ -146,7 +146,7 @@ def analyze_dynamics(
 ) -> DynamicsAnalysis:
     """Fixed points, landscapes, metastable states, diagnostics and attribution of a fitted model.
 
-    Per scale ``k`` (normalised coordinates of METHOD.md §3.0): fixed points of ``F̃_k`` with the
+    Per scale ``k`` (normalised coordinates of docs/method.md §3.0): fixed points of ``F̃_k`` with the
     encoded training data as start range and support reference; for 1-D scales also the empirical
     fixed points of the encoded held-out trajectory, the drift and occupancy potentials and the basin
     boundaries; for 2-D scales the drift field; diagnostics on the held-out trajectory; integrated

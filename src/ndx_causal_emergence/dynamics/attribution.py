@@ -1,4 +1,4 @@
-"""Attribution of macro variables to input channels by integrated gradients (METHOD.md §4).
+"""Attribution of macro variables to input channels by integrated gradients (docs/method.md §4).
 
 For an encoder ``y = φ(x)`` and a baseline ``b``, the integrated gradient of output ``j`` with
 respect to input ``i`` at ``x`` is (Sundararajan, Taly & Yan 2017, arXiv:1703.01365)

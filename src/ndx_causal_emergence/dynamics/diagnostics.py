@@ -1,6 +1,6 @@
-"""Diagnostics of "localised, stochastic" macro dynamics, for comparing conditions (METHOD.md §4).
+"""Diagnostics of "localised, stochastic" macro dynamics, for comparing conditions (docs/method.md §4).
 
-All quantities are taken in the normalised latent coordinates of METHOD.md §3.0, where the
+All quantities are taken in the normalised latent coordinates of docs/method.md §3.0, where the
 encoded training data span about ``[-1, 1]`` per dimension.
 """
 

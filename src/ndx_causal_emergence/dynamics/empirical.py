@@ -1,4 +1,4 @@
-"""Empirical fixed points: roots of the kernel-smoothed drift of an encoded trajectory (METHOD.md §4).
+"""Empirical fixed points: roots of the kernel-smoothed drift of an encoded trajectory (docs/method.md §4).
 
 One-step drifts of a slow latent are small against its noise and a learned map can come out close
 to the identity, so the fixed points of the learned map are checked against those of the data:

@@ -1,4 +1,4 @@
-"""Fixed points of macro dynamics: roots of a learned map and of the empirical drift (METHOD.md §4).
+"""Fixed points of macro dynamics: roots of a learned map and of the empirical drift (docs/method.md §4).
 
 Two sources, reported side by side in one table with the columns of the NWB ``FixedPointTable``:
 
@@ -99,7 +99,7 @@ def support_mask(
     points : np.ndarray, shape (n_points, n_dims)
         Points to test.
     reference : np.ndarray, shape (n_samples, n_dims)
-        The encoded training data (normalised coordinates of METHOD.md §3.0).
+        The encoded training data (normalised coordinates of docs/method.md §3.0).
     method : {"auto", "kde", "range"}
         ``"kde"``: the Gaussian product-kernel density of ``reference`` at the point is at least the
         ``quantile`` quantile of the density at the reference points themselves. ``"range"``: every

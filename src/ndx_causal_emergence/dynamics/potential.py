@@ -1,4 +1,4 @@
-"""Landscapes and metastable states of low-dimensional macro dynamics (METHOD.md §4).
+"""Landscapes and metastable states of low-dimensional macro dynamics (docs/method.md §4).
 
 - q = 1: the drift potential ``U(y) = -∫ (F(y) - y) dy`` (of the learned map or of the empirical
   drift), the occupancy quasi-potential

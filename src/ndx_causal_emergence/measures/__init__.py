@@ -1,4 +1,4 @@
-"""Measures of causal emergence (METHOD.md §2.3, §3): pure functions, no NWB, no fitting.
+"""Measures of causal emergence (docs/method.md §2.3, §3): pure functions, no NWB, no fitting.
 
 Importing this package does not import torch; the functions that need it import it when called.
 """

@@ -1,4 +1,4 @@
-r"""Effective information of a Gaussian macro dynamics (METHOD.md §3.1, §3.5).
+r"""Effective information of a Gaussian macro dynamics (docs/method.md §3.1, §3.5).
 
 For ``y' = F(y) + ε`` with ``ε ~ N(0, diag(σ²))`` and the intervention ``y ~ U([-L, L]^q)``:
 
@@ -55,7 +55,7 @@ class EIResult:
     dei : float
         Dimension-averaged EI ``J = ei / q``.
     noise_term, jacobian_term : float
-        The two terms of METHOD.md §3.1.
+        The two terms of docs/method.md §3.1.
     q : int
         Dimension of the dynamics.
     L : float
@@ -271,7 +271,7 @@ def gaussian_ei(
     seed : int, default 0
         Seed of the uniform samples.
     clip : bool, default False
-        Clip EI (and J) at 0. The reported value is unclipped by default (METHOD.md §3.1).
+        Clip EI (and J) at 0. The reported value is unclipped by default (docs/method.md §3.1).
     samples : array-like, shape (n_samples, q), optional
         Points replacing the uniform samples (``jacobian_domain="data"``). The ``q ln 2L``
         entropy of the intervention is kept, so only the Jacobian average changes.
@@ -323,7 +323,7 @@ def gaussian_ei(
 
 
 def linear_gaussian_ei(A: Any, sigma2: Any, L: float = 1.0) -> EIResult:
-    r"""Analytic EI of the linear Gaussian dynamics ``y' = A y + ε`` (METHOD.md §3.5).
+    r"""Analytic EI of the linear Gaussian dynamics ``y' = A y + ε`` (docs/method.md §3.5).
 
     .. math::
 
@@ -366,7 +366,7 @@ def estimate_sigma2(
     weights: Any = None,
     convention: Literal["mse", "mae", "rmse"] = "mse",
 ) -> np.ndarray:
-    r"""Per-dimension noise variance of a one-step prediction, IPW-weighted (METHOD.md §3.1).
+    r"""Per-dimension noise variance of a one-step prediction, IPW-weighted (docs/method.md §3.1).
 
     .. math:: \sigma_i^2 = \frac{\sum_n w_n (\hat y_{n,i} - y_{n,i})^2}{\sum_n w_n}
 

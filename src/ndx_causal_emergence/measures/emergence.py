@@ -1,4 +1,4 @@
-r"""Causal emergence between scales, causal power and emergent complexity (METHOD.md §3.2–3.3).
+r"""Causal emergence between scales, causal power and emergent complexity (docs/method.md §3.2–3.3).
 
 Per-scale dimension-averaged EI values ``J_0, …, J_K`` are ordered from micro (0) to macro (K).
 """
@@ -57,7 +57,7 @@ def _contributions(j_per_scale: Any) -> np.ndarray:
 
 
 def causal_power(j_per_scale: Any) -> np.ndarray:
-    r"""Share of causal power held by each scale (METHOD.md §3.3).
+    r"""Share of causal power held by each scale (docs/method.md §3.3).
 
     .. math::
 
@@ -106,7 +106,7 @@ class ECResult:
 
 
 def emergent_complexity(j_per_scale: Any) -> ECResult:
-    r"""Emergent complexity: the entropy of the causal power shares (METHOD.md §3.3).
+    r"""Emergent complexity: the entropy of the causal power shares (docs/method.md §3.3).
 
     .. math:: \mathrm{EC} = -\sum_k p_k \log_2 p_k \quad (0 \log 0 = 0)
 

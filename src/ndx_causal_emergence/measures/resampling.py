@@ -1,4 +1,4 @@
-r"""Intervals, significance and condition comparisons of J and ΔJ by resampling held-out data (METHOD.md §3.4).
+r"""Intervals, significance and condition comparisons of J and ΔJ by resampling held-out data (docs/method.md §3.4).
 
 The per-scale J of a fitted model is a function of two samples: the squared one-step residuals
 ``r²_{n,i}`` of its map on the held-out pairs (the noise term) and ``ln|det ∂F̃(y_b)|`` at the

@@ -1,4 +1,4 @@
-r"""Uncertainty of the measures: summaries over seeds and a surrogate null (METHOD.md §3.4)."""
+r"""Uncertainty of the measures: summaries over seeds and a surrogate null (docs/method.md §3.4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-r"""Inverse-probability weights from a product-kernel Gaussian KDE (METHOD.md §2.3).
+r"""Inverse-probability weights from a product-kernel Gaussian KDE (docs/method.md §2.3).
 
 The density of the latents is a true product-kernel Gaussian KDE,
 
@@ -341,7 +341,7 @@ def ipw_weights(
     seed: int = 0,
     normalize: bool = True,
 ) -> np.ndarray:
-    r"""Inverse-probability weights ``w_n ∝ 1 / p̂(y_n)`` of latents (METHOD.md §2.3).
+    r"""Inverse-probability weights ``w_n ∝ 1 / p̂(y_n)`` of latents (docs/method.md §2.3).
 
     ``p̂`` is the product-kernel Gaussian KDE of all ``n`` latents (each point's own kernel
     included, as in ``sklearn.neighbors.KernelDensity``), by default exact: its relative error
@@ -358,7 +358,7 @@ def ipw_weights(
     Parameters
     ----------
     latents : array-like or torch.Tensor, shape (n_samples, q)
-        Latent states (normalised coordinates of METHOD.md §3.0 recommended).
+        Latent states (normalised coordinates of docs/method.md §3.0 recommended).
     bandwidth : float, array-like of shape (q,), or "scott", default 0.05
         Kernel standard deviation(s), see :func:`kde_log_density` (Scott's rule uses the size
         of the reference set). When the latents are reduced by PCA, it is in units of the

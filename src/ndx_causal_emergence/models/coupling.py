@@ -1,4 +1,4 @@
-"""RealNVP affine coupling flows ψ for any input size (METHOD.md §2.1).
+"""RealNVP affine coupling flows ψ for any input size (docs/method.md §2.1).
 
 A coupling layer splits its input ``x`` of size ``d`` into a conditioning part ``x_A`` and a
 transformed part ``x_B`` and maps

@@ -1,4 +1,4 @@
-r"""Residual-MLP macro dynamics with closed-form Jacobians, and their affine conjugates (METHOD.md §2.1, §3.0).
+r"""Residual-MLP macro dynamics with closed-form Jacobians, and their affine conjugates (docs/method.md §2.1, §3.0).
 
 ``ResidualMLP`` is the forward (``F(y) = y + f(y)``) and reverse (``G``) dynamics of NIS+.
 Its Jacobian is computed exactly from the layer weights and the activation derivatives with
@@ -157,7 +157,7 @@ class ResidualMLP(nn.Module):
 
 
 class AffineConjugate(nn.Module):
-    r"""A map seen in affine coordinates ``u = A(y) = ((y − c) V) / h`` (METHOD.md §3.0).
+    r"""A map seen in affine coordinates ``u = A(y) = ((y − c) V) / h`` (docs/method.md §3.0).
 
     .. math::
 

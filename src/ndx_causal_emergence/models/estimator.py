@@ -1,4 +1,4 @@
-"""The scikit-learn-style estimators of (multiscale) NIS+ (METHOD.md §2, §3).
+"""The scikit-learn-style estimators of (multiscale) NIS+ (docs/method.md §2, §3).
 
 :class:`MultiscaleNISPlus` fits the stacked scale ladder; :class:`~ndx_causal_emergence.models.nis.NISPlus`
 and :class:`~ndx_causal_emergence.models.nis.NIS` are its one-scale variants. ``__init__`` only
@@ -296,7 +296,7 @@ class _NISEstimator:
     def predict(self, X: Any, scale: int = 0) -> np.ndarray:
         """One-step micro prediction ``x̂_{t+1}`` for every frame ``x_t`` through scale ``scale``.
 
-        The decode is deterministic: discarded coordinates are set to 0, their mean (METHOD.md §5).
+        The decode is deterministic: discarded coordinates are set to 0, their mean (docs/method.md §5).
         Returns ``(n_frames, n_features)``, NaN for missing rows.
         """
         self._check_fitted()
@@ -357,7 +357,7 @@ class _NISEstimator:
         """``(u_t, u_t+1, F̃)`` of a scale on the pairs of ``data``, in measurement coordinates.
 
         Measurement coordinates are the measured pairs' own starting states along their principal
-        axes, each standardised (mean → 0, ``Z99 · sd`` → 1; METHOD.md §3.0): held-out latents
+        axes, each standardised (mean → 0, ``Z99 · sd`` → 1; docs/method.md §3.0): held-out latents
         can be spread otherwise than the training latents the encoder was fitted on, a wider
         (heavy-tailed) percentile range would pass for less noise, and correlated coordinates
         would count one predictable signal once per coordinate. Raw latents with
@@ -510,7 +510,7 @@ class _NISEstimator:
 
 
 class MultiscaleNISPlus(_NISEstimator):
-    """Multiscale NIS+: shared stacked encoders along a scale ladder, dynamics per scale (METHOD.md §2.2).
+    """Multiscale NIS+: shared stacked encoders along a scale ladder, dynamics per scale (docs/method.md §2.2).
 
     Parameters
     ----------
@@ -534,7 +534,7 @@ class MultiscaleNISPlus(_NISEstimator):
         Reverse dynamics term and inverse-probability weights (both off: NIS).
     reverse_trains_encoder : bool
         Let the reverse term's gradient reach the encoder (official NIS+ code). Off by default:
-        the encoder would shrink the latents to lower it (METHOD.md §2.1).
+        the encoder would shrink the latents to lower it (docs/method.md §2.1).
     latent_forward_weight : float
         μ, weight of the latent one-step term ``‖F_k(y_t) − y_{t+1}‖₁`` that trains ``F_k`` (not
         the encoder) on the encoded transitions, so that the map the measures use fits the
@@ -567,7 +567,7 @@ class MultiscaleNISPlus(_NISEstimator):
         Weight Σ by inverse-probability weights of the held-out latents (official code). Off by
         default: the weights are noisy at few dimensions and flat at many (a KDE of 0.05
         bandwidth in 10+ dimensions puts each point's own kernel far above its neighbours'), so
-        they inflate Σ of the coarse scales only (METHOD.md §3.1).
+        they inflate Σ of the coarse scales only (docs/method.md §3.1).
     pca_init : bool
         Start the coarse-graining from the principal axes of the data (see
         :class:`~ndx_causal_emergence.models.multiscale.MultiscaleModule`); off: the first
@@ -600,7 +600,7 @@ class MultiscaleNISPlus(_NISEstimator):
         Per-scale residual variances of ``F̃_k`` on the validation pairs (measurement coordinates).
     latent_center_, latent_half_range_ : list of np.ndarray
         Per-scale affine map to normalised coordinates (1st/99th percentiles of the encoded
-        training data sent to ∓1, METHOD.md §3.0).
+        training data sent to ∓1, docs/method.md §3.0).
     feature_mean_ : np.ndarray
         Mean training frame (the NMSE reference).
     observed_model_ : ResidualMLP or None

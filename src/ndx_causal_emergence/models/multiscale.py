@@ -1,4 +1,4 @@
-"""The torch model of (multiscale) NIS+: stacked shared encoders, per-scale dynamics, decoders (METHOD.md §2).
+"""The torch model of (multiscale) NIS+: stacked shared encoders, per-scale dynamics, decoders (docs/method.md §2).
 
 Scale ``k`` has ``d_k`` macro variables. Its encoder is the stack
 
@@ -106,7 +106,7 @@ class MultiscaleModule(nn.Module):
         (``ψ_1``, or ``ψ_0`` when ``d_0 < N``), identity until :meth:`set_rotation`. Flows start
         as the identity, so without it every coarse scale would start as the first ``d_k``
         input channels; the estimator sets it to the principal axes of the training data, so
-        that they start as the top principal components (METHOD.md §2.2).
+        that they start as the top principal components (docs/method.md §2.2).
     """
 
     def __init__(

@@ -9,7 +9,7 @@
   arXiv:2509.10891): hidden width 256, Adam lr 1e-4, batches of 100 pairs, 10,000 steps,
   weights refreshed every 1,000 steps, forward + 0.5 x reverse, decoder padding noise 1/3.
 - ``sir``: the published NIS+ SIR set-up with the official conventions (Yang et al. 2024,
-  arXiv:2308.09952; METHOD.md §5): 3 coupling layers (the official SIR flow builds 6 masks
+  arXiv:2308.09952; docs/method.md §5): 3 coupling layers (the official SIR flow builds 6 masks
   but uses ``len(masks) // 2`` layers), hidden width 64, batches of 700, 30,000 steps, λ = 3,
   ``tanh`` squash, raw latents in a fixed box (``ei_domain="box"``), MAE as variance weighted by
   inverse-probability weights, the reverse term training the encoder, no latent forward term, no

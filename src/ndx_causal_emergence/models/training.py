@@ -1,4 +1,4 @@
-"""Transition pairs and the training loop of (multiscale) NIS+ (METHOD.md §2).
+"""Transition pairs and the training loop of (multiscale) NIS+ (docs/method.md §2).
 
 - :class:`TransitionData`: frames with segment labels and the valid ``(t, t + lag)`` pairs; pairs
   never cross a segment boundary or a missing (NaN) frame.
@@ -16,7 +16,7 @@ The loss per scale ``k`` (mean over scales) is
     + \\lambda\\,\\frac{1}{B}\\sum_n w_n \\frac{\\lVert G_k^{\\tau}(y^{(k)}_{t+\\tau}) - y^{(k)}_t \\rVert_1}{d_k}.
 
 **The latent-space terms train only the dynamics**: their inputs and targets are detached from
-the encoder. Otherwise the encoder lowers them by shrinking the latents (METHOD.md §2.1).
+the encoder. Otherwise the encoder lowers them by shrinking the latents (docs/method.md §2.1).
 ``reverse_trains_encoder=True`` restores the official code's convention for the reverse term in
 the weighted stage. The latent forward term (weight μ, ``latent_forward_weight``; 0 in the
 official set-up) is ours: the micro term alone trains ``F_k`` only through the decoder, whose
@@ -470,7 +470,7 @@ def polish_forward_maps(
     max_steps: int,
     patience: int = 5,
 ) -> list[int]:
-    """Fine-tune each ``F_k`` on the encoded pairs, the encoder frozen, for the measurement (METHOD.md §3.1).
+    """Fine-tune each ``F_k`` on the encoded pairs, the encoder frozen, for the measurement (docs/method.md §3.1).
 
     The loss is the one-step squared error in whitened coordinates of the scale's training
     latents (Mahalanobis: every principal direction counts alike), which is what Σ measures; the

@@ -41,7 +41,7 @@ class ConditionResult:
         ``causal_emergence_p_value``, ``causal_emergence_p_holm`` and ``significant`` from
         bootstraps of the test block (pooled over seeds).
     fixed_points, transitions, attribution, diagnostics : DataFrame or None
-        Dynamics analysis of the first seed's model (METHOD.md §4).
+        Dynamics analysis of the first seed's model (docs/method.md §4).
     comparisons : DataFrame or None
         Differences from the other conditions of the same analysis, seen from this one
         (``difference`` = this − other; see

@@ -93,7 +93,7 @@ def measure_condition(
 def _surrogate_p_values(
     config: AnalysisConfig, prepared: Any, observed: pd.DataFrame, progress: Progress | None
 ) -> np.ndarray:
-    """P-value of Delta J per scale against refits on circularly shifted channels (METHOD §3.4)."""
+    """P-value of Delta J per scale against refits on circularly shifted channels (docs/method.md §3.4)."""
     from ..measures.uncertainty import circular_shift_surrogate, surrogate_p_value
     from ..models import MultiscaleNISPlus
 

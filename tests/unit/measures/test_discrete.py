@@ -1,4 +1,4 @@
-"""Discrete EI of transition matrices and coarse-graining (Hoel et al. 2013; METHOD.md §3.5)."""
+"""Discrete EI of transition matrices and coarse-graining (Hoel et al. 2013; docs/method.md §3.5)."""
 
 from __future__ import annotations
 

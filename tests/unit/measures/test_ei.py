@@ -29,7 +29,7 @@ def _linear_module(a: np.ndarray) -> torch.nn.Linear:
 
 
 def test_method_example_analytic_and_monte_carlo() -> None:
-    """METHOD.md §3.5: q = 2, A = 0.9 I, σ² = 0.01 → EI 2.942866 nats, J 1.471433."""
+    """docs/method.md §3.5: q = 2, A = 0.9 I, σ² = 0.01 → EI 2.942866 nats, J 1.471433."""
     ref = linear_gaussian_ei(0.9 * np.eye(2), 0.01)
     assert ref.ei == pytest.approx(2.942866, abs=5e-7)
     assert ref.dei == pytest.approx(1.471433, abs=5e-7)
@@ -69,7 +69,7 @@ def test_terms_add_up_and_bits_are_nats_over_ln2() -> None:
 
 
 def test_delta_j_is_nearly_independent_of_L_for_linear_maps() -> None:
-    """The L-dependent term is q ln 2L, so J changes by exactly ln(L'/L) for every scale (METHOD.md §3.2)."""
+    """The L-dependent term is q ln 2L, so J changes by exactly ln(L'/L) for every scale (docs/method.md §3.2)."""
     a = np.diag([0.9, 0.5])
     j = {L: linear_gaussian_ei(a, [0.01, 0.03], L=L).dei for L in (0.5, 1.0, 2.0)}
     assert j[2.0] - j[1.0] == pytest.approx(math.log(2.0), rel=1e-12)

@@ -1,4 +1,4 @@
-"""Causal emergence, causal power shares and emergent complexity (METHOD.md §3.2–3.3)."""
+"""Causal emergence, causal power shares and emergent complexity (docs/method.md §3.2–3.3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Summaries over seeds, circular-shift surrogates and surrogate p-values (METHOD.md §3.4)."""
+"""Summaries over seeds, circular-shift surrogates and surrogate p-values (docs/method.md §3.4)."""
 
 from __future__ import annotations
 

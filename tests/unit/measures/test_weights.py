@@ -1,4 +1,4 @@
-"""Inverse-probability weights and the product-kernel KDE (METHOD.md §2.3)."""
+"""Inverse-probability weights and the product-kernel KDE (docs/method.md §2.3)."""
 
 from __future__ import annotations
 

@@ -140,7 +140,7 @@ def test_multi_lag_training_runs_and_reverse_gradient_is_stopped() -> None:
     module, data, _ = _setup()
     data = TransitionData.build(data.frames, np.zeros(len(data.frames)), max_lag=5)
     train(module, data, TrainConfig(max_steps=12, batch_size=16, multi_lag=True, seed=1))
-    # the reverse term alone must not move the encoder (METHOD §2.1)
+    # the reverse term alone must not move the encoder (docs/method.md §2.1)
     from ndx_causal_emergence.models.training import _batch_loss
 
     x0 = torch.as_tensor(data.frames[:16])
