@@ -91,5 +91,7 @@ def test_report_says_what_can_be_concluded(analysed):
         assert analysis["conclusions"] and analysis["comparisons"]
     text = report_text(doc)
     assert "J (nats)" in text and "dJ 95 % interval" in text and "persist." in text
-    sentences = [s for a in doc["analyses"] for s in a["conclusions"]]
-    assert any("significant" in s for s in sentences)
+    for analysis in doc["analyses"]:
+        other = "anesthesia" if analysis["condition"] == "awake" else "awake"
+        assert any(f"'{other}'" in s for s in analysis["conclusions"])  # the comparison is put in words
+        assert all(s in text for s in analysis["conclusions"])

@@ -90,10 +90,11 @@ def conclusions(analysis: dict[str, Any]) -> list[str]:
             "with none."
         )
     for row in analysis.get("comparisons", []):
-        if row["measure"] == "delta_J" and row["significant"]:
+        if row["significant"]:
             word = "higher" if row["difference"] > 0 else "lower"
+            what = "J" if row["measure"] == "J" else "dJ"
             out.append(
-                f"dJ at d = {row['dimension']} is {word} than in '{row['other_condition']}' by "
+                f"{what} at d = {row['dimension']} is {word} than in '{row['other_condition']}' by "
                 f"{abs(row['difference']):.3f} nats (95 % interval [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}], "
                 f"permutation p = {row['p_value']:.3g})."
             )
