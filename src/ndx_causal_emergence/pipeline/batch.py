@@ -45,6 +45,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from ..errors import CausalEmergenceError, DataError, InputError, OutputError, SourceError, StreamingError
+from ..safety.paths import check_inside, confined_path
 from .config import AnalysisConfig
 
 __all__ = ["BatchInput", "batch_summary_dataset", "expand_sources", "run_batch"]
@@ -68,12 +69,15 @@ class BatchInput:
     label : str
         How the summary names it (the path as given, or ``DANDI:<id>/<version>/<path>``).
     output : Path
-        Its output NWB file.
+        Its output NWB file, inside ``out_dir`` (see :func:`~ndx_causal_emergence.safety.paths.confined_path`).
+    out_dir : Path, optional
+        The batch's output folder; the writer checks again that ``output`` lies inside it.
     """
 
     source: str
     label: str
     output: Path
+    out_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -142,10 +146,22 @@ def _result_rows(item: BatchInput, summary: pd.DataFrame, *, status: str, error:
 # inputs
 
 
-def _local_item(path: Path, label: str, output: Path) -> BatchInput | pd.DataFrame:
-    if path.exists() and output.resolve() == path.resolve():
-        return _error_rows(label, f"InputError: the output {output} would replace the input; choose another out_dir")
-    return BatchInput(source=str(path), label=label, output=output)
+def _item(source: str, label: str, out_dir: Path, relative: str, *, folder: str | None = None
+          ) -> BatchInput | pd.DataFrame:
+    """The input with its output ``out_dir / [folder /] relative``, or an error row if it would leave ``out_dir``."""
+    try:
+        output = confined_path(confined_path(out_dir, folder) if folder else out_dir, relative)
+    except OutputError as err:
+        return _error_rows(label, _one_line(err))
+    return BatchInput(source=source, label=label, output=output, out_dir=out_dir)
+
+
+def _local_item(path: Path, label: str, out_dir: Path, relative: str) -> BatchInput | pd.DataFrame:
+    found = _item(str(path), label, out_dir, relative)
+    if isinstance(found, BatchInput) and path.exists() and found.output.resolve() == path.resolve():
+        return _error_rows(label, f"InputError: the output {found.output} would replace the input; choose another "
+                           "out_dir")
+    return found
 
 
 def expand_sources(
@@ -164,7 +180,8 @@ def expand_sources(
         Output folder. A DANDI asset's output mirrors its path under ``<out_dir>/<dandiset id>/``
         (the layout of ``dandi download``); a file found in a folder mirrors its path relative to
         that folder (files inside ``out_dir`` are never inputs); any other file is written to
-        ``<out_dir>/<stem>.nwb``.
+        ``<out_dir>/<stem>.nwb``. An output path that would leave ``out_dir`` (a ``..`` segment, an
+        absolute path, a NUL byte, a symbolic link on the way) is refused: that input gets an error row.
     path_glob : str, optional
         Glob on the paths inside Dandisets and folders (see
         :func:`~ndx_causal_emergence.dandi.dandisets.match_glob`).
@@ -173,7 +190,7 @@ def expand_sources(
     -------
     (inputs, failures)
         The inputs, and one summary row (status ``error``) per source that named nothing
-        (unknown Dandiset, glob without match).
+        (unknown Dandiset, glob without match) or whose output path was refused.
 
     Raises
     ------
@@ -201,10 +218,9 @@ def expand_sources(
             if not assets:
                 add(_error_rows(text, f"SourceError: no asset of {text} matches {path_glob or DEFAULT_GLOB!r}"))
             for asset in assets:
-                folder = out_dir / asset.dandiset_id if asset.dandiset_id else out_dir
-                add(BatchInput(source=asset.reference, label=asset.label, output=folder / asset.path))
+                add(_item(asset.reference, asset.label, out_dir, asset.path, folder=asset.dandiset_id))
         elif re.match(r"^https?://", text, re.IGNORECASE):
-            add(BatchInput(source=text, label=text, output=out_dir / f"{Path(urlsplit(text).path).stem}.nwb"))
+            add(_item(text, text, out_dir, f"{Path(urlsplit(text).path).stem}.nwb"))
         elif Path(text).is_dir():
             pattern = path_glob or DEFAULT_GLOB
             root = Path(text)
@@ -213,15 +229,15 @@ def expand_sources(
             if not found:
                 add(_error_rows(text, f"SourceError: no file in the folder {text} matches {pattern!r}"))
             for path in found:
-                add(_local_item(path, str(path), out_dir / path.relative_to(root)))
+                add(_local_item(path, str(path), out_dir, path.relative_to(root).as_posix()))
         elif _GLOB_CHARS.search(text) and not Path(text).exists():
             matches = sorted(glob.glob(text, recursive=True))
             if not matches:
                 add(_error_rows(text, f"SourceError: no file matches the pattern {text!r}"))
             for match in matches:
-                add(_local_item(Path(match), match, out_dir / f"{Path(match).stem}.nwb"))
+                add(_local_item(Path(match), match, out_dir, f"{Path(match).stem}.nwb"))
         else:
-            add(_local_item(Path(text), text, out_dir / f"{Path(text).stem}.nwb"))
+            add(_local_item(Path(text), text, out_dir, f"{Path(text).stem}.nwb"))
     by_output: dict[Path, list[str]] = {}
     for item in items:
         by_output.setdefault(item.output.resolve(), []).append(item.label)
@@ -319,6 +335,8 @@ def _write_input(item: BatchInput, conditions: list[str | None], errors: dict[st
         frames += [_error_rows(item.label, error, [c]) for c, error in failed.items()]
         return pd.concat(frames, ignore_index=True)
     merged = dataclasses.replace(done[0], conditions={k: v for res in done for k, v in res.conditions.items()})
+    if item.out_dir is not None:  # a link planted while the analyses ran must not redirect the write
+        check_inside(item.out_dir, item.output)
     item.output.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(item.output)
     try:

@@ -191,11 +191,12 @@ class DandiStandIn:
 
     # ---- content ---------------------------------------------------------------------------
     def add_asset(self, dandiset_id: str, path: str, file: str | os.PathLike,
-                  *, versions: tuple[str, ...] = ("draft",)) -> ServedAsset:
+                  *, versions: tuple[str, ...] = ("draft",), verbatim_path: bool = False) -> ServedAsset:
         """Serve ``file`` as asset ``path`` of Dandiset ``dandiset_id`` in ``versions``.
 
         Published version ids look like ``0.240101.0000``; the most recent one (sorted) is the
-        Dandiset's ``most_recent_published_version``. Digests are computed from the bytes.
+        Dandiset's ``most_recent_published_version``. Digests are computed from the bytes. A
+        leading ``/`` is dropped unless ``verbatim_path`` (a hostile archive serving absolute paths).
         """
         from dandischema.digests.dandietag import DandiETag
 
@@ -205,7 +206,7 @@ class DandiStandIn:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 sha.update(block)
         asset = ServedAsset(
-            dandiset_id=dandiset_id, path=path.lstrip("/"), file=file,
+            dandiset_id=dandiset_id, path=path if verbatim_path else path.lstrip("/"), file=file,
             asset_id=str(uuid.uuid5(_NAMESPACE, f"{dandiset_id}/{path}")),
             blob_id=str(uuid.uuid5(_NAMESPACE, sha.hexdigest())), size=file.stat().st_size,
             sha256=sha.hexdigest(), etag=DandiETag.from_file(file).as_str())

@@ -1,0 +1,58 @@
+"""Crafted inputs for the security tests: tiny NWB files built here, the smallest fits, the CLI in-process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from ndx_causal_emergence.cli.main import cli
+from ndx_causal_emergence.testing.simulated import write_two_condition_nwb
+
+#: The smallest fit the pipeline runs (a few seconds on 2 cores): ladder 4 -> 1, 20 steps, 8-wide networks.
+TINY_TOML = """coarsening = 4
+device = "cpu"
+n_samples = 50
+
+[model_params]
+max_steps = 20
+hidden_width = 8
+dynamics_width = 8
+n_coupling_layers = 2
+eval_every = 10
+weight_refresh = 10
+batch_size = 32
+"""
+#: A line that ``run`` prints (stderr) when a fit starts.
+FIT_LINE = "fitting seed"
+
+
+@pytest.fixture(scope="session")
+def tiny_nwb(tmp_path_factory) -> Path:
+    """A 4-ROI dF/F recording, 2 x 200 frames labelled ``awake`` / ``anesthesia`` in ``epochs.stage``."""
+    return write_two_condition_nwb(tmp_path_factory.mktemp("tiny") / "tiny.nwb", n_channels=4, n_frames=200)
+
+
+@pytest.fixture(scope="session")
+def tiny_toml(tmp_path_factory) -> Path:
+    """The analysis parameters of :data:`TINY_TOML` as a ``--config`` file."""
+    path = tmp_path_factory.mktemp("config") / "tiny.toml"
+    path.write_text(TINY_TOML)
+    return path
+
+
+def invoke(*args: str | Path) -> Result:
+    """``causal-emergence ARGS`` in this process (stderr kept apart from stdout)."""
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def one_line_error(result: Result, *needles: str) -> str:
+    """Assert exit code 2 and exactly one ``Error:`` line (containing ``needles``, any case); return it."""
+    assert result.exit_code == 2, (result.exit_code, result.output, result.stderr)
+    lines = [line for line in result.stderr.strip().splitlines() if line and not line.startswith("…")]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    assert "Traceback" not in result.output + result.stderr
+    for needle in needles:
+        assert needle.lower() in lines[0].lower(), lines[0]
+    return lines[0]
