@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner, Result
+from pynwb import NWBHDF5IO
+from pynwb.ophys import DfOverF
+from pynwb.testing.mock.file import mock_NWBFile
+from pynwb.testing.mock.ophys import mock_PlaneSegmentation
 
 from ndx_causal_emergence.cli.main import cli
 from ndx_causal_emergence.testing.simulated import write_two_condition_nwb
@@ -56,3 +61,34 @@ def one_line_error(result: Result, *needles: str) -> str:
     for needle in needles:
         assert needle.lower() in lines[0].lower(), lines[0]
     return lines[0]
+
+
+def write_recording(
+    path: Path,
+    *,
+    n_channels: int = 4,
+    n_frames: int = 200,
+    labels: tuple[str, ...] = (),
+    timestamps: np.ndarray | None = None,
+) -> Path:
+    """A dF/F recording of random traces; ``labels`` split the frames into equal ``epochs.stage`` intervals.
+
+    Frames are 0.1 s apart unless ``timestamps`` (any values, stored as given) is passed.
+    """
+    rng = np.random.default_rng(0)
+    nwbfile = mock_NWBFile(identifier="crafted-recording")
+    plane = mock_PlaneSegmentation(n_rois=n_channels, nwbfile=nwbfile)
+    rois = plane.create_roi_table_region(region=list(range(n_channels)), description="all ROIs")
+    dff = DfOverF(name="DfOverF")
+    nwbfile.processing["ophys"].add(dff)
+    timing = {"timestamps": timestamps} if timestamps is not None else {"rate": 10.0, "starting_time": 0.0}
+    data = rng.standard_normal((n_frames, n_channels)).cumsum(axis=0).astype(np.float32)
+    dff.create_roi_response_series(name="RoiResponseSeries", data=data, rois=rois, unit="dF/F", **timing)
+    if labels:
+        nwbfile.add_epoch_column(name="stage", description="condition")
+        span = n_frames / 10.0 / len(labels)
+        for i, label in enumerate(labels):
+            nwbfile.add_epoch(start_time=i * span, stop_time=(i + 1) * span, stage=label)
+    with NWBHDF5IO(path, "w") as io:
+        io.write(nwbfile)
+    return path

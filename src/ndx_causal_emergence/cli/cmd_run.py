@@ -111,7 +111,12 @@ def _run_one(obj: Context, source: str, out: Path | None, *, in_place: bool, ove
              config: AnalysisConfig, cache_dir: Path | None, command: str) -> None:
     from ..pipeline.report import analysis_summary, report_text
     from ..pipeline.run import analyze
+    from ..safety.outputs import check_in_place_target, check_out_file
 
+    if in_place:  # checks that need no results: before reading any data
+        check_in_place_target(source)
+    else:
+        check_out_file(out, source=source, overwrite=overwrite)
     results = analyze(source, config=config, cache_dir=str(cache_dir) if cache_dir else None, command=command,
                       progress=obj.progress())
     path = results.write(out, in_place=in_place, overwrite=overwrite)

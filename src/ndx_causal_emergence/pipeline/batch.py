@@ -280,6 +280,7 @@ def _stored_rows(item: BatchInput, config: AnalysisConfig) -> pd.DataFrame:
 def _plan_input(item: BatchInput, config: AnalysisConfig, overwrite: bool, cache_dir: str | None) -> _Plan:
     """Skip the input (output complete), or list its conditions."""
     from ..nwb.read import read_recording
+    from .run import check_analysis_names
 
     if item.output.exists() and not overwrite:
         return _Plan(rows=_stored_rows(item, config))
@@ -288,6 +289,7 @@ def _plan_input(item: BatchInput, config: AnalysisConfig, overwrite: bool, cache
                                cache_dir=cache_dir)
     if recording.n_channels < 2:
         raise _too_few_channels(item, f"{recording.series_path} has {recording.n_channels} channel")
+    check_analysis_names(recording.conditions())
     return _Plan(conditions=recording.conditions() or [None])
 
 

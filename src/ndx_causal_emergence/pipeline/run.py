@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
+from ..errors import DataError, InputError
 from .config import AnalysisConfig
 from .provenance import now_iso, provenance_fields
 from .results import ConditionResult, Results
@@ -23,6 +23,17 @@ _SEED_COLUMNS = ("effective_information", "dimension_averaged_ei", "noise_term",
 def analysis_name(condition: str) -> str:
     """The NWB name of a condition's analysis: ``causal_emergence_<condition>`` (safe characters)."""
     return "causal_emergence_" + (re.sub(r"[^A-Za-z0-9_.-]+", "_", condition).strip("_") or "all")
+
+
+def check_analysis_names(labels: Sequence[str | None]) -> None:
+    """Raise :class:`InputError` if two condition labels map to one analysis name (``"x y"`` and ``"x/y"``)."""
+    seen: dict[str, str | None] = {}
+    for label in labels:
+        name = analysis_name(label or "all")
+        if name in seen:
+            raise InputError(f"condition labels {seen[name]!r} and {label!r} both map to the analysis name {name!r}; "
+                             "rename one of them in the conditions table")
+        seen[name] = label
 
 
 def _combine_seeds(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
@@ -214,6 +225,7 @@ def analyze(
             roi_table = series_obj
         info = opened.info
     labels = recording.conditions() if recording.labels is not None else [None]
+    check_analysis_names(labels)
     if only:
         missing = sorted(set(only) - {str(x) for x in labels})
         if missing:
