@@ -28,6 +28,7 @@ from pynwb import NWBHDF5IO, NWBFile, ProcessingModule, TimeSeries
 from pynwb.event import EventsTable
 
 from ..errors import OutputError
+from ..safety.locks import write_lock
 from .types import (
     AnalysisProvenance,
     AttributionTable,
@@ -328,13 +329,18 @@ def export_with_results(
     from a streamed input is safe (NWB-NOTES 4). The input is not modified.
     """
     out_path = Path(out_path)
-    if out_path.exists() and not overwrite:
-        raise OutputError(f"{out_path} exists; pass overwrite=True (--overwrite) or choose another --out.")
+    _check_new(out_path, overwrite)
     add_analyses(nwbfile, contents, links)
-    with atomic_target(out_path) as tmp:
-        with NWBHDF5IO(str(tmp), "w") as out_io:
+    with write_lock(out_path):
+        _check_new(out_path, overwrite)  # again under the lock: another run may have written it meanwhile
+        with atomic_target(out_path) as tmp, NWBHDF5IO(str(tmp), "w") as out_io:
             out_io.export(src_io=src_io, nwbfile=nwbfile, write_args={"link_data": False})
     return out_path
+
+
+def _check_new(out_path: Path, overwrite: bool) -> None:
+    if (out_path.exists() or out_path.is_symlink()) and not overwrite:
+        raise OutputError(f"{out_path} exists; pass overwrite=True (--overwrite) or choose another --out.")
 
 
 def copy_with_results(
@@ -354,19 +360,20 @@ def copy_with_results(
     source_path, out_path = Path(source_path), Path(out_path)
     if not source_path.is_file():
         raise OutputError(f"{source_path} is not a local file.")
-    if out_path.exists() and not overwrite:
-        raise OutputError(f"{out_path} exists; pass overwrite=True (--overwrite) or choose another --out.")
-    try:
-        # fails early if another process holds the file (HDF5 locking)
-        with NWBHDF5IO(str(source_path), "r"):
-            pass
-    except OSError as err:
-        raise _output_error(err, source_path) from None
-    with atomic_target(out_path, copy_from=source_path) as tmp:
-        with NWBHDF5IO(str(tmp), "a", load_namespaces=False) as io:
-            nwbfile = io.read()
-            add_analyses(nwbfile, contents, links)
-            io.write(nwbfile)
+    _check_new(out_path, overwrite)
+    with write_lock(out_path):  # in place (out_path == source_path) the lock also covers the copy of the input
+        _check_new(out_path, overwrite)
+        try:
+            # fails early if another process holds the file (HDF5 locking)
+            with NWBHDF5IO(str(source_path), "r"):
+                pass
+        except OSError as err:
+            raise _output_error(err, source_path) from None
+        with atomic_target(out_path, copy_from=source_path) as tmp:
+            with NWBHDF5IO(str(tmp), "a", load_namespaces=False) as io:
+                nwbfile = io.read()
+                add_analyses(nwbfile, contents, links)
+                io.write(nwbfile)
     return out_path
 
 
