@@ -92,3 +92,21 @@ def write_recording(
     with NWBHDF5IO(path, "w") as io:
         io.write(nwbfile)
     return path
+
+
+@pytest.fixture(scope="session")
+def fitted(tmp_path_factory, tiny_toml):
+    """(input file, Results) of the smallest fit of a recording with conditions ``awake`` and ``anesthesia``."""
+    from ndx_causal_emergence.pipeline.config import AnalysisConfig
+    from ndx_causal_emergence.pipeline.run import analyze
+
+    source = write_recording(tmp_path_factory.mktemp("fitted") / "in.nwb", labels=("awake", "anesthesia"))
+    config = AnalysisConfig.from_toml(tiny_toml, conditions="epochs", condition_column="stage")
+    return source, analyze(str(source), config=config)
+
+
+@pytest.fixture(scope="session")
+def results_file(fitted, tmp_path_factory) -> Path:
+    """The fitted analyses written to a new NWB file (copy it before changing it)."""
+    _, results = fitted
+    return results.write(tmp_path_factory.mktemp("results") / "results.nwb")

@@ -13,22 +13,16 @@ import shutil
 import pytest
 
 from ndx_causal_emergence.errors import OutputError
-from ndx_causal_emergence.pipeline.config import AnalysisConfig
 from ndx_causal_emergence.pipeline.results import read_results
-from ndx_causal_emergence.pipeline.run import analyze
-
-from .conftest import write_recording
 
 TRIALS = 10
 _FORK = multiprocessing.get_context("fork")
 
 
 @pytest.fixture(scope="module")
-def two_results(tmp_path_factory, tiny_toml):
-    """The ``awake`` and ``anesthesia`` analyses of the tiny recording, as two single-condition Results."""
-    source = write_recording(tmp_path_factory.mktemp("conc") / "in.nwb", labels=("awake", "anesthesia"))
-    config = AnalysisConfig.from_toml(tiny_toml, conditions="epochs", condition_column="stage")
-    results = analyze(str(source), config=config)
+def two_results(fitted):
+    """The ``awake`` and ``anesthesia`` analyses as two single-condition Results."""
+    source, results = fitted
     return source, [dataclasses.replace(results, conditions={k: v}) for k, v in results.conditions.items()]
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from click.core import ParameterSource
 
-from .main import Context, handle_errors
+from .main import Context, handle_errors, max_memory_option
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..pipeline.config import AnalysisConfig
@@ -62,6 +62,7 @@ def _scales(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
               help="Batch mode: use the running Dask cluster at ADDRESS (e.g. tcp://host:8786) instead.")
 @click.option("--retries", type=click.IntRange(min=0), default=2,
               help="Batch mode: retries of a task that failed with a possibly transient error (I/O, network, memory).")
+@max_memory_option
 @click.pass_obj
 @handle_errors
 def run(obj: Context, sources: tuple[str, ...], out: Path | None, in_place: bool, overwrite: bool,

@@ -263,7 +263,7 @@ def _stored_rows(item: BatchInput, config: AnalysisConfig) -> pd.DataFrame:
     from .results import Results, read_results
 
     try:
-        stored = read_results(item.output, load_models=False)
+        stored = read_results(item.output, load_models=False, load_macro_variables=False)
     except SourceError as err:
         raise OutputError(f"{item.output} exists but cannot be read ({err}); delete it or rerun with overwrite"
                           ) from None

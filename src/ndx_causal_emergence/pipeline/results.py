@@ -186,11 +186,13 @@ def _table(container: Any) -> pd.DataFrame | None:
     return df.reset_index(drop=True)
 
 
-def read_results(path: str | Path, *, load_models: bool = True) -> dict[str, ConditionResult]:
+def read_results(path: str | Path, *, load_models: bool = True, load_macro_variables: bool = True
+                 ) -> dict[str, ConditionResult]:
     """Read every ``CausalEmergenceAnalysis`` of an NWB file, keyed by analysis name.
 
-    Tables come back as DataFrames, macro variables as xarray, and with ``load_models`` the
-    fitted models are rebuilt from the stored tensors (no pickles).
+    Tables come back as DataFrames, macro variables as xarray (only with ``load_macro_variables``:
+    they are the largest part, and a summary needs none), and with ``load_models`` the fitted
+    models are rebuilt from the stored tensors (no pickles).
     """
     from pynwb import NWBHDF5IO
 
@@ -223,9 +225,7 @@ def read_results(path: str | Path, *, load_models: bool = True) -> dict[str, Con
                 emergent_complexity_normalized=float(obj.emergent_complexity_normalized),
                 intervals=np.asarray(obj.intervals[:]),
                 seeds=[int(s) for s in obj.seeds[:]],
-                macro_variables=[
-                    s.to_xarray() for s in sorted(obj.macro_variable_series.values(), key=lambda s: s.scale)
-                ],
+                macro_variables=_macro_variables(obj) if load_macro_variables else [],
                 models=models,
                 fixed_points=_table(obj.fixed_point_table),
                 transitions=_table(obj.state_transitions),
@@ -236,6 +236,17 @@ def read_results(path: str | Path, *, load_models: bool = True) -> dict[str, Con
             )
             out[obj.name] = result
     return out
+
+
+def _macro_variables(analysis: Any) -> list[Any]:
+    """The macro variables of a stored analysis as xarray, each checked against the memory budget before reading."""
+    from ..safety.memory import check_allocation
+
+    series = sorted(analysis.macro_variable_series.values(), key=lambda s: s.scale)
+    for s in series:
+        check_allocation(8.0 * np.prod(s.data.shape), f"macro variables {s.name} of {analysis.name} {s.data.shape}",
+                         remedy="report without --plots")
+    return [s.to_xarray() for s in series]
 
 
 def _attribution_frame(table: Any) -> pd.DataFrame | None:
