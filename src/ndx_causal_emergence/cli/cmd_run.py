@@ -27,6 +27,16 @@ def _scales(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
     return scales
 
 
+def _record_full_paths(value: bool) -> bool:
+    import os
+
+    from ..safety.redact import FULL_PATHS_ENV
+
+    if value:
+        os.environ[FULL_PATHS_ENV] = "1"  # read when provenance is made, here and in batch workers
+    return value
+
+
 @click.command("run")
 @click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
 @click.option("--series", metavar="PATH", help="Series to analyse (path in the file; see `list`). Default: dF/F first.")
@@ -62,6 +72,9 @@ def _scales(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
               help="Batch mode: use the running Dask cluster at ADDRESS (e.g. tcp://host:8786) instead.")
 @click.option("--retries", type=click.IntRange(min=0), default=2,
               help="Batch mode: retries of a task that failed with a possibly transient error (I/O, network, memory).")
+@click.option("--record-full-paths", is_flag=True, callback=lambda _c, _p, v: _record_full_paths(v),
+              expose_value=False,
+              help="Record the full local paths of inputs and arguments in the provenance (default: file names only).")
 @max_memory_option
 @click.pass_obj
 @handle_errors
