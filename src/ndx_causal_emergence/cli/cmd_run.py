@@ -70,6 +70,9 @@ def _record_full_paths(value: bool) -> bool:
               help="Batch mode: worker processes of the local Dask cluster (default: one per CPU core).")
 @click.option("--scheduler", metavar="ADDRESS",
               help="Batch mode: use the running Dask cluster at ADDRESS (e.g. tcp://host:8786) instead.")
+@click.option("--dashboard-address", default="127.0.0.1:0", metavar="HOST:PORT",
+              help="Batch mode: where the local cluster's dashboard listens (no authentication: loopback unless the "
+                   "network is trusted).")
 @click.option("--retries", type=click.IntRange(min=0), default=2,
               help="Batch mode: retries of a task that failed with a possibly transient error (I/O, network, memory).")
 @click.option("--record-full-paths", is_flag=True, callback=lambda _c, _p, v: _record_full_paths(v),
@@ -80,7 +83,7 @@ def _record_full_paths(value: bool) -> bool:
 @handle_errors
 def run(obj: Context, sources: tuple[str, ...], out: Path | None, in_place: bool, overwrite: bool,
         config_file: Path | None, cache_dir: Path | None, out_dir: Path | None, path_glob: str | None,
-        workers: int | None, scheduler: str | None, retries: int, **options: object) -> None:
+        workers: int | None, scheduler: str | None, retries: int, dashboard_address: str, **options: object) -> None:
     """Fit one multiscale NIS+ model per condition of each SOURCE and write the results into NWB.
 
     A SOURCE is a local NWB file, an http(s) URL or a DANDI reference. With one SOURCE the default
@@ -109,7 +112,8 @@ def run(obj: Context, sources: tuple[str, ...], out: Path | None, in_place: bool
         if out or in_place:
             raise InputError("--out-dir (batch mode) writes one file per input; drop --out / --in-place.")
         _run_batch(obj, sources, out_dir, config=config, path_glob=path_glob, workers=workers, scheduler=scheduler,
-                   overwrite=overwrite, cache_dir=cache_dir, retries=retries, command=command)
+                   overwrite=overwrite, cache_dir=cache_dir, retries=retries, command=command,
+                   dashboard_address=dashboard_address)
         return
     given = [name for name, value in batch_only.items() if value is not None]
     if len(sources) > 1 or given:

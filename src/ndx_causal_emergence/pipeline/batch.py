@@ -353,9 +353,14 @@ def _write_input(item: BatchInput, conditions: list[str | None], errors: dict[st
 # driver (this process)
 
 
+#: Where a local cluster's dashboard listens: loopback only (it has no authentication).
+DASHBOARD_ADDRESS = "127.0.0.1:0"
+
+
 @contextlib.contextmanager
-def _connect(workers: int | None, scheduler: str | None) -> Iterator[Any]:
-    """A Dask client: of an existing cluster (``scheduler``), else of a new ``LocalCluster``."""
+def _connect(workers: int | None, scheduler: str | None, dashboard_address: str = DASHBOARD_ADDRESS
+             ) -> Iterator[Any]:
+    """A Dask client: of an existing cluster (``scheduler``), else of a new ``LocalCluster`` on loopback."""
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
@@ -372,8 +377,9 @@ def _connect(workers: int | None, scheduler: str | None) -> Iterator[Any]:
     n_workers = workers if workers is not None else (os.cpu_count() or 1)
     if n_workers < 1:
         raise InputError(f"workers must be >= 1, got {workers}")
-    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=dashboard_address, silence_logs=logging.ERROR) as cluster, \
+            Client(cluster) as client:
         yield client
 
 
@@ -460,6 +466,7 @@ def run_batch(
     cache_dir: str | os.PathLike | None = None,
     retries: int = 2,
     command: str | None = None,
+    dashboard_address: str = DASHBOARD_ADDRESS,
 ) -> pd.DataFrame:
     """Analyse many inputs on a Dask cluster: one output NWB per input, and a summary table.
 
@@ -492,6 +499,9 @@ def run_batch(
         ``TimeoutError``, ``MemoryError``, a stream that stopped: :class:`StreamingError`).
     command : str, optional
         Command line recorded in each analysis' provenance (default: this process' ``sys.argv``).
+    dashboard_address : str
+        ``host:port`` of a new local cluster's dashboard (default: loopback, a free port). The
+        dashboard has no authentication: bind it to another interface only on a trusted network.
 
     Returns
     -------
@@ -517,7 +527,7 @@ def run_batch(
     items, frames = expand_sources(sources, out_dir, path_glob=path_glob)
     out_dir.mkdir(parents=True, exist_ok=True)
     if items:
-        with _connect(workers, scheduler) as client:
+        with _connect(workers, scheduler, dashboard_address) as client:
             frames += _execute(client, items, config, overwrite=overwrite,
                                cache_dir=os.fspath(cache_dir) if cache_dir is not None else None, retries=retries,
                                command=command, progress=progress)
