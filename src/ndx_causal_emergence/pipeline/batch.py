@@ -44,7 +44,7 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
-from ..errors import CausalEmergenceError, DataError, InputError, OutputError, SourceError, StreamingError
+from ..errors import CausalEmergenceError, InputError, OutputError, SourceError, StreamingError
 from ..safety.paths import check_inside, confined_path
 from .config import AnalysisConfig
 
@@ -253,11 +253,6 @@ def expand_sources(
 # tasks (run on the workers)
 
 
-def _too_few_channels(item: BatchInput, detail: str) -> DataError:
-    return DataError(f"{item.label}: {detail}; causal emergence compares coarser scales with the micro scale, so it "
-                     "needs at least 2 channels (units or ROIs) that vary; nothing to analyse")
-
-
 def _stored_rows(item: BatchInput, config: AnalysisConfig) -> pd.DataFrame:
     """Rows of an existing output if all its analyses used ``config``; else an :class:`OutputError`."""
     from .results import Results, read_results
@@ -280,7 +275,7 @@ def _stored_rows(item: BatchInput, config: AnalysisConfig) -> pd.DataFrame:
 def _plan_input(item: BatchInput, config: AnalysisConfig, overwrite: bool, cache_dir: str | None) -> _Plan:
     """Skip the input (output complete), or list its conditions."""
     from ..nwb.read import read_recording
-    from .run import check_analysis_names
+    from .run import check_analysis_names, too_few_channels
 
     if item.output.exists() and not overwrite:
         return _Plan(rows=_stored_rows(item, config))
@@ -288,7 +283,7 @@ def _plan_input(item: BatchInput, config: AnalysisConfig, overwrite: bool, cache
                                condition_column=config.condition_column, bin_width=config.bin_width,
                                cache_dir=cache_dir)
     if recording.n_channels < 2:
-        raise _too_few_channels(item, f"{recording.series_path} has {recording.n_channels} channel")
+        raise too_few_channels(f"{item.label}: {recording.series_path} has {recording.n_channels} channel")
     check_analysis_names(recording.conditions())
     return _Plan(conditions=recording.conditions() or [None])
 
@@ -302,13 +297,8 @@ def _analyze_input(item: BatchInput, condition: str | None, config: AnalysisConf
     from .run import analyze
 
     torch.set_num_threads(1)  # one Dask thread runs one task: torch must not start a thread per core on top
-    results = analyze(item.source, config=config, only=None if condition is None else [condition],
-                      cache_dir=cache_dir, command=command)
-    for res in results.conditions.values():
-        if len(res.emergence) < 2:
-            dropped = ", ".join(f"{ch} ({why})" for ch, why in res.dropped_channels) or "none"
-            raise _too_few_channels(item, f"condition {res.condition!r} keeps one channel (dropped: {dropped})")
-    return results
+    return analyze(item.source, config=config, only=None if condition is None else [condition],
+                   cache_dir=cache_dir, command=command)  # fewer than 2 channels: a DataError before the fit
 
 
 def _remove_stale_temporaries(target: Path) -> None:

@@ -25,6 +25,12 @@ def analysis_name(condition: str) -> str:
     return "causal_emergence_" + (re.sub(r"[^A-Za-z0-9_.-]+", "_", condition).strip("_") or "all")
 
 
+def too_few_channels(detail: str) -> DataError:
+    """The error for a recording or condition with fewer than 2 usable channels (single and batch mode alike)."""
+    return DataError(f"{detail}; causal emergence compares coarser scales with the micro scale, so it needs at least "
+                     "2 channels (units or ROIs) that vary; nothing to analyse")
+
+
 def check_analysis_names(labels: Sequence[str | None]) -> None:
     """Raise :class:`InputError` if two condition labels map to one analysis name (``"x y"`` and ``"x/y"``)."""
     seen: dict[str, str | None] = {}
@@ -126,6 +132,9 @@ def analyze_condition(
 
     label = condition or "all"
     prepared = prepare(recording, condition=condition)
+    if prepared.n_features < 2:
+        dropped = ", ".join(f"{ch} ({why})" for ch, why in prepared.dropped) or "none"
+        raise too_few_channels(f"condition {label!r} keeps {prepared.n_features} channel (dropped: {dropped})")
     MultiscaleNISPlus(**config.model_kwargs(config.seeds[0])).scales_for(prepared.n_features)  # fail before any fit
     models, tables = [], []
     for seed in config.seeds:
@@ -224,6 +233,8 @@ def analyze(
         if series_obj.neurodata_type == "Units":
             roi_table = series_obj
         info = opened.info
+    if recording.n_channels < 2:
+        raise too_few_channels(f"{recording.series_path} has {recording.n_channels} channel")
     labels = recording.conditions() if recording.labels is not None else [None]
     check_analysis_names(labels)
     if only:
