@@ -110,3 +110,16 @@ def results_file(fitted, tmp_path_factory) -> Path:
     """The fitted analyses written to a new NWB file (copy it before changing it)."""
     _, results = fitted
     return results.write(tmp_path_factory.mktemp("results") / "results.nwb")
+
+
+def declare_dataset(path: Path, dataset: str, shape: tuple[int, int], dtype: str) -> None:
+    """Replace ``dataset`` of an HDF5 file by an empty, chunked, compressed one of ``shape``: a few kB on disk."""
+    import h5py
+
+    with h5py.File(path, "a") as f:
+        attrs = dict(f[dataset].attrs)
+        del f[dataset]
+        new = f.create_dataset(
+            dataset, shape=shape, dtype=dtype, chunks=(min(shape[0], 65536), shape[1]), compression="gzip", fillvalue=0
+        )
+        new.attrs.update(attrs)

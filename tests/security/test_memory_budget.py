@@ -13,7 +13,7 @@ import pytest
 from pynwb import NWBHDF5IO
 from pynwb.testing.mock.file import mock_NWBFile
 
-from .conftest import FIT_LINE, invoke, one_line_error, write_recording
+from .conftest import FIT_LINE, declare_dataset, invoke, one_line_error, write_recording
 
 SERIES = "processing/ophys/DfOverF/RoiResponseSeries/data"
 MODEL = "processing/ophys/causal_emergence_awake/model_seed0"
@@ -25,22 +25,11 @@ def _no_inherited_budget(monkeypatch):
     monkeypatch.delenv(MEMORY_ENV, raising=False)  # --max-memory sets it for workers; undone after each test
 
 
-def _declare(path, dataset, shape, dtype):
-    """Replace ``dataset`` by an empty, chunked, compressed one of ``shape``: a few kB on disk."""
-    with h5py.File(path, "a") as f:
-        attrs = dict(f[dataset].attrs)
-        del f[dataset]
-        new = f.create_dataset(
-            dataset, shape=shape, dtype=dtype, chunks=(min(shape[0], 65536), shape[1]), compression="gzip", fillvalue=0
-        )
-        new.attrs.update(attrs)
-
-
 @pytest.mark.timeout(60)
 def test_declared_huge_series_is_refused_before_reading(tmp_path, tiny_toml, monkeypatch):
     monkeypatch.setenv(MEMORY_ENV, "1G")  # the budget as Dask workers get it from --max-memory
     path = write_recording(tmp_path / "huge.nwb")
-    _declare(path, SERIES, (50_000_000, 4), "f4")  # 800 MB as stored, 4.8 GB as the pipeline holds it
+    declare_dataset(path, SERIES, (50_000_000, 4), "f4")  # 800 MB as stored, 4.8 GB as the pipeline holds it
     assert path.stat().st_size < 300_000  # the NWB file with its cached schema
     start = time.perf_counter()
     result = invoke("run", path, "--out", tmp_path / "o.nwb", "--config", tiny_toml)
@@ -65,7 +54,7 @@ def test_far_apart_spikes_are_refused_before_binning(tmp_path, tiny_toml):
 
 def test_report_without_plots_reads_no_macro_variables(results_file, tmp_path):
     path = shutil.copyfile(results_file, tmp_path / "r.nwb")
-    _declare(path, "processing/ophys/causal_emergence_awake/scale0/data", (10_000_000, 4), "f8")  # 320 MB
+    declare_dataset(path, "processing/ophys/causal_emergence_awake/scale0/data", (10_000_000, 4), "f8")  # 320 MB
     tracemalloc.start()
     try:
         result = invoke("report", path, "--json")

@@ -59,6 +59,13 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(130)
+        except MemoryError:  # an input or parameters too large for this machine: bad input, not a bug
+            if ctx is not None and ctx.debug:
+                raise
+            click.echo("Error: out of memory: the input or the parameters need more memory than this machine has; "
+                       "read less (--series, --bin-width) or lower --max-memory so that the check refuses it first",
+                       err=True)
+            sys.exit(2)
         except Exception as err:  # internal error: one line unless --debug
             if ctx is not None and ctx.debug:
                 raise

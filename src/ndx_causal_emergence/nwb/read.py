@@ -132,7 +132,11 @@ def open_nwb(source: str | os.PathLike | NWBFile | OpenedNWB, *, cache_dir: str 
         path = Path(text).expanduser()
         _check_local(path)
         info = SourceInfo(location=text, kind="local")
-        with h5py.File(path, "r") as h5file, _nwb_session(h5file, info, text, streamed=False) as opened:
+        try:
+            h5file = h5py.File(path, "r")
+        except OSError as err:  # truncated or damaged (is_hdf5 reads the signature only)
+            raise SourceError(f"{str(path)!r} cannot be opened as HDF5 (truncated or damaged?): {err}") from None
+        with h5file, _nwb_session(h5file, info, text, streamed=False) as opened:
             yield opened
 
 
@@ -409,7 +413,11 @@ def frame_labels(nwbfile: NWBFile, conditions: str, timestamps: np.ndarray, *,
         no frame labelled.
     """
     obj, kind = find_condition_source(nwbfile, conditions)
-    intervals = condition_intervals(obj, kind, condition_column)
+    try:
+        intervals = condition_intervals(obj, kind, condition_column)
+    except UnicodeDecodeError as err:
+        raise ConditionError(f"the labels of {object_path(obj)!r} are not valid UTF-8 text ({err.reason} at byte "
+                             f"{err.start} of {err.object[:40]!r}); fix the file's text encoding") from None
     times = np.asarray(timestamps, dtype=float)
     labels = np.full(times.shape, None, dtype=object)
     for start, stop, label in intervals.itertuples(index=False):

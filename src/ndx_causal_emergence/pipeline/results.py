@@ -20,6 +20,7 @@ from ..nwb.write import (
     copy_with_results,
     export_with_results,
 )
+from ..safety.text import parse_json
 from .config import AnalysisConfig
 
 log = logging.getLogger(__name__)
@@ -216,7 +217,7 @@ def read_results(path: str | Path, *, load_models: bool = True, load_macro_varia
                 from ..models import MultiscaleNISPlus
 
                 for stored in obj.learned_dynamics_models.values():
-                    models.append(MultiscaleNISPlus.from_state(stored.architecture_dict, stored.state_dict()))
+                    models.append(_stored_model(MultiscaleNISPlus, stored, f"{path}: {obj.name}/{stored.name}"))
             emergence = _table(obj.emergence_table)
             result = ConditionResult(
                 condition=obj.condition,
@@ -231,7 +232,7 @@ def read_results(path: str | Path, *, load_models: bool = True, load_macro_varia
                 transitions=_table(obj.state_transitions),
                 attribution=_attribution_frame(obj.attribution_table),
                 provenance=_provenance_dict(obj.analysis_provenance),
-                parameters=json.loads(obj.parameters),
+                parameters=parse_json(obj.parameters, f"the parameters of {obj.name} in {path}"),
                 analysis_name=obj.name,
             )
             out[obj.name] = result
@@ -247,6 +248,16 @@ def _macro_variables(analysis: Any) -> list[Any]:
         check_allocation(8.0 * np.prod(s.data.shape), f"macro variables {s.name} of {analysis.name} {s.data.shape}",
                          remedy="report without --plots")
     return [s.to_xarray() for s in series]
+
+
+def _stored_model(cls: Any, stored: Any, where: str) -> Any:
+    """A fitted model rebuilt from a stored one; a malformed architecture or tensors are an input error."""
+    try:
+        return cls.from_state(parse_json(stored.architecture, f"the architecture of {where}"), stored.state_dict())
+    except InputError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, RecursionError) as err:
+        raise SourceError(f"the stored model {where} is malformed: {type(err).__name__}: {err}") from None
 
 
 def _attribution_frame(table: Any) -> pd.DataFrame | None:
