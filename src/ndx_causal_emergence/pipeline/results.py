@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -172,9 +174,12 @@ class Results:
         if not self.source.url:
             raise OutputError(f"cannot write {path}: export of {self.source.location} failed and it has no URL.")
         target = Path(path)
-        scratch = target.with_name(f".{target.stem}.download.tmp.nwb")
+        fd, name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".download.tmp.nwb", dir=target.absolute().parent)
+        os.close(fd)
+        scratch = Path(name)  # a fresh name: never a link someone planted beside the target
+        digest = getattr(self.source, "asset_digest", None) or ""
         try:
-            download(self.source.url, scratch)
+            download(self.source.url, scratch, sha256=digest.split(":")[-1] if "sha2-256" in digest else None)
             return copy_with_results(scratch, target, contents, links, overwrite=overwrite)
         finally:
             scratch.unlink(missing_ok=True)
