@@ -16,6 +16,7 @@ import contextlib
 import errno
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -275,13 +276,39 @@ def _output_error(err: OSError, target: Path) -> OutputError:
     return OutputError(f"cannot write {target}: {err}; nothing was changed.")
 
 
+def _umask() -> int:
+    """The process' umask, read without changing it (Linux), else by setting and restoring it."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _new_file_mode(target: Path) -> int:
+    """The mode of a file written over ``target``: its current mode if it exists, else 0666 less the umask."""
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
+
+
 @contextlib.contextmanager
 def atomic_target(target: str | os.PathLike, *, copy_from: str | os.PathLike | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success fsync it and rename it over ``target``.
 
-    With ``copy_from``, the temporary file starts as a copy of that file. On any error the
-    temporary file is removed and ``target`` is untouched.
+    With ``copy_from``, the temporary file starts as a copy of that file. The file gets the mode
+    of the ``target`` it replaces, or ``0666`` less the umask when new (so colleagues read what
+    the umask lets them read). A dangling symbolic link as ``target`` is refused. On any error
+    the temporary file is removed and ``target`` is untouched.
     """
+    if Path(target).is_symlink() and not Path(target).exists():
+        raise OutputError(f"{target} is a symbolic link to nothing; refusing to follow it (give a regular file)")
     target = Path(target).resolve()
     folder = target.parent
     if not folder.is_dir():
@@ -294,8 +321,8 @@ def atomic_target(target: str | os.PathLike, *, copy_from: str | os.PathLike | N
     try:
         if copy_from is not None:
             shutil.copyfile(copy_from, tmp)
-            shutil.copymode(copy_from, tmp)
         yield tmp
+        os.chmod(tmp, _new_file_mode(target))
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, target)

@@ -140,6 +140,8 @@ class DandiStandIn:
         self._lock = threading.Lock()
         self._faults: list[dict[str, Any]] = []
         self._declared_lengths: dict[str, str] = {}
+        #: Base URL the download endpoints redirect to (default: this stand-in), e.g. another host's.
+        self.redirect_base: str | None = None
         self._blob_requests = 0
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -390,7 +392,10 @@ class DandiStandIn:
         if asset is None:
             return 404, {"detail": "Not found."}, {}
         if tail == "download/":
-            return 302, {}, {"Location": self.blob_url(asset)}
+            blob = self.blob_url(asset)
+            if self.redirect_base is not None:
+                blob = self.redirect_base.rstrip("/") + blob[len(self.base_url):]
+            return 302, {}, {"Location": blob}
         if tail == "info/":
             return 200, self._asset_row(asset) | {"metadata": self._asset_metadata(asset)}, {}
         return 200, self._asset_metadata(asset), {}
