@@ -140,7 +140,7 @@ class DandiStandIn:
         self._lock = threading.Lock()
         self._faults: list[dict[str, Any]] = []
         self._declared_lengths: dict[str, str] = {}
-        #: Base URL the download endpoints redirect to (default: this stand-in), e.g. another host's.
+        #: Base URL that blob URLs redirect to (302), e.g. another host's; None: blobs are served here.
         self.redirect_base: str | None = None
         self._blob_requests = 0
         self._stopping = threading.Event()
@@ -348,6 +348,8 @@ class DandiStandIn:
         if path in ("/server-info", "/api/info/", "/api/info"):
             return 200, self._server_info(), {}
         if m := re.fullmatch(r"/blobs/[^/]+/[^/]+/([^/]+)", path):
+            if self.redirect_base is not None:
+                return 302, {}, {"Location": self.redirect_base.rstrip("/") + path}
             asset = self._blobs.get(m[1])
             return (200, asset, {}) if asset else (404, {"detail": "Not found."}, {})
         if m := re.fullmatch(r"/api/assets/([^/]+)/(info/|download/)?", path):
@@ -392,10 +394,7 @@ class DandiStandIn:
         if asset is None:
             return 404, {"detail": "Not found."}, {}
         if tail == "download/":
-            blob = self.blob_url(asset)
-            if self.redirect_base is not None:
-                blob = self.redirect_base.rstrip("/") + blob[len(self.base_url):]
-            return 302, {}, {"Location": blob}
+            return 302, {}, {"Location": self.blob_url(asset)}
         if tail == "info/":
             return 200, self._asset_row(asset) | {"metadata": self._asset_metadata(asset)}, {}
         return 200, self._asset_metadata(asset), {}
