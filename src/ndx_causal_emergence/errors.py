@@ -38,6 +38,10 @@ class DataError(InputError):
     """The data cannot be analysed: all NaN, constant, too few frames for the model."""
 
 
+class MemoryBudgetError(InputError):
+    """An input or a parameter would need more memory than the budget (``--max-memory``) allows."""
+
+
 class OutputError(CausalEmergenceError, OSError):
     """The result cannot be written: read-only target, full disk, locked file, existing analysis name."""
 

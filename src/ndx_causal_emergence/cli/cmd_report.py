@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .main import Context, handle_errors
+from .main import Context, handle_errors, max_memory_option
 
 GLOSSARY = """Glossary (information in nats, natural logarithms):
 
@@ -32,6 +32,7 @@ fraction in box  share of held-out latents inside the intervention box."""
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON document instead of tables.")
 @click.option("--plots", type=click.Path(file_okay=False, path_type=Path), help="Write PNG figures into this folder.")
+@max_memory_option
 @click.pass_obj
 @handle_errors
 def report(obj: Context, file: Path, as_json: bool, plots: Path | None) -> None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from click.core import ParameterSource
 
-from .main import Context, handle_errors
+from .main import Context, handle_errors, max_memory_option
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..pipeline.config import AnalysisConfig
@@ -25,6 +25,16 @@ def _scales(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
     if any(s < 1 for s in scales) or list(scales) != sorted(scales, reverse=True):
         raise click.BadParameter("must be decreasing positive integers, e.g. 64,16,4,1")
     return scales
+
+
+def _record_full_paths(value: bool) -> bool:
+    import os
+
+    from ..safety.redact import FULL_PATHS_ENV
+
+    if value:
+        os.environ[FULL_PATHS_ENV] = "1"  # read when provenance is made, here and in batch workers
+    return value
 
 
 @click.command("run")
@@ -60,13 +70,20 @@ def _scales(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
               help="Batch mode: worker processes of the local Dask cluster (default: one per CPU core).")
 @click.option("--scheduler", metavar="ADDRESS",
               help="Batch mode: use the running Dask cluster at ADDRESS (e.g. tcp://host:8786) instead.")
+@click.option("--dashboard-address", default="127.0.0.1:0", metavar="HOST:PORT",
+              help="Batch mode: where the local cluster's dashboard listens (no authentication: loopback unless the "
+                   "network is trusted).")
 @click.option("--retries", type=click.IntRange(min=0), default=2,
               help="Batch mode: retries of a task that failed with a possibly transient error (I/O, network, memory).")
+@click.option("--record-full-paths", is_flag=True, callback=lambda _c, _p, v: _record_full_paths(v),
+              expose_value=False,
+              help="Record the full local paths of inputs and arguments in the provenance (default: file names only).")
+@max_memory_option
 @click.pass_obj
 @handle_errors
 def run(obj: Context, sources: tuple[str, ...], out: Path | None, in_place: bool, overwrite: bool,
         config_file: Path | None, cache_dir: Path | None, out_dir: Path | None, path_glob: str | None,
-        workers: int | None, scheduler: str | None, retries: int, **options: object) -> None:
+        workers: int | None, scheduler: str | None, retries: int, dashboard_address: str, **options: object) -> None:
     """Fit one multiscale NIS+ model per condition of each SOURCE and write the results into NWB.
 
     A SOURCE is a local NWB file, an http(s) URL or a DANDI reference. With one SOURCE the default
@@ -95,7 +112,8 @@ def run(obj: Context, sources: tuple[str, ...], out: Path | None, in_place: bool
         if out or in_place:
             raise InputError("--out-dir (batch mode) writes one file per input; drop --out / --in-place.")
         _run_batch(obj, sources, out_dir, config=config, path_glob=path_glob, workers=workers, scheduler=scheduler,
-                   overwrite=overwrite, cache_dir=cache_dir, retries=retries, command=command)
+                   overwrite=overwrite, cache_dir=cache_dir, retries=retries, command=command,
+                   dashboard_address=dashboard_address)
         return
     given = [name for name, value in batch_only.items() if value is not None]
     if len(sources) > 1 or given:
@@ -111,7 +129,12 @@ def _run_one(obj: Context, source: str, out: Path | None, *, in_place: bool, ove
              config: AnalysisConfig, cache_dir: Path | None, command: str) -> None:
     from ..pipeline.report import analysis_summary, report_text
     from ..pipeline.run import analyze
+    from ..safety.outputs import check_in_place_target, check_out_file
 
+    if in_place:  # checks that need no results: before reading any data
+        check_in_place_target(source)
+    else:
+        check_out_file(out, source=source, overwrite=overwrite)
     results = analyze(source, config=config, cache_dir=str(cache_dir) if cache_dir else None, command=command,
                       progress=obj.progress())
     path = results.write(out, in_place=in_place, overwrite=overwrite)

@@ -7,6 +7,7 @@ Exit codes: 0 success; 2 bad usage or bad input (one-line message, no traceback)
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -58,6 +59,13 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(130)
+        except MemoryError:  # an input or parameters too large for this machine: bad input, not a bug
+            if ctx is not None and ctx.debug:
+                raise
+            click.echo("Error: out of memory: the input or the parameters need more memory than this machine has; "
+                       "read less (--series, --bin-width) or lower --max-memory so that the check refuses it first",
+                       err=True)
+            sys.exit(2)
         except Exception as err:  # internal error: one line unless --debug
             if ctx is not None and ctx.debug:
                 raise
@@ -66,6 +74,26 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(1)
 
     return wrapper
+
+
+def _set_max_memory(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    from ..safety.memory import MEMORY_ENV, parse_size
+
+    try:
+        parse_size(value)
+    except InputError as err:
+        raise click.BadParameter(str(err)) from None
+    os.environ[MEMORY_ENV] = value  # read by the checks here and inherited by Dask workers started later
+    return value
+
+
+max_memory_option = click.option(
+    "--max-memory", metavar="SIZE", callback=_set_max_memory, expose_value=False,
+    help="Memory budget, e.g. 8G: inputs and models that would need more are refused before anything is allocated "
+         "(default: the memory available).",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})

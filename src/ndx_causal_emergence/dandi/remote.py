@@ -19,7 +19,17 @@ returns short data. On top of it this module adds:
   a stale cache;
 - a size probe (HEAD, else a GET that is not read) with the same retry policy;
 - bounds on remfile's in-memory block cache and request size, so memory stays bounded when a
-  long recording is read from start to end.
+  long recording is read from start to end;
+- an overall deadline on every range request (:func:`request_deadline_s`: a server trickling
+  bytes is abandoned, not waited on for minutes) and a retry budget per process
+  (:data:`RETRY_BUDGET` failed requests in all, then the read stops);
+- checks of every range response before it is used or cached (status, a well-formed
+  ``Content-Length`` equal to the range, the same ETag as the file's first response), and a
+  SHA-256 checksum stored with every cached block and checked at every read (a damaged or
+  planted block is dropped and fetched again);
+- redirects followed only to the URL's own host and the archive's blob hosts
+  (:data:`ALLOWED_HOSTS_ENV` adds hosts), each hop checked before the Range header is sent;
+- the archive's SHA-256 checked whenever a whole file is downloaded.
 
 This module imports remfile and requests at import time; :mod:`ndx_causal_emergence.nwb.read`
 imports it only when a URL or DANDI reference is opened.
@@ -31,10 +41,12 @@ import contextlib
 import hashlib
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import h5py
 import remfile
@@ -42,6 +54,11 @@ import requests
 
 from ..data.recording import SourceInfo
 from ..errors import SourceError, StreamingError
+
+try:  # remfile gives up at once (no retry) on this exception
+    from remfile.RemFile import _PermanentHTTPError as _NoRetry
+except ImportError:  # pragma: no cover
+    _NoRetry = Exception
 
 if TYPE_CHECKING:  # pragma: no cover
     from dandi.dandiapi import DandiAPIClient
@@ -59,6 +76,60 @@ _BACKOFF_S = 0.2
 #: download), in seconds. The read timeout bounds the wait for the next bytes, not the whole
 #: transfer, so large ranges on slow links are unaffected.
 REQUEST_TIMEOUT_S: tuple[float, float] = (10.0, 30.0)
+#: Overall deadline of one range request: this many seconds plus the time its bytes take at
+#: :data:`MIN_TRANSFER_RATE` (bytes per second).
+REQUEST_DEADLINE_BASE_S = 30.0
+MIN_TRANSFER_RATE = 64 * 2**10
+#: Failed requests (any URL) a process retries in all before streaming stops for good.
+RETRY_BUDGET = 24
+#: Comma-separated host names to which redirects may lead, besides the URL's own host and :data:`BLOB_HOSTS`.
+ALLOWED_HOSTS_ENV = "NDX_CE_ALLOWED_HOSTS"
+#: Where the DANDI Archive keeps its blobs (redirect targets of its download URLs).
+BLOB_HOSTS = ("dandiarchive.s3.amazonaws.com", "dandiarchive-embargo.s3.amazonaws.com",
+              "dandi-api-staging-dandisets.s3.amazonaws.com")
+_MAX_REDIRECTS = 5
+#: Trailer of a cached block: its SHA-256 then this marker.
+_BLOCK_MARK = b"ndxce-v1"
+_BLOCK_TRAILER = 32 + len(_BLOCK_MARK)
+
+
+def request_deadline_s(n_bytes: int) -> float:
+    """The overall deadline of a request for ``n_bytes`` bytes (seconds)."""
+    return REQUEST_DEADLINE_BASE_S + n_bytes / MIN_TRANSFER_RATE
+
+
+class _RetryBudget:
+    """Failed requests this process may still retry (shared by all threads and files)."""
+
+    def __init__(self) -> None:
+        self.spent = 0
+        self._lock = threading.Lock()
+
+    def spend(self, url: str, err: BaseException) -> None:
+        """Count one failed request; raise (no retry) once :data:`RETRY_BUDGET` failures are spent."""
+        with self._lock:
+            self.spent += 1
+            if self.spent > RETRY_BUDGET:
+                raise _NoRetry(f"giving up on {url!r}: {RETRY_BUDGET} failed requests in this run, the last: "
+                               f"{type(err).__name__}: {err}") from err
+
+
+_BUDGET = _RetryBudget()
+
+
+def content_length(headers: Any, url: str) -> int | None:
+    """The ``Content-Length`` of a response (None if absent); malformed or negative is a :class:`SourceError`."""
+    text = headers.get("Content-Length")
+    if text is None:
+        return None
+    if not str(text).strip().isdigit():
+        raise SourceError(f"{url!r} sent a malformed Content-Length {text!r}; expected a non-negative whole number")
+    return int(text)
+
+
+def _allowed_hosts(url: str) -> set[str]:
+    extra = {h.strip().lower() for h in os.environ.get(ALLOWED_HOSTS_ENV, "").split(",") if h.strip()}
+    return {(urlsplit(url).hostname or "").lower(), *BLOB_HOSTS, *extra}
 
 
 def default_cache_dir() -> Path:
@@ -71,17 +142,34 @@ def default_cache_dir() -> Path:
 
 
 class AtomicDiskCache(remfile.DiskCache):
-    """remfile's persistent block cache, with every block written atomically (temporary file + rename)."""
+    """remfile's persistent block cache: each block written atomically with a checksum checked at every read."""
+
+    def _path(self, key: str) -> Path:
+        digest = hashlib.sha1(key.encode("utf-8")).hexdigest()
+        return Path(self._dirname, digest[0:2], digest[2:4], digest[4:6], digest)
+
+    def get(self, key: str) -> bytes | None:
+        """The block stored under ``key``, or None (absent, or damaged: then it is removed and fetched again)."""
+        path = self._path(key)
+        try:
+            data = path.read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        value, trailer = data[:-_BLOCK_TRAILER], data[-_BLOCK_TRAILER:]
+        if len(data) < _BLOCK_TRAILER or trailer != hashlib.sha256(value).digest() + _BLOCK_MARK:
+            path.unlink(missing_ok=True)
+            return None
+        return value
 
     def set(self, key: str, value: bytes) -> None:
-        """Store ``value`` under ``key`` (same layout as ``remfile.DiskCache``)."""
-        digest = hashlib.sha1(key.encode("utf-8")).hexdigest()
-        target = Path(self._dirname, digest[0:2], digest[2:4], digest[4:6], digest)
+        """Store ``value`` under ``key`` (same layout as ``remfile.DiskCache``), followed by its SHA-256."""
+        target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part-")
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(value)
+                handle.write(hashlib.sha256(value).digest() + _BLOCK_MARK)
             os.replace(tmp, target)
         except BaseException:
             with contextlib.suppress(OSError):
@@ -89,12 +177,89 @@ class AtomicDiskCache(remfile.DiskCache):
             raise
 
 
-class _TimeoutSession(requests.Session):
-    """A requests session whose requests time out after :data:`REQUEST_TIMEOUT_S` unless told otherwise."""
+class _CheckedSession(requests.Session):
+    """A requests session for one file's server: timeouts, checked redirects, and checked range responses.
 
-    def request(self, method: str, url: str, **kwargs: object) -> requests.Response:  # type: ignore[override]
+    Requests time out after :data:`REQUEST_TIMEOUT_S`; redirects are followed only to allowed
+    hosts. A range GET is read within :func:`request_deadline_s`, and must answer 206 with the
+    range's length and the file's ETag; a failed one counts against the retry budget, and a
+    malformed ``Content-Length`` or another ETag stops the read at once (no retry).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.etag: str | None = None
+
+    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         kwargs.setdefault("timeout", REQUEST_TIMEOUT_S)
-        return super().request(method, url, **kwargs)
+        ranged = method.upper() == "GET" and "Range" in (kwargs.get("headers") or {})
+        if ranged:
+            kwargs["stream"] = True
+        try:
+            response = self._follow(method, url, kwargs)
+            if ranged:
+                response._content = self._checked_body(response, kwargs["headers"]["Range"], url)
+                response._content_consumed = True
+            return response
+        except SourceError as err:
+            if ranged:  # inside remfile: give up at once, no retry can fix it
+                raise _NoRetry(str(err)) from err
+            raise
+        except _NoRetry:
+            raise
+        except Exception as err:
+            _BUDGET.spend(url, err)
+            raise
+
+    def _follow(self, method: str, url: str, kwargs: dict[str, Any]) -> requests.Response:
+        allowed = _allowed_hosts(url)
+        kwargs = {**kwargs, "allow_redirects": False}
+        for _ in range(_MAX_REDIRECTS + 1):
+            response = super().request(method, url, **kwargs)
+            if not response.is_redirect:
+                return response
+            target = requests.compat.urljoin(url, response.headers["Location"])
+            response.close()
+            host = (urlsplit(target).hostname or "").lower()
+            if host not in allowed:
+                raise SourceError(f"{url!r} redirects to {host!r}, which is not an allowed host ({sorted(allowed)}); "
+                                  f"add it to ${ALLOWED_HOSTS_ENV} if you trust it")
+            url = target
+        raise SourceError(f"more than {_MAX_REDIRECTS} redirects from {url!r}")
+
+    def _checked_body(self, response: requests.Response, wanted: str, url: str) -> bytes:
+        first, last = (int(x) for x in wanted.split("=", 1)[1].split("-"))
+        expected = last - first + 1
+        length = content_length(response.headers, url)
+        if response.status_code != 206:
+            response.close()
+            raise OSError(f"range {wanted} of {url!r}: HTTP {response.status_code} instead of 206 Partial Content")
+        if length is not None and length != expected:
+            response.close()
+            raise SourceError(f"{url!r} declared Content-Length {length} for the {expected} bytes of {wanted}")
+        etag = response.headers.get("ETag")
+        if etag is not None:
+            if self.etag is None:
+                self.etag = etag
+            elif etag != self.etag:
+                response.close()
+                raise SourceError(f"{url!r} changed while it was read (ETag {etag} after {self.etag}); run again")
+        deadline = time.monotonic() + request_deadline_s(expected)
+        parts, received = [], 0
+        while received < expected:
+            if time.monotonic() > deadline:
+                response.close()
+                raise TimeoutError(f"range {wanted} of {url!r} not received within {request_deadline_s(expected):.0f}"
+                                   f" s ({received} of {expected} bytes)")
+            block = response.raw.read1(min(expected - received, 1 << 16))
+            if not block:
+                break
+            parts.append(block)
+            received += len(block)
+        response.close()
+        if received != expected:
+            raise OSError(f"range {wanted} of {url!r} ended after {received} of {expected} bytes")
+        return b"".join(parts)
 
 
 class _StreamedFile(remfile.File):
@@ -102,7 +267,7 @@ class _StreamedFile(remfile.File):
 
     def __init__(self, url: str, *, cache_dir: Path, **options: object) -> None:
         super().__init__(url, disk_cache=AtomicDiskCache(str(cache_dir)), **options)
-        self.session = _TimeoutSession()
+        self.session = _CheckedSession()
         self._cache_dir = cache_dir
 
     def read(self, size: int | None = None) -> bytes:
@@ -128,19 +293,23 @@ def probe_url(url: str) -> tuple[int, str | None]:
         HTTP 4xx (except 429), no Content-Length, or still unreachable after the retries.
     """
     last: Exception | None = None
+    session = _CheckedSession()
     for attempt in range(_RETRIES):
         try:
-            response = requests.head(url, allow_redirects=True, timeout=REQUEST_TIMEOUT_S)
+            response = session.head(url)
             if response.status_code in (403, 405):  # servers (presigned S3) that refuse HEAD
-                response = requests.get(url, stream=True, timeout=REQUEST_TIMEOUT_S)
+                response = session.get(url, stream=True)
                 response.close()
             if 400 <= response.status_code < 500 and response.status_code != 429:
                 raise SourceError(f"{url!r} answered HTTP {response.status_code} {response.reason}; check the URL")
             response.raise_for_status()
-            if "Content-Length" not in response.headers:
+            size = content_length(response.headers, url)
+            if size is None:
                 raise SourceError(f"{url!r} sends no Content-Length; cannot stream it with byte ranges")
             validator = response.headers.get("ETag") or response.headers.get("Last-Modified")
-            return int(response.headers["Content-Length"]), validator
+            return size, validator
+        except _NoRetry as exc:
+            raise SourceError(str(exc)) from None
         except requests.RequestException as exc:
             last = exc
             time.sleep(_BACKOFF_S * 2**attempt)
@@ -220,28 +389,50 @@ def open_dandi_asset(reference: str, *, cache_dir: str | os.PathLike | None = No
         yield h5, info
 
 
-def download(url: str, path: str | os.PathLike, *, chunk_bytes: int = 8 << 20, retries: int = 3) -> Path:
-    """Download ``url`` to ``path`` (whole file), checking the byte count; retried with back-off.
+def download(url: str, path: str | os.PathLike, *, sha256: str | None = None, chunk_bytes: int = 8 << 20,
+             retries: int = 3) -> Path:
+    """Download ``url`` to ``path`` (whole file), checking the byte count and digest; retried with back-off.
 
     Used when an output must hold a streamed input's content and NWB export cannot re-encode
-    the input: the bytes are copied as they are and the results appended to the copy.
+    the input: the bytes are copied as they are and the results appended to the copy. ``path``
+    is opened without following a symbolic link.
+
+    Parameters
+    ----------
+    sha256 : str, optional
+        The archive's SHA-256 of the file (hex): the download must match it.
+
+    Raises
+    ------
+    SourceError
+        Still failing after ``retries``, a malformed ``Content-Length``, a redirect to a host
+        that is not allowed, or bytes that differ from ``sha256``.
     """
     path = Path(path)
+    session = _CheckedSession()
     for attempt in range(retries + 1):
+        digest = hashlib.sha256()
         try:
-            with requests.get(url, stream=True, timeout=REQUEST_TIMEOUT_S) as response:
+            with session.get(url, stream=True) as response:
                 response.raise_for_status()
-                expected = int(response.headers.get("Content-Length", -1))
+                expected = content_length(response.headers, url)
                 written = 0
-                with open(path, "wb") as handle:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+                with os.fdopen(fd, "wb") as handle:
                     for block in response.iter_content(chunk_bytes):
                         handle.write(block)
+                        digest.update(block)
                         written += len(block)
-            if expected >= 0 and written != expected:
+            if expected is not None and written != expected:
                 raise OSError(f"download of {url} ended after {written} of {expected} bytes")
-            return path
         except (requests.RequestException, OSError) as err:
             if attempt == retries:
                 raise SourceError(f"cannot download {url}: {err}") from None
             time.sleep(0.5 * 2**attempt)
+            continue
+        if sha256 is not None and digest.hexdigest() != sha256.lower():
+            path.unlink(missing_ok=True)
+            raise SourceError(f"the bytes of {url} (sha256 {digest.hexdigest()}) differ from the archive's digest "
+                              f"{sha256}; the file is not the one the archive describes")
+        return path
     return path

@@ -136,8 +136,16 @@ class _NISEstimator:
         raise NotImplementedError
 
     def scales_for(self, n_features: int) -> list[int]:
-        """The scale ladder a fit on ``n_features`` channels would use; raises InputError if it cannot be built."""
-        return self._ladder(n_features, self._resolved())
+        """The scale ladder a fit on ``n_features`` channels would use; raises InputError if it cannot be built.
+
+        Also checks that the model's sizes are bounded and fit the memory budget (``--max-memory``).
+        """
+        from ..safety.architecture import check_model_size
+
+        p = self._resolved()
+        scales = self._ladder(n_features, p)
+        check_model_size(n_features, scales, p)
+        return scales
 
     # ---------------------------------------------------------------- fitting
     def fit(self, X: Any, y: Any = None, *, segments: Any = None, validation: Any = None) -> _NISEstimator:
@@ -230,6 +238,9 @@ class _NISEstimator:
 
     @staticmethod
     def _build(n_features: int, scales: list[int], p: dict[str, Any]) -> MultiscaleModule:
+        from ..safety.architecture import check_model_size
+
+        check_model_size(n_features, scales, p)  # bounded sizes, within the memory budget, before allocating
         return MultiscaleModule(
             n_features, scales, n_coupling_layers=p["n_coupling_layers"], hidden_width=p["hidden_width"],
             dynamics_width=p["dynamics_width"], dynamics_depth=p["dynamics_depth"], squash=p["squash"],
@@ -500,9 +511,13 @@ class _NISEstimator:
     @classmethod
     def from_state(cls, arch: dict[str, Any], tensors: dict[str, Any]) -> _NISEstimator:
         """Rebuild a fitted estimator from :meth:`to_state` output (arrays or tensors accepted)."""
-        target = cls._registry.get(arch.get("class", cls.__name__))
+        from ..safety.architecture import checked_architecture
+
+        name = arch.get("class", cls.__name__) if isinstance(arch, dict) else None
+        target = cls._registry.get(name)
         if target is None:
-            raise InputError(f"unknown model class {arch.get('class')!r}; known: {sorted(cls._registry)}.")
+            raise InputError(f"unknown model class {name!r}; known: {sorted(cls._registry)}.")
+        arch = checked_architecture(arch, tensors, target)
         est = target(**arch["params"])
         scales = check_scales(arch["scales"], arch["n_features_in"])
         restore(est, arch, tensors, est._build(arch["n_features_in"], scales, est._resolved()))

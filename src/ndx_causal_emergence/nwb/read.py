@@ -25,7 +25,8 @@ from pynwb.misc import Units
 
 from ..data.recording import Recording, SourceInfo
 from ..data.split import segment_ids
-from ..errors import ConditionError, InputError, SourceError
+from ..errors import ConditionError, DataError, InputError, SourceError
+from ..safety.memory import WORKING_COPIES, check_allocation
 from .discover import (
     condition_intervals,
     find_condition_source,
@@ -131,7 +132,11 @@ def open_nwb(source: str | os.PathLike | NWBFile | OpenedNWB, *, cache_dir: str 
         path = Path(text).expanduser()
         _check_local(path)
         info = SourceInfo(location=text, kind="local")
-        with h5py.File(path, "r") as h5file, _nwb_session(h5file, info, text, streamed=False) as opened:
+        try:
+            h5file = h5py.File(path, "r")
+        except OSError as err:  # truncated or damaged (is_hdf5 reads the signature only)
+            raise SourceError(f"{str(path)!r} cannot be opened as HDF5 (truncated or damaged?): {err}") from None
+        with h5file, _nwb_session(h5file, info, text, streamed=False) as opened:
             yield opened
 
 
@@ -253,19 +258,48 @@ def _frame_window(series: TimeSeries, n_frames: int, time_range: tuple[float, fl
         stamps = series.timestamps
         if isinstance(stamps, TimeSeries):  # timestamps linked from another series
             stamps = stamps.timestamps
-        times = np.asarray(_raw(stamps)[:], dtype=float)
-        if times.shape[0] != n_frames:
-            raise InputError(f"series {object_path(series)!r} has {n_frames} frames but {times.shape[0]} timestamps")
+        declared = _raw(stamps)
+        if len(declared) != n_frames:
+            raise InputError(f"series {object_path(series)!r} has {n_frames} frames but {len(declared)} timestamps")
+        check_allocation(8.0 * n_frames, f"the timestamps of {object_path(series)!r} ({n_frames} frames)")
+        times = np.asarray(declared[:], dtype=float)
+        check_time_base(times, f"series {object_path(series)!r}")
         start, stop = 0, n_frames
         if time_range is not None:
             start, stop = (int(i) for i in np.searchsorted(times, time_range, side="left"))
         return start, stop, times[start:stop], _regular_rate(times)
     rate = float(series.rate)
     t0 = float(series.starting_time or 0.0)
+    if not (np.isfinite(rate) and rate > 0 and np.isfinite(t0)):
+        raise DataError(f"series {object_path(series)!r} has rate {rate} Hz and starting time {t0} s; expected a "
+                        "positive, finite rate and a finite starting time")
     start, stop = 0, n_frames
     if time_range is not None:
         start, stop = (int(np.clip(np.ceil((t - t0) * rate - 1e-9), 0, n_frames)) for t in time_range)
     return start, stop, t0 + np.arange(start, stop) / rate, rate
+
+
+def check_time_base(times: np.ndarray, what: str) -> None:
+    """Raise :class:`DataError` unless ``times`` are finite and strictly increasing (and not all equal).
+
+    Shuffled, decreasing, repeated or NaN timestamps would otherwise be analysed as if frames
+    followed each other in the order stored.
+    """
+    if times.size == 0:
+        return
+    bad = ~np.isfinite(times)
+    if bad.any():
+        raise DataError(f"{what} has {int(bad.sum())} NaN or infinite timestamps (first at frame "
+                        f"{int(np.argmax(bad))}); timestamps must be finite seconds")
+    steps = np.diff(times)
+    if steps.size and np.all(steps == 0):
+        raise DataError(f"{what} has constant timestamps ({times[0]:.6g} s for every frame); frames need distinct "
+                        "times")
+    if steps.size and not np.all(steps > 0):
+        k = int(np.argmax(steps <= 0))
+        kind = "decreasing" if np.all(steps <= 0) else "out of order or repeated"
+        raise DataError(f"{what} has {kind} timestamps (frame {k + 1} at {times[k + 1]:.6g} s after frame {k} at "
+                        f"{times[k]:.6g} s); timestamps must increase strictly")
 
 
 def _regular_rate(times: np.ndarray) -> float | None:
@@ -296,6 +330,8 @@ def _read_timeseries(series: TimeSeries, time_range: tuple[float, float] | None,
                      channels: Sequence[int] | slice | None) -> dict[str, Any]:
     n_frames, n_channels = _raw(series.data).shape
     cols = _channel_positions(channels, n_channels)
+    check_allocation(8.0 * WORKING_COPIES * n_frames * cols.size,
+                     f"series {object_path(series)!r} ({n_frames} frames x {cols.size} channels)")
     start, stop, times, rate = _frame_window(series, n_frames, time_range)
     out = None
     for offset, block in iter_series_chunks(series, frames=slice(start, stop), channels=cols):
@@ -315,7 +351,13 @@ def _bin_units(units: Units, bin_width: float, time_range: tuple[float, float] |
     if not bin_width > 0:
         raise InputError(f"bin_width must be a positive number of seconds; got {bin_width!r}")
     rows = _channel_positions(channels, len(units))
+    check_allocation(8.0 * len(units["spike_times"].target.data),
+                     f"the spike times of {object_path(units)!r} ({len(units['spike_times'].target.data)} spikes)")
     spikes = [np.asarray(units.get_unit_spike_times(int(r)), dtype=float) for r in rows]
+    for row, times in zip(rows, spikes, strict=True):
+        if not np.all(np.isfinite(times)):
+            raise DataError(f"unit {units.id.data[int(row)]} of {object_path(units)!r} has NaN or infinite spike "
+                            "times; spike times must be finite seconds")
     if time_range is None:
         nonempty = [s for s in spikes if s.size]
         if not nonempty:
@@ -325,6 +367,8 @@ def _bin_units(units: Units, bin_width: float, time_range: tuple[float, float] |
     else:
         t0 = float(time_range[0])
         n_bins = max(0, int(np.ceil((float(time_range[1]) - t0) / bin_width - 1e-9)))
+    check_allocation(8.0 * WORKING_COPIES * n_bins * rows.size,
+                     f"spike counts of {object_path(units)!r} ({n_bins} bins of {bin_width} s x {rows.size} units)")
     counts = np.zeros((n_bins, rows.size), dtype=np.float32)
     centres = t0 + (np.arange(n_bins) + 0.5) * bin_width
     has_obs = "obs_intervals" in units.colnames
@@ -369,7 +413,11 @@ def frame_labels(nwbfile: NWBFile, conditions: str, timestamps: np.ndarray, *,
         no frame labelled.
     """
     obj, kind = find_condition_source(nwbfile, conditions)
-    intervals = condition_intervals(obj, kind, condition_column)
+    try:
+        intervals = condition_intervals(obj, kind, condition_column)
+    except UnicodeDecodeError as err:
+        raise ConditionError(f"the labels of {object_path(obj)!r} are not valid UTF-8 text ({err.reason} at byte "
+                             f"{err.start} of {err.object[:40]!r}); fix the file's text encoding") from None
     times = np.asarray(timestamps, dtype=float)
     labels = np.full(times.shape, None, dtype=object)
     for start, stop, label in intervals.itertuples(index=False):

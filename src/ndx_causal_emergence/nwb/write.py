@@ -16,6 +16,7 @@ import contextlib
 import errno
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from pynwb import NWBHDF5IO, NWBFile, ProcessingModule, TimeSeries, get_type_map
 from pynwb.event import EventsTable
 
 from ..errors import OutputError
+from ..safety.locks import write_lock
 from .types import (
     NAMESPACE,
     AnalysisProvenance,
@@ -293,13 +295,39 @@ def _output_error(err: OSError, target: Path) -> OutputError:
     return OutputError(f"cannot write {target}: {err}; nothing was changed.")
 
 
+def _umask() -> int:
+    """The process' umask, read without changing it (Linux), else by setting and restoring it."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _new_file_mode(target: Path) -> int:
+    """The mode of a file written over ``target``: its current mode if it exists, else 0666 less the umask."""
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
+
+
 @contextlib.contextmanager
 def atomic_target(target: str | os.PathLike, *, copy_from: str | os.PathLike | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success fsync it and rename it over ``target``.
 
-    With ``copy_from``, the temporary file starts as a copy of that file. On any error the
-    temporary file is removed and ``target`` is untouched.
+    With ``copy_from``, the temporary file starts as a copy of that file. The file gets the mode
+    of the ``target`` it replaces, or ``0666`` less the umask when new (so colleagues read what
+    the umask lets them read). A dangling symbolic link as ``target`` is refused. On any error
+    the temporary file is removed and ``target`` is untouched.
     """
+    if Path(target).is_symlink() and not Path(target).exists():
+        raise OutputError(f"{target} is a symbolic link to nothing; refusing to follow it (give a regular file)")
     target = Path(target).resolve()
     folder = target.parent
     if not folder.is_dir():
@@ -312,8 +340,8 @@ def atomic_target(target: str | os.PathLike, *, copy_from: str | os.PathLike | N
     try:
         if copy_from is not None:
             shutil.copyfile(copy_from, tmp)
-            shutil.copymode(copy_from, tmp)
         yield tmp
+        os.chmod(tmp, _new_file_mode(target))
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, target)
@@ -347,13 +375,18 @@ def export_with_results(
     from a streamed input is safe (NWB-NOTES 4). The input is not modified.
     """
     out_path = Path(out_path)
-    if out_path.exists() and not overwrite:
-        raise OutputError(f"{out_path} exists; pass overwrite=True (--overwrite) or choose another --out.")
+    _check_new(out_path, overwrite)
     add_analyses(nwbfile, contents, links)
-    with atomic_target(out_path) as tmp:
-        with NWBHDF5IO(str(tmp), "w") as out_io:
+    with write_lock(out_path):
+        _check_new(out_path, overwrite)  # again under the lock: another run may have written it meanwhile
+        with atomic_target(out_path) as tmp, NWBHDF5IO(str(tmp), "w") as out_io:
             out_io.export(src_io=src_io, nwbfile=nwbfile, write_args={"link_data": False})
     return out_path
+
+
+def _check_new(out_path: Path, overwrite: bool) -> None:
+    if (out_path.exists() or out_path.is_symlink()) and not overwrite:
+        raise OutputError(f"{out_path} exists; pass overwrite=True (--overwrite) or choose another --out.")
 
 
 def copy_with_results(
@@ -373,19 +406,20 @@ def copy_with_results(
     source_path, out_path = Path(source_path), Path(out_path)
     if not source_path.is_file():
         raise OutputError(f"{source_path} is not a local file.")
-    if out_path.exists() and not overwrite:
-        raise OutputError(f"{out_path} exists; pass overwrite=True (--overwrite) or choose another --out.")
-    try:
-        # fails early if another process holds the file (HDF5 locking)
-        with NWBHDF5IO(str(source_path), "r"):
-            pass
-    except OSError as err:
-        raise _output_error(err, source_path) from None
-    with atomic_target(out_path, copy_from=source_path) as tmp:
-        with NWBHDF5IO(str(tmp), "a", load_namespaces=False) as io:
-            nwbfile = io.read()
-            add_analyses(nwbfile, contents, links)
-            io.write(nwbfile)
+    _check_new(out_path, overwrite)
+    with write_lock(out_path):  # in place (out_path == source_path) the lock also covers the copy of the input
+        _check_new(out_path, overwrite)
+        try:
+            # fails early if another process holds the file (HDF5 locking)
+            with NWBHDF5IO(str(source_path), "r"):
+                pass
+        except OSError as err:
+            raise _output_error(err, source_path) from None
+        with atomic_target(out_path, copy_from=source_path) as tmp:
+            with NWBHDF5IO(str(tmp), "a", load_namespaces=False) as io:
+                nwbfile = io.read()
+                add_analyses(nwbfile, contents, links)
+                io.write(nwbfile)
     return out_path
 
 

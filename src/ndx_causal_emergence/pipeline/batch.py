@@ -44,7 +44,8 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
-from ..errors import CausalEmergenceError, DataError, InputError, OutputError, SourceError, StreamingError
+from ..errors import CausalEmergenceError, InputError, OutputError, SourceError, StreamingError
+from ..safety.paths import check_inside, confined_path
 from .config import AnalysisConfig
 
 __all__ = ["BatchInput", "batch_summary_dataset", "expand_sources", "run_batch"]
@@ -68,12 +69,15 @@ class BatchInput:
     label : str
         How the summary names it (the path as given, or ``DANDI:<id>/<version>/<path>``).
     output : Path
-        Its output NWB file.
+        Its output NWB file, inside ``out_dir`` (see :func:`~ndx_causal_emergence.safety.paths.confined_path`).
+    out_dir : Path, optional
+        The batch's output folder; the writer checks again that ``output`` lies inside it.
     """
 
     source: str
     label: str
     output: Path
+    out_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -142,10 +146,22 @@ def _result_rows(item: BatchInput, summary: pd.DataFrame, *, status: str, error:
 # inputs
 
 
-def _local_item(path: Path, label: str, output: Path) -> BatchInput | pd.DataFrame:
-    if path.exists() and output.resolve() == path.resolve():
-        return _error_rows(label, f"InputError: the output {output} would replace the input; choose another out_dir")
-    return BatchInput(source=str(path), label=label, output=output)
+def _item(source: str, label: str, out_dir: Path, relative: str, *, folder: str | None = None
+          ) -> BatchInput | pd.DataFrame:
+    """The input with its output ``out_dir / [folder /] relative``, or an error row if it would leave ``out_dir``."""
+    try:
+        output = confined_path(confined_path(out_dir, folder) if folder else out_dir, relative)
+    except OutputError as err:
+        return _error_rows(label, _one_line(err))
+    return BatchInput(source=source, label=label, output=output, out_dir=out_dir)
+
+
+def _local_item(path: Path, label: str, out_dir: Path, relative: str) -> BatchInput | pd.DataFrame:
+    found = _item(str(path), label, out_dir, relative)
+    if isinstance(found, BatchInput) and path.exists() and found.output.resolve() == path.resolve():
+        return _error_rows(label, f"InputError: the output {found.output} would replace the input; choose another "
+                           "out_dir")
+    return found
 
 
 def expand_sources(
@@ -164,7 +180,8 @@ def expand_sources(
         Output folder. A DANDI asset's output mirrors its path under ``<out_dir>/<dandiset id>/``
         (the layout of ``dandi download``); a file found in a folder mirrors its path relative to
         that folder (files inside ``out_dir`` are never inputs); any other file is written to
-        ``<out_dir>/<stem>.nwb``.
+        ``<out_dir>/<stem>.nwb``. An output path that would leave ``out_dir`` (a ``..`` segment, an
+        absolute path, a NUL byte, a symbolic link on the way) is refused: that input gets an error row.
     path_glob : str, optional
         Glob on the paths inside Dandisets and folders (see
         :func:`~ndx_causal_emergence.dandi.dandisets.match_glob`).
@@ -173,7 +190,7 @@ def expand_sources(
     -------
     (inputs, failures)
         The inputs, and one summary row (status ``error``) per source that named nothing
-        (unknown Dandiset, glob without match).
+        (unknown Dandiset, glob without match) or whose output path was refused.
 
     Raises
     ------
@@ -201,10 +218,9 @@ def expand_sources(
             if not assets:
                 add(_error_rows(text, f"SourceError: no asset of {text} matches {path_glob or DEFAULT_GLOB!r}"))
             for asset in assets:
-                folder = out_dir / asset.dandiset_id if asset.dandiset_id else out_dir
-                add(BatchInput(source=asset.reference, label=asset.label, output=folder / asset.path))
+                add(_item(asset.reference, asset.label, out_dir, asset.path, folder=asset.dandiset_id))
         elif re.match(r"^https?://", text, re.IGNORECASE):
-            add(BatchInput(source=text, label=text, output=out_dir / f"{Path(urlsplit(text).path).stem}.nwb"))
+            add(_item(text, text, out_dir, f"{Path(urlsplit(text).path).stem}.nwb"))
         elif Path(text).is_dir():
             pattern = path_glob or DEFAULT_GLOB
             root = Path(text)
@@ -213,15 +229,15 @@ def expand_sources(
             if not found:
                 add(_error_rows(text, f"SourceError: no file in the folder {text} matches {pattern!r}"))
             for path in found:
-                add(_local_item(path, str(path), out_dir / path.relative_to(root)))
+                add(_local_item(path, str(path), out_dir, path.relative_to(root).as_posix()))
         elif _GLOB_CHARS.search(text) and not Path(text).exists():
             matches = sorted(glob.glob(text, recursive=True))
             if not matches:
                 add(_error_rows(text, f"SourceError: no file matches the pattern {text!r}"))
             for match in matches:
-                add(_local_item(Path(match), match, out_dir / f"{Path(match).stem}.nwb"))
+                add(_local_item(Path(match), match, out_dir, f"{Path(match).stem}.nwb"))
         else:
-            add(_local_item(Path(text), text, out_dir / f"{Path(text).stem}.nwb"))
+            add(_local_item(Path(text), text, out_dir, f"{Path(text).stem}.nwb"))
     by_output: dict[Path, list[str]] = {}
     for item in items:
         by_output.setdefault(item.output.resolve(), []).append(item.label)
@@ -237,17 +253,12 @@ def expand_sources(
 # tasks (run on the workers)
 
 
-def _too_few_channels(item: BatchInput, detail: str) -> DataError:
-    return DataError(f"{item.label}: {detail}; causal emergence compares coarser scales with the micro scale, so it "
-                     "needs at least 2 channels (units or ROIs) that vary; nothing to analyse")
-
-
 def _stored_rows(item: BatchInput, config: AnalysisConfig) -> pd.DataFrame:
     """Rows of an existing output if all its analyses used ``config``; else an :class:`OutputError`."""
     from .results import Results, read_results
 
     try:
-        stored = read_results(item.output, load_models=False)
+        stored = read_results(item.output, load_models=False, load_macro_variables=False)
     except SourceError as err:
         raise OutputError(f"{item.output} exists but cannot be read ({err}); delete it or rerun with overwrite"
                           ) from None
@@ -264,6 +275,7 @@ def _stored_rows(item: BatchInput, config: AnalysisConfig) -> pd.DataFrame:
 def _plan_input(item: BatchInput, config: AnalysisConfig, overwrite: bool, cache_dir: str | None) -> _Plan:
     """Skip the input (output complete), or list its conditions."""
     from ..nwb.read import read_recording
+    from .run import check_analysis_names, too_few_channels
 
     if item.output.exists() and not overwrite:
         return _Plan(rows=_stored_rows(item, config))
@@ -271,7 +283,8 @@ def _plan_input(item: BatchInput, config: AnalysisConfig, overwrite: bool, cache
                                condition_column=config.condition_column, bin_width=config.bin_width,
                                cache_dir=cache_dir)
     if recording.n_channels < 2:
-        raise _too_few_channels(item, f"{recording.series_path} has {recording.n_channels} channel")
+        raise too_few_channels(f"{item.label}: {recording.series_path} has {recording.n_channels} channel")
+    check_analysis_names(recording.conditions())
     return _Plan(conditions=recording.conditions() or [None])
 
 
@@ -284,13 +297,8 @@ def _analyze_input(item: BatchInput, condition: str | None, config: AnalysisConf
     from .run import analyze
 
     torch.set_num_threads(1)  # one Dask thread runs one task: torch must not start a thread per core on top
-    results = analyze(item.source, config=config, only=None if condition is None else [condition],
-                      cache_dir=cache_dir, command=command)
-    for res in results.conditions.values():
-        if len(res.emergence) < 2:
-            dropped = ", ".join(f"{ch} ({why})" for ch, why in res.dropped_channels) or "none"
-            raise _too_few_channels(item, f"condition {res.condition!r} keeps one channel (dropped: {dropped})")
-    return results
+    return analyze(item.source, config=config, only=None if condition is None else [condition],
+                   cache_dir=cache_dir, command=command)  # fewer than 2 channels: a DataError before the fit
 
 
 def _remove_stale_temporaries(target: Path) -> None:
@@ -319,6 +327,8 @@ def _write_input(item: BatchInput, conditions: list[str | None], errors: dict[st
         frames += [_error_rows(item.label, error, [c]) for c, error in failed.items()]
         return pd.concat(frames, ignore_index=True)
     merged = dataclasses.replace(done[0], conditions={k: v for res in done for k, v in res.conditions.items()})
+    if item.out_dir is not None:  # a link planted while the analyses ran must not redirect the write
+        check_inside(item.out_dir, item.output)
     item.output.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(item.output)
     try:
@@ -333,9 +343,14 @@ def _write_input(item: BatchInput, conditions: list[str | None], errors: dict[st
 # driver (this process)
 
 
+#: Where a local cluster's dashboard listens: loopback only (it has no authentication).
+DASHBOARD_ADDRESS = "127.0.0.1:0"
+
+
 @contextlib.contextmanager
-def _connect(workers: int | None, scheduler: str | None) -> Iterator[Any]:
-    """A Dask client: of an existing cluster (``scheduler``), else of a new ``LocalCluster``."""
+def _connect(workers: int | None, scheduler: str | None, dashboard_address: str = DASHBOARD_ADDRESS
+             ) -> Iterator[Any]:
+    """A Dask client: of an existing cluster (``scheduler``), else of a new ``LocalCluster`` on loopback."""
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
@@ -352,8 +367,9 @@ def _connect(workers: int | None, scheduler: str | None) -> Iterator[Any]:
     n_workers = workers if workers is not None else (os.cpu_count() or 1)
     if n_workers < 1:
         raise InputError(f"workers must be >= 1, got {workers}")
-    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=dashboard_address, silence_logs=logging.ERROR) as cluster, \
+            Client(cluster) as client:
         yield client
 
 
@@ -440,6 +456,7 @@ def run_batch(
     cache_dir: str | os.PathLike | None = None,
     retries: int = 2,
     command: str | None = None,
+    dashboard_address: str = DASHBOARD_ADDRESS,
 ) -> pd.DataFrame:
     """Analyse many inputs on a Dask cluster: one output NWB per input, and a summary table.
 
@@ -472,6 +489,9 @@ def run_batch(
         ``TimeoutError``, ``MemoryError``, a stream that stopped: :class:`StreamingError`).
     command : str, optional
         Command line recorded in each analysis' provenance (default: this process' ``sys.argv``).
+    dashboard_address : str
+        ``host:port`` of a new local cluster's dashboard (default: loopback, a free port). The
+        dashboard has no authentication: bind it to another interface only on a trusted network.
 
     Returns
     -------
@@ -497,7 +517,7 @@ def run_batch(
     items, frames = expand_sources(sources, out_dir, path_glob=path_glob)
     out_dir.mkdir(parents=True, exist_ok=True)
     if items:
-        with _connect(workers, scheduler) as client:
+        with _connect(workers, scheduler, dashboard_address) as client:
             frames += _execute(client, items, config, overwrite=overwrite,
                                cache_dir=os.fspath(cache_dir) if cache_dir is not None else None, retries=retries,
                                command=command, progress=progress)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import tomllib
 from dataclasses import dataclass, field
@@ -91,6 +92,13 @@ class AnalysisConfig:
             object.__setattr__(self, "scales", tuple(int(s) for s in self.scales))
         if self.bin_width <= 0:
             raise InputError(f"bin_width must be > 0 seconds, got {self.bin_width}.")
+        if self.model_params:
+            from ..models import MultiscaleNISPlus
+
+            known = set(inspect.signature(MultiscaleNISPlus.__init__).parameters) - {"self"}
+            unknown = sorted(set(self.model_params) - known)
+            if unknown:
+                raise InputError(f"unknown model parameters {unknown}; known: {sorted(known)}.")
 
     @property
     def seeds(self) -> list[int]:
@@ -131,7 +139,9 @@ class AnalysisConfig:
     @classmethod
     def from_json(cls, text: str) -> AnalysisConfig:
         """Inverse of :meth:`to_json`."""
-        return cls.from_dict(json.loads(text))
+        from ..safety.text import parse_json
+
+        return cls.from_dict(parse_json(text, "analysis parameters"))
 
     @classmethod
     def from_toml(cls, path: str | Path, **overrides: Any) -> AnalysisConfig:

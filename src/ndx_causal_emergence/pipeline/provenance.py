@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 import sys
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 SOURCE_URL = "https://github.com/ndx-causal-emergence/ndx-causal-emergence"
@@ -41,19 +43,27 @@ def provenance_fields(
     *, source: Any, series_path: str, series_object_id: str, device: str, start_time: str, end_time: str,
     command: str | None = None,
 ) -> dict[str, str]:
-    """The ``AnalysisProvenance`` fields for one analysis; ``source`` is a ``SourceInfo``."""
-    from .. import __version__
+    """The ``AnalysisProvenance`` fields for one analysis; ``source`` is a ``SourceInfo``.
 
+    Nothing secret or personal is recorded: credentials in URLs are masked, and a local input is
+    named by its file name (full path only with ``--record-full-paths``), its NWB identifier and
+    its SHA-256 digest (``asset_digest = "sha256:<hex>"``); see :mod:`..safety.redact`.
+    """
+    from .. import __version__
+    from ..safety.redact import full_paths_requested, redact_command, redact_url
+
+    local = getattr(source, "kind", None) == "local"
+    location = str(source.location)
     fields = {
         "package_name": "ndx-causal-emergence",
         "package_version": __version__,
         "source_url": SOURCE_URL,
-        "command": command or command_line(),
+        "command": redact_command(command or command_line()),
         "environment": json.dumps(environment(device), sort_keys=True),
         "device": device,
         "start_time": start_time,
         "end_time": end_time,
-        "input_file": str(source.location),
+        "input_file": (location if full_paths_requested() else Path(location).name) if local else redact_url(location),
         "input_identifier": str(source.identifier),
         "input_object_id": series_object_id,
         "input_path": series_path,
@@ -62,4 +72,11 @@ def provenance_fields(
         value = getattr(source, key, None)
         if value:
             fields[key] = str(value)
+    if local and Path(location).is_file():
+        fields["asset_digest"] = f"sha256:{_sha256(Path(location))}"
     return fields
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()

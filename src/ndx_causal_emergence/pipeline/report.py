@@ -106,7 +106,7 @@ def conclusions(analysis: dict[str, Any]) -> list[str]:
 
 def report_document(path: str | Path) -> dict[str, Any]:
     """The JSON report of every analysis in an NWB file: ``{"file": ..., "analyses": [...]}``."""
-    results = read_results(path, load_models=False)
+    results = read_results(path, load_models=False, load_macro_variables=False)
     return {"file": str(path), "analyses": [analysis_summary(n, r) for n, r in results.items()]}
 
 

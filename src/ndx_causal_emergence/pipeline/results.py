@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from ..nwb.write import (
     copy_with_results,
     export_with_results,
 )
+from ..safety.text import parse_json
 from .config import AnalysisConfig
 
 log = logging.getLogger(__name__)
@@ -189,9 +192,12 @@ class Results:
         if not self.source.url:
             raise OutputError(f"cannot write {path}: export of {self.source.location} failed and it has no URL.")
         target = Path(path)
-        scratch = target.with_name(f".{target.stem}.download.tmp.nwb")
+        fd, name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".download.tmp.nwb", dir=target.absolute().parent)
+        os.close(fd)
+        scratch = Path(name)  # a fresh name: never a link someone planted beside the target
+        digest = getattr(self.source, "asset_digest", None) or ""
         try:
-            download(self.source.url, scratch)
+            download(self.source.url, scratch, sha256=digest.split(":")[-1] if "sha2-256" in digest else None)
             return copy_with_results(scratch, target, contents, links, overwrite=overwrite)
         finally:
             scratch.unlink(missing_ok=True)
@@ -204,11 +210,13 @@ def _table(container: Any) -> pd.DataFrame | None:
     return df.reset_index(drop=True)
 
 
-def read_results(path: str | Path, *, load_models: bool = True) -> dict[str, ConditionResult]:
+def read_results(path: str | Path, *, load_models: bool = True, load_macro_variables: bool = True
+                 ) -> dict[str, ConditionResult]:
     """Read every ``CausalEmergenceAnalysis`` of an NWB file, keyed by analysis name.
 
-    Tables come back as DataFrames, macro variables as xarray, and with ``load_models`` the
-    fitted models are rebuilt from the stored tensors (no pickles).
+    Tables come back as DataFrames, macro variables as xarray (only with ``load_macro_variables``:
+    they are the largest part, and a summary needs none), and with ``load_models`` the fitted
+    models are rebuilt from the stored tensors (no pickles).
     """
     from pynwb import NWBHDF5IO
 
@@ -232,7 +240,7 @@ def read_results(path: str | Path, *, load_models: bool = True) -> dict[str, Con
                 from ..models import MultiscaleNISPlus
 
                 for stored in obj.learned_dynamics_models.values():
-                    models.append(MultiscaleNISPlus.from_state(stored.architecture_dict, stored.state_dict()))
+                    models.append(_stored_model(MultiscaleNISPlus, stored, f"{path}: {obj.name}/{stored.name}"))
             emergence = _table(obj.emergence_table)
             result = ConditionResult(
                 condition=obj.condition,
@@ -241,20 +249,39 @@ def read_results(path: str | Path, *, load_models: bool = True) -> dict[str, Con
                 emergent_complexity_normalized=float(obj.emergent_complexity_normalized),
                 intervals=np.asarray(obj.intervals[:]),
                 seeds=[int(s) for s in obj.seeds[:]],
-                macro_variables=[
-                    s.to_xarray() for s in sorted(obj.macro_variable_series.values(), key=lambda s: s.scale)
-                ],
+                macro_variables=_macro_variables(obj) if load_macro_variables else [],
                 models=models,
                 fixed_points=_table(obj.fixed_point_table),
                 comparisons=_table(obj.condition_comparison_table),
                 transitions=_table(obj.state_transitions),
                 attribution=_attribution_frame(obj.attribution_table),
                 provenance=_provenance_dict(obj.analysis_provenance),
-                parameters=json.loads(obj.parameters),
+                parameters=parse_json(obj.parameters, f"the parameters of {obj.name} in {path}"),
                 analysis_name=obj.name,
             )
             out[obj.name] = result
     return out
+
+
+def _macro_variables(analysis: Any) -> list[Any]:
+    """The macro variables of a stored analysis as xarray, each checked against the memory budget before reading."""
+    from ..safety.memory import check_allocation
+
+    series = sorted(analysis.macro_variable_series.values(), key=lambda s: s.scale)
+    for s in series:
+        check_allocation(8.0 * np.prod(s.data.shape), f"macro variables {s.name} of {analysis.name} {s.data.shape}",
+                         remedy="report without --plots")
+    return [s.to_xarray() for s in series]
+
+
+def _stored_model(cls: Any, stored: Any, where: str) -> Any:
+    """A fitted model rebuilt from a stored one; a malformed architecture or tensors are an input error."""
+    try:
+        return cls.from_state(parse_json(stored.architecture, f"the architecture of {where}"), stored.state_dict())
+    except InputError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, RecursionError) as err:
+        raise SourceError(f"the stored model {where} is malformed: {type(err).__name__}: {err}") from None
 
 
 def _attribution_frame(table: Any) -> pd.DataFrame | None:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
+from ..errors import DataError, InputError
 from .config import AnalysisConfig
 from .provenance import now_iso, provenance_fields
 from .results import ConditionResult, Results
@@ -20,6 +20,23 @@ Progress = Callable[[str], None]
 def analysis_name(condition: str) -> str:
     """The NWB name of a condition's analysis: ``causal_emergence_<condition>`` (safe characters)."""
     return "causal_emergence_" + (re.sub(r"[^A-Za-z0-9_.-]+", "_", condition).strip("_") or "all")
+
+
+def too_few_channels(detail: str) -> DataError:
+    """The error for a recording or condition with fewer than 2 usable channels (single and batch mode alike)."""
+    return DataError(f"{detail}; causal emergence compares coarser scales with the micro scale, so it needs at least "
+                     "2 channels (units or ROIs) that vary; nothing to analyse")
+
+
+def check_analysis_names(labels: Sequence[str | None]) -> None:
+    """Raise :class:`InputError` if two condition labels map to one analysis name (``"x y"`` and ``"x/y"``)."""
+    seen: dict[str, str | None] = {}
+    for label in labels:
+        name = analysis_name(label or "all")
+        if name in seen:
+            raise InputError(f"condition labels {seen[name]!r} and {label!r} both map to the analysis name {name!r}; "
+                             "rename one of them in the conditions table")
+        seen[name] = label
 
 
 def _combine_seeds(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
@@ -162,6 +179,9 @@ def analyze_condition(
 
     label = condition or "all"
     prepared = prepare(recording, condition=condition)
+    if prepared.n_features < 2:
+        dropped = ", ".join(f"{ch} ({why})" for ch, why in prepared.dropped) or "none"
+        raise too_few_channels(f"condition {label!r} keeps {prepared.n_features} channel (dropped: {dropped})")
     MultiscaleNISPlus(**config.model_kwargs(config.seeds[0])).scales_for(prepared.n_features)  # fail before any fit
     measured = measure_condition(prepared, config, label=label, progress=progress)
     emergence, models = measured.emergence, measured.models
@@ -256,7 +276,10 @@ def analyze(
         if series_obj.neurodata_type == "Units":
             roi_table = series_obj
         info = opened.info
+    if recording.n_channels < 2:
+        raise too_few_channels(f"{recording.series_path} has {recording.n_channels} channel")
     labels = recording.conditions() if recording.labels is not None else [None]
+    check_analysis_names(labels)
     if only:
         missing = sorted(set(only) - {str(x) for x in labels})
         if missing:

@@ -62,6 +62,8 @@ _STAMP = "2024-01-01T00:00:00.000000Z"
 _BLOCK = 64 * 1024
 #: How long a "stall" fault holds a request unanswered, at most (it ends earlier when the stand-in stops).
 STALL_S = 60.0
+#: Seconds between the bytes of a "trickle" fault.
+TRICKLE_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,9 @@ class DandiStandIn:
         self._blobs: dict[str, ServedAsset] = {}
         self._lock = threading.Lock()
         self._faults: list[dict[str, Any]] = []
+        self._declared_lengths: dict[str, str] = {}
+        #: Base URL that blob URLs redirect to (302), e.g. another host's; None: blobs are served here.
+        self.redirect_base: str | None = None
         self._blob_requests = 0
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -155,7 +160,7 @@ class DandiStandIn:
         """
         handler = type("_Handler", (_Handler,), {"standin": self})
         self._stopping.clear()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = _Server(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         _pause_gc()
         self._thread = threading.Thread(target=self._server.serve_forever, name="dandi-standin", daemon=True)
@@ -191,11 +196,12 @@ class DandiStandIn:
 
     # ---- content ---------------------------------------------------------------------------
     def add_asset(self, dandiset_id: str, path: str, file: str | os.PathLike,
-                  *, versions: tuple[str, ...] = ("draft",)) -> ServedAsset:
+                  *, versions: tuple[str, ...] = ("draft",), verbatim_path: bool = False) -> ServedAsset:
         """Serve ``file`` as asset ``path`` of Dandiset ``dandiset_id`` in ``versions``.
 
         Published version ids look like ``0.240101.0000``; the most recent one (sorted) is the
-        Dandiset's ``most_recent_published_version``. Digests are computed from the bytes.
+        Dandiset's ``most_recent_published_version``. Digests are computed from the bytes. A
+        leading ``/`` is dropped unless ``verbatim_path`` (a hostile archive serving absolute paths).
         """
         from dandischema.digests.dandietag import DandiETag
 
@@ -205,7 +211,7 @@ class DandiStandIn:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 sha.update(block)
         asset = ServedAsset(
-            dandiset_id=dandiset_id, path=path.lstrip("/"), file=file,
+            dandiset_id=dandiset_id, path=path if verbatim_path else path.lstrip("/"), file=file,
             asset_id=str(uuid.uuid5(_NAMESPACE, f"{dandiset_id}/{path}")),
             blob_id=str(uuid.uuid5(_NAMESPACE, sha.hexdigest())), size=file.stat().st_size,
             sha256=sha.hexdigest(), etag=DandiETag.from_file(file).as_str())
@@ -257,12 +263,25 @@ class DandiStandIn:
         ``kind="drop"`` sends the headers and half the body, then closes the connection;
         ``kind="500"`` answers ``500 Internal Server Error``; ``kind="stall"`` reads the request
         and sends nothing for :data:`STALL_S` seconds (or until :meth:`stop`), then closes the
-        connection.
+        connection; ``kind="trickle"`` sends the headers, then one byte every :data:`TRICKLE_S`
+        seconds (until the body is sent or the stand-in stops).
         """
-        if kind not in ("drop", "500", "stall"):
-            raise ValueError(f"kind must be 'drop', '500' or 'stall'; got {kind!r}")
+        if kind not in ("drop", "500", "stall", "trickle"):
+            raise ValueError(f"kind must be 'drop', '500', 'stall' or 'trickle'; got {kind!r}")
         with self._lock:
             self._faults.append({"at": self._blob_requests + on_blob_request, "kind": kind})
+
+    def declare_length(self, asset: ServedAsset, value: str | None) -> None:
+        """Make blob responses of ``asset`` (HEAD and GET) declare ``Content-Length: value`` (a lying server).
+
+        The body is unchanged: a value larger than the bytes sent leaves the client waiting for
+        the rest on an open connection. ``None`` restores the true length.
+        """
+        with self._lock:
+            if value is None:
+                self._declared_lengths.pop(asset.blob_id, None)
+            else:
+                self._declared_lengths[asset.blob_id] = value
 
     def _take_fault(self) -> str | None:
         with self._lock:
@@ -329,6 +348,8 @@ class DandiStandIn:
         if path in ("/server-info", "/api/info/", "/api/info"):
             return 200, self._server_info(), {}
         if m := re.fullmatch(r"/blobs/[^/]+/[^/]+/([^/]+)", path):
+            if self.redirect_base is not None:
+                return 302, {}, {"Location": self.redirect_base.rstrip("/") + path}
             asset = self._blobs.get(m[1])
             return (200, asset, {}) if asset else (404, {"detail": "Not found."}, {})
         if m := re.fullmatch(r"/api/assets/([^/]+)/(info/|download/)?", path):
@@ -377,6 +398,18 @@ class DandiStandIn:
         if tail == "info/":
             return 200, self._asset_row(asset) | {"metadata": self._asset_metadata(asset)}, {}
         return 200, self._asset_metadata(asset), {}
+
+
+class _Server(ThreadingHTTPServer):
+    """The HTTP server; a client that hangs up mid-answer (as clients giving up on a slow range do) is not an error."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Ignore connections the client closed; report anything else as the standard server does."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -439,7 +472,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/x-nwb")
         self.send_header("ETag", f'"{asset.etag}"')
         self.send_header("Last-Modified", "Mon, 01 Jan 2024 00:00:00 GMT")
-        self.send_header("Content-Length", str(stop - start + 1))
+        self.send_header("Content-Length", self.standin._declared_lengths.get(asset.blob_id, str(stop - start + 1)))
         if status == 206:
             self.send_header("Content-Range", f"bytes {start}-{stop}/{size}")
         self.end_headers()
@@ -453,7 +486,15 @@ class _Handler(BaseHTTPRequestHandler):
                     if not block:
                         break
                     try:
-                        self.wfile.write(block)
+                        if fault == "trickle":
+                            block = block[:1]
+                            handle.seek(start + sent + 1)
+                            self.wfile.write(block)
+                            self.wfile.flush()
+                            if self.standin._stopping.wait(TRICKLE_S):
+                                break
+                        else:
+                            self.wfile.write(block)
                     except (BrokenPipeError, ConnectionResetError):
                         break
                     sent += len(block)
