@@ -20,6 +20,7 @@ import torch
 
 from ..errors import InputError, NotFittedError
 from ..measures import causal_emergence, causal_power, emergent_complexity, estimate_sigma2, gaussian_ei, ipw_weights
+from ..runtime.progress import tracked
 from .dynamics import AffineConjugate
 from .multiscale import EncoderMap, MultiscaleModule, check_scales, dyadic_ladder
 from .presets import PRESETS
@@ -187,7 +188,8 @@ class _NISEstimator:
             )
             self.observed_center_, self.observed_half_range_ = percentile_affine(finite.astype(np.float64))
         held = val_data if val_data is not None else train_data
-        self.sigma2_ = [self._measure_scale(k, held, p, seed=p["seed"])[0] for k in range(len(scales))]
+        self.sigma2_ = [self._measure_scale(k, held, p, seed=p["seed"])[0]
+                        for k in tracked(range(len(scales)), "validation noise", unit="scale")]
         return self
 
     @staticmethod
@@ -388,7 +390,7 @@ class _NISEstimator:
             raise InputError(f"X must hold at least 2 transition pairs to measure, found {data.n_pairs}.")
         L = p["intervention_half_width"]
         rows = []
-        for k, d in enumerate(self.scales_):
+        for k, d in tracked(list(enumerate(self.scales_)), "measures", unit="scale", label="weights, EI, NMSE"):
             sigma2, u0, w = self._measure_scale(k, data, p, seed)
             extra = {"samples": u0, "weights": w} if jacobian_domain == "data" else {}
             res = gaussian_ei(self.dynamics_map(k), sigma2, L=L, n_samples=n_samples, seed=seed, **extra)
