@@ -290,8 +290,7 @@ def _analyze_input(item: BatchInput, condition: str | None, config: AnalysisConf
 
     from .run import analyze
 
-    if config.threads is None:  # one Dask thread runs one task: torch must not start a thread per core on top
-        config = dataclasses.replace(config, threads=1)
+    # threads: one per task unless config.threads says otherwise (runtime.threads.choose_threads sees the worker)
     results = analyze(item.source, config=config, only=None if condition is None else [condition],
                       cache_dir=cache_dir, command=command)
     for res in results.conditions.values():

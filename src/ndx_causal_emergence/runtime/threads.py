@@ -4,8 +4,9 @@ A process that starts one torch thread per core on a machine whose cores are bus
 threads wait for each other (OpenMP threads spin while they wait), so the same fit burns several
 times the CPU time it needs. :func:`choose_threads` counts the cores this process may run on (its
 CPU affinity, a cgroup CPU quota) and subtracts the load of the other processes (the 1-minute
-load average); :func:`limit_threads` applies the choice to torch and to the BLAS/OpenMP pools of
-NumPy and SciPy (``threadpoolctl``) for the length of a ``with`` block.
+load average); a task on a Dask worker gets one thread, as the cluster runs one task per
+worker thread and sizes itself to the cores. :func:`limit_threads` applies the choice to torch
+and to the BLAS/OpenMP pools of NumPy and SciPy (``threadpoolctl``) for a ``with`` block.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-__all__ = ["ThreadChoice", "choose_threads", "limit_threads", "usable_cores"]
+__all__ = ["ThreadChoice", "cgroup_quota", "choose_threads", "in_dask_worker", "limit_threads", "usable_cores"]
 
 _CGROUP_ROOT = Path("/sys/fs/cgroup")
 
@@ -69,20 +71,36 @@ class ThreadChoice:
         Cores in the affinity set, capped by the cgroup quota.
     load : float or None
         1-minute load average when the choice was made (``None`` where the platform has none).
+    dask_worker : bool
+        The job runs as a task of a Dask worker (one thread unless requested otherwise).
     """
 
     threads: int
     requested: int | None
     usable_cores: int
     load: float | None
+    dask_worker: bool = False
 
     def as_dict(self) -> dict[str, int | float | None]:
         """A JSON-able dictionary."""
         return asdict(self)
 
 
+def in_dask_worker() -> bool:
+    """Whether this code runs as a task of a Dask ``distributed`` worker."""
+    if "distributed" not in sys.modules:
+        return False
+    from distributed import get_worker
+
+    try:
+        get_worker()
+    except ValueError:
+        return False
+    return True
+
+
 def choose_threads(requested: int | None = None, *, load: float | None = None) -> ThreadChoice:
-    """Threads for this process: ``requested``, else the usable cores not busy with other work.
+    """Threads for this process: ``requested``, else 1 on a Dask worker, else the usable cores not busy.
 
     The free cores are the usable cores minus the 1-minute load average (rounded, at least 1):
     on an idle 2-core machine 2 threads, with one busy process beside it 1, with two 1.
@@ -101,6 +119,8 @@ def choose_threads(requested: int | None = None, *, load: float | None = None) -
         if requested < 1:
             raise ValueError(f"threads must be >= 1, got {requested}")
         return ThreadChoice(threads=int(requested), requested=int(requested), usable_cores=cores, load=load)
+    if in_dask_worker():
+        return ThreadChoice(threads=1, requested=None, usable_cores=cores, load=load, dask_worker=True)
     free = cores if load is None else round(cores - load)
     return ThreadChoice(threads=min(cores, max(1, free)), requested=None, usable_cores=cores, load=load)
 

@@ -80,3 +80,16 @@ def test_limit_threads_sets_torch_and_blas_then_restores():
         assert torch.get_num_threads() == wanted
         assert all(pool["num_threads"] == wanted for pool in threadpool_info())
     assert torch.get_num_threads() == before
+
+
+def test_a_dask_task_gets_one_thread_unless_told():
+    """On a real Dask worker a job takes one thread (the cluster splits the cores between workers)."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster, \
+            Client(cluster) as client:  # fmt: skip
+        auto = client.submit(choose_threads, load=0.0).result()
+        told = client.submit(choose_threads, 2, load=0.0).result()
+    assert (auto.threads, auto.dask_worker) == (1, True)
+    assert told.threads == 2
+    assert not choose_threads(load=0.0).dask_worker
