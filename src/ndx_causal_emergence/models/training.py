@@ -292,6 +292,12 @@ def _lag_distribution(data: TransitionData, cfg: TrainConfig) -> tuple[np.ndarra
     return lags, p / p.sum()
 
 
+def _adam(module: torch.nn.Module, learning_rate: float) -> torch.optim.Adam:
+    """Adam with the multi-tensor (``foreach``) update also on the CPU: the same numbers as the per-tensor
+    loop (CUDA's default), in about half its time, which matters on the small models of short recordings."""
+    return torch.optim.Adam(module.parameters(), lr=learning_rate, foreach=True)
+
+
 def _save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(payload, tmp)
@@ -353,7 +359,7 @@ def train(
     frames = torch.as_tensor(np.nan_to_num(data.frames), device=device)
     val_frames = None if validation is None else torch.as_tensor(np.nan_to_num(validation.frames), device=device)
     rows = data.finite_rows
-    optimizer = torch.optim.Adam(module.parameters(), lr=cfg.learning_rate)
+    optimizer = _adam(module, cfg.learning_rate)
     rng = np.random.default_rng(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)  # CPU: decoder noise identical on every device
     lags, lag_p = _lag_distribution(data, cfg)
@@ -463,7 +469,7 @@ def fit_observed_map(
         net = ResidualMLP(data.frames.shape[1], hidden_width=hidden_width, n_hidden=n_hidden, squash=squash)
     net.to(device)
     frames = torch.as_tensor(np.nan_to_num(data.frames), device=device)
-    optimizer = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate)
+    optimizer = _adam(net, cfg.learning_rate)
     rng = np.random.default_rng(cfg.seed + 1)
     starts = data.starts[1]
     from ..runtime.budget import deadline_for, stopped_early
