@@ -47,7 +47,10 @@ def provenance_fields(
     *, source: Any, series_path: str, series_object_id: str, device: str, start_time: str, end_time: str,
     command: str | None = None, runtime: dict[str, Any] | None = None,
 ) -> dict[str, str]:
-    """The ``AnalysisProvenance`` fields for one analysis; ``source`` is a ``SourceInfo``."""
+    """The ``AnalysisProvenance`` fields for one analysis; ``source`` is a ``SourceInfo``.
+
+    ``runtime`` (threads, phase timings, fit estimates, time budget) goes into ``environment``.
+    """
     from .. import __version__
 
     fields = {
