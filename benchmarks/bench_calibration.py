@@ -49,7 +49,7 @@ RATE = 10.0
 def _measure(system: CalibrationSystem, config: AnalysisConfig) -> tuple[dict, object]:
     start = time.perf_counter()
     prepared = prepare(Recording.from_array(system.frames, rate=RATE, name=system.name))
-    measured = measure_condition(prepared, config, label=system.name)
+    measured = measure_condition(prepared, config)
     table = measured.emergence
     record = {
         "system": system.name, "params": system.params, "true_dimension": system.true_dimension,

@@ -54,6 +54,11 @@ def _record_full_paths(value: bool) -> bool:
               help="Surrogate refits for the p-value of causal emergence.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", help="Compute device.")
 @click.option("--bin-width", type=float, default=0.1, help="Bin width in seconds for spike Units.")
+@click.option("--threads", type=click.IntRange(min=1), metavar="N",
+              help="torch/BLAS threads (default: the cores this process may use that other work leaves free; "
+                   "1 per task in batch mode).")
+@click.option("--max-time", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Training time budget for all fits; fits stop early, keeping their best state, when it runs out.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Output NWB file (input + results).")
 @click.option("--in-place", is_flag=True, help="Append the results to the (local) input file, atomically.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
@@ -129,6 +134,7 @@ def _run_one(obj: Context, source: str, out: Path | None, *, in_place: bool, ove
              config: AnalysisConfig, cache_dir: Path | None, command: str) -> None:
     from ..pipeline.report import analysis_summary, report_text
     from ..pipeline.run import analyze
+    from ..runtime.progress import PhaseLog, phase, reporting
     from ..safety.outputs import check_in_place_target, check_out_file
 
     if in_place:  # checks that need no results: before reading any data
@@ -136,8 +142,9 @@ def _run_one(obj: Context, source: str, out: Path | None, *, in_place: bool, ove
     else:
         check_out_file(out, source=source, overwrite=overwrite)
     results = analyze(source, config=config, cache_dir=str(cache_dir) if cache_dir else None, command=command,
-                      progress=obj.progress())
-    path = results.write(out, in_place=in_place, overwrite=overwrite)
+                      progress=obj.progress)
+    with reporting(PhaseLog(display="auto" if obj.progress else "off")), phase("write"):
+        path = results.write(out, in_place=in_place, overwrite=overwrite)
     doc = {"file": str(path), "analyses": [analysis_summary(r.analysis_name, r) for r in results.conditions.values()]}
     obj.echo(report_text(doc))
     obj.echo(f"\nWrote {path}")

@@ -34,11 +34,10 @@ class Context:
         if not self.quiet:
             click.echo(message, **kwargs)
 
-    def progress(self) -> Callable[[str], None] | None:
-        """A progress callback writing to stderr (None when quiet)."""
-        if self.quiet:
-            return None
-        return lambda message: click.echo(f"… {message}", err=True)
+    @property
+    def progress(self) -> bool:
+        """Show the job's phases on stderr (not with ``--quiet``)."""
+        return not self.quiet
 
 
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:

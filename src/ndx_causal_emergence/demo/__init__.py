@@ -10,7 +10,6 @@ converted to NWB by :func:`ndx_causal_emergence.testing.convert.caiman_to_nwb` f
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
 
@@ -22,15 +21,17 @@ def demo_file() -> Path:
     return Path(str(files(__name__) / DEMO_FILE))
 
 
-def run_demo(out_dir: str | Path, *, progress: Callable[[str], None] | None = None,
-             overwrite: bool = False, **params: object) -> tuple[Path, list[Path]]:
+def run_demo(out_dir: str | Path, *, progress: bool = False, overwrite: bool = False,
+             **params: object) -> tuple[Path, list[Path]]:
     """Analyse the bundled recording into ``out_dir``; returns the result file and the figures.
 
     ``out_dir`` receives a copy of the input, the output NWB file (input + results) and PNG
-    figures in ``figures/``. ``params`` go to :class:`~ndx_causal_emergence.AnalysisConfig`.
+    figures in ``figures/``. ``params`` go to :class:`~ndx_causal_emergence.AnalysisConfig`;
+    ``progress`` shows the phases on stderr (see :func:`~ndx_causal_emergence.analyze`).
     """
     from ..pipeline.figures import save_figures
     from ..pipeline.run import analyze
+    from ..runtime.progress import PhaseLog, phase, reporting
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -38,5 +39,8 @@ def run_demo(out_dir: str | Path, *, progress: Callable[[str], None] | None = No
     shutil.copyfile(demo_file(), source)
     params = {"scales": (72, 8, 1), **params}  # a short ladder keeps the whole job to minutes on 2 cores
     results = analyze(source, progress=progress, command="causal-emergence demo", **params)
-    output = results.write(out_dir / f"{source.stem}_causal-emergence.nwb", overwrite=overwrite)
-    return output, save_figures(output, out_dir / "figures")
+    with reporting(PhaseLog(display="auto" if progress else "off")):
+        with phase("write"):
+            output = results.write(out_dir / f"{source.stem}_causal-emergence.nwb", overwrite=overwrite)
+        with phase("figures"):
+            return output, save_figures(output, out_dir / "figures")

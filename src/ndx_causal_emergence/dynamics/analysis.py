@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, InputError, NotFittedError
+from ..runtime.progress import tracked
 from .attribution import attribution_table, integrated_gradients
 from .diagnostics import dynamics_diagnostics
 from .empirical import conditional_drift, empirical_fixed_points
@@ -203,7 +204,7 @@ def analyze_dynamics(
     dt = float(np.median(np.diff(ts_ok)))
     model_fp, empirical_fp, potentials, fields, diag_rows, attrs = [], [], {}, {}, [], []
     maps = {k: model.dynamics_map(k) for k in wanted}
-    for k in wanted:
+    for k in tracked(wanted, "fixed points", unit="scale"):
         fmap, u_tr, u_te = maps[k], enc_train[k], enc_test[k]
         q = u_tr.shape[1]
         model_fp.append(find_fixed_points(fmap, u_tr, scale=k, random_state=random_state))
@@ -216,13 +217,13 @@ def analyze_dynamics(
         elif q == 2:
             y1, y2, vec = drift_field(fmap, lo, hi)
             fields[k] = {"y1": y1, "y2": y2, "drift": vec}
-        if attribution:
-            attrs.append(
-                integrated_gradients(
-                    model.encoder_map(k), x_test[ok_test], baseline=x_train[ok_train].mean(axis=0),
-                    n_steps=attribution_steps, n_samples=attribution_samples, random_state=random_state,
-                )
-            )  # fmt: skip
+    for k in tracked(wanted if attribution else [], "attribution", unit="scale"):
+        attrs.append(
+            integrated_gradients(
+                model.encoder_map(k), x_test[ok_test], baseline=x_train[ok_train].mean(axis=0),
+                n_steps=attribution_steps, n_samples=attribution_samples, random_state=random_state,
+            )
+        )  # fmt: skip
     one_d = [k for k in wanted if enc_train[k].shape[1] == 1]
     fixed = compare_fixed_points(
         pd.concat(model_fp, ignore_index=True),
@@ -230,7 +231,7 @@ def analyze_dynamics(
         empirical_scales=one_d,
         tol=agree_tol,
     )
-    for k in wanted:
+    for k in tracked(wanted, "diagnostics", unit="scale"):
         sources = ("model", "empirical") if k in one_d else ("model",)
         diag_rows.append(
             dynamics_diagnostics(

@@ -22,6 +22,7 @@ import torch
 from ..errors import InputError, NotFittedError
 from ..measures import causal_emergence, causal_power, emergent_complexity, estimate_sigma2, gaussian_ei, ipw_weights
 from ..measures.resampling import ScaleResiduals
+from ..runtime.progress import tracked
 from .dynamics import AffineConjugate
 from .multiscale import EncoderMap, MultiscaleModule, check_scales, dyadic_ladder
 from .presets import PRESETS
@@ -219,7 +220,8 @@ class _NISEstimator:
                 train_data, cfg, hidden_width=p["dynamics_width"], n_hidden=p["dynamics_depth"]
             )
         held = val_data if val_data is not None else train_data
-        self.sigma2_ = [self._measure_scale(k, held, p, seed=p["seed"]) for k in range(len(scales))]
+        self.sigma2_ = [self._measure_scale(k, held, p, seed=p["seed"])
+                        for k in tracked(range(len(scales)), "validation noise", unit="scale")]
         return self
 
     @staticmethod
@@ -429,7 +431,7 @@ class _NISEstimator:
             raise InputError(f"X must hold at least 2 transition pairs to measure, found {data.n_pairs}.")
         L = p["intervention_half_width"]
         rows, residuals = [], []
-        for k, d in enumerate(self.scales_):
+        for k, d in tracked(list(enumerate(self.scales_)), "measures", unit="scale", label="EI, NMSE"):
             u0, u1, fn = self._measurement_pairs(k, data, p)
             pred, sigma2, w = self._measure_pairs(fn, u0, u1, p, seed)
             extra = {"samples": u0, "weights": w} if jacobian_domain == "data" else {}

@@ -253,6 +253,14 @@ def expand_sources(
 # tasks (run on the workers)
 
 
+def _result_parameters(stored: dict[str, Any]) -> dict[str, Any] | None:
+    """The result-deciding parameters of a stored analysis (defaults for fields it predates); None if unreadable."""
+    try:
+        return json.loads(json.dumps(AnalysisConfig.from_dict(stored).result_parameters()))
+    except (InputError, TypeError):
+        return None
+
+
 def _stored_rows(item: BatchInput, config: AnalysisConfig) -> pd.DataFrame:
     """Rows of an existing output if all its analyses used ``config``; else an :class:`OutputError`."""
     from .results import Results, read_results
@@ -262,8 +270,8 @@ def _stored_rows(item: BatchInput, config: AnalysisConfig) -> pd.DataFrame:
     except SourceError as err:
         raise OutputError(f"{item.output} exists but cannot be read ({err}); delete it or rerun with overwrite"
                           ) from None
-    wanted = json.loads(config.to_json())
-    if not stored or any(res.parameters != wanted for res in stored.values()):
+    wanted = json.loads(json.dumps(config.result_parameters()))
+    if not stored or any(_result_parameters(res.parameters) != wanted for res in stored.values()):
         raise OutputError(f"{item.output} exists and holds analyses with other parameters (or none); rerun with "
                           "overwrite to replace it, or choose another out_dir")
     summary = Results(conditions={res.condition: res for res in stored.values()}, config=config, source=None,
@@ -292,11 +300,10 @@ def _plan_input(item: BatchInput, config: AnalysisConfig, overwrite: bool, cache
 def _analyze_input(item: BatchInput, condition: str | None, config: AnalysisConfig, cache_dir: str | None,
                    command: str | None) -> Any:
     """The :class:`~.results.Results` of one condition of an input."""
-    import torch
 
     from .run import analyze
 
-    torch.set_num_threads(1)  # one Dask thread runs one task: torch must not start a thread per core on top
+    # threads: one per task unless config.threads says otherwise (runtime.threads.choose_threads sees the worker)
     return analyze(item.source, config=config, only=None if condition is None else [condition],
                    cache_dir=cache_dir, command=command)  # fewer than 2 channels: a DataError before the fit
 
@@ -348,9 +355,13 @@ DASHBOARD_ADDRESS = "127.0.0.1:0"
 
 
 @contextlib.contextmanager
-def _connect(workers: int | None, scheduler: str | None, dashboard_address: str = DASHBOARD_ADDRESS
-             ) -> Iterator[Any]:
-    """A Dask client: of an existing cluster (``scheduler``), else of a new ``LocalCluster`` on loopback."""
+def _connect(workers: int | None, scheduler: str | None, dashboard_address: str = DASHBOARD_ADDRESS,
+             threads_per_task: int = 1) -> Iterator[Any]:
+    """A Dask client: of an existing cluster (``scheduler``), else of a new ``LocalCluster`` on loopback.
+
+    The local cluster's default size splits the free cores (:func:`~..runtime.threads.choose_threads`)
+    between workers whose tasks run ``threads_per_task`` threads each.
+    """
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
@@ -364,7 +375,9 @@ def _connect(workers: int | None, scheduler: str | None, dashboard_address: str 
         with client:
             yield client
         return
-    n_workers = workers if workers is not None else (os.cpu_count() or 1)
+    from ..runtime.threads import choose_threads
+
+    n_workers = workers if workers is not None else max(1, choose_threads().threads // threads_per_task)
     if n_workers < 1:
         raise InputError(f"workers must be >= 1, got {workers}")
     with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
@@ -473,7 +486,8 @@ def run_batch(
         Glob on asset paths of Dandisets and on file paths in folders (e.g. ``sub-*/*.nwb``).
     workers : int, optional
         Start a ``distributed.LocalCluster`` with this many single-threaded worker processes
-        (default: one per CPU core).
+        (default: one per free core this process may use, divided by ``config.threads`` if set;
+        each task runs ``config.threads`` torch threads, default 1).
     scheduler : str, optional
         Address of a running Dask scheduler to use instead (its workers must import this package).
     progress : bool
@@ -517,7 +531,7 @@ def run_batch(
     items, frames = expand_sources(sources, out_dir, path_glob=path_glob)
     out_dir.mkdir(parents=True, exist_ok=True)
     if items:
-        with _connect(workers, scheduler, dashboard_address) as client:
+        with _connect(workers, scheduler, dashboard_address, config.threads or 1) as client:
             frames += _execute(client, items, config, overwrite=overwrite,
                                cache_dir=os.fspath(cache_dir) if cache_dir is not None else None, retries=retries,
                                command=command, progress=progress)

@@ -13,6 +13,8 @@ from typing import Any
 from ..errors import InputError
 
 PRESETS = ("fast", "paper")
+#: Fields that set how a job runs, not what it computes: outputs that differ only in them are the same analysis.
+RUNTIME_FIELDS = ("threads",)
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,13 @@ class AnalysisConfig:
         Monte-Carlo samples for the Jacobian term of EI.
     model_params : dict
         Further keyword arguments of :class:`~ndx_causal_emergence.models.MultiscaleNISPlus`.
+    threads : int, optional
+        torch and BLAS threads (``None``: the cores this process may use that other work leaves
+        free; see :func:`~ndx_causal_emergence.runtime.threads.choose_threads`). It sets how the
+        job runs, not its result (:data:`RUNTIME_FIELDS`).
+    max_time : float, optional
+        Seconds of training for all fits of the job; fits stop early (keeping their best
+        validated state) when it runs out. ``None``: no limit.
     """
 
     series: str | None = None
@@ -70,6 +79,8 @@ class AnalysisConfig:
     device: str = "auto"
     n_samples: int = 1000
     model_params: dict[str, Any] = field(default_factory=dict)
+    threads: int | None = None
+    max_time: float | None = None
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -99,6 +110,10 @@ class AnalysisConfig:
             unknown = sorted(set(self.model_params) - known)
             if unknown:
                 raise InputError(f"unknown model parameters {unknown}; known: {sorted(known)}.")
+        if self.threads is not None and self.threads < 1:
+            raise InputError(f"threads must be >= 1, got {self.threads}.")
+        if self.max_time is not None and self.max_time <= 0:
+            raise InputError(f"max_time must be > 0 seconds, got {self.max_time}.")
 
     @property
     def seeds(self) -> list[int]:
@@ -122,6 +137,10 @@ class AnalysisConfig:
         out = dataclasses.asdict(self)
         out["scales"] = list(self.scales) if self.scales is not None else None
         return out
+
+    def result_parameters(self) -> dict[str, Any]:
+        """:meth:`to_dict` without the :data:`RUNTIME_FIELDS`: what two analyses must share to be the same."""
+        return {k: v for k, v in self.to_dict().items() if k not in RUNTIME_FIELDS}
 
     def to_json(self) -> str:
         """JSON text (sorted keys), as stored in the NWB file."""

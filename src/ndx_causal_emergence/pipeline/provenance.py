@@ -26,11 +26,17 @@ def _version(name: str) -> str:
         return "not installed"
 
 
-def environment(device: str) -> dict[str, str]:
-    """Versions of Python and the libraries that shape the result, the platform and the device."""
-    env = {"python": platform.python_version(), "platform": platform.platform(), "device": device}
+def environment(device: str, runtime: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Versions of Python and the libraries that shape the result, the platform and the device.
+
+    ``runtime`` (:meth:`~ndx_causal_emergence.runtime.job.JobRuntime.record`: threads, phase
+    timings, fit estimates, time budget) is stored under the key ``"runtime"``.
+    """
+    env: dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform(), "device": device}
     for name in ("torch", "pynwb", "hdmf", "numpy", "h5py", "pandas", "dandi", "remfile"):
         env[name] = _version(name)
+    if runtime is not None:
+        env["runtime"] = runtime
     return env
 
 
@@ -41,9 +47,11 @@ def command_line() -> str:
 
 def provenance_fields(
     *, source: Any, series_path: str, series_object_id: str, device: str, start_time: str, end_time: str,
-    command: str | None = None,
+    command: str | None = None, runtime: dict[str, Any] | None = None,
 ) -> dict[str, str]:
     """The ``AnalysisProvenance`` fields for one analysis; ``source`` is a ``SourceInfo``.
+
+    ``runtime`` (threads, phase timings, fit estimates, time budget) goes into ``environment``.
 
     Nothing secret or personal is recorded: credentials in URLs are masked, and a local input is
     named by its file name (full path only with ``--record-full-paths``), its NWB identifier and
@@ -59,7 +67,7 @@ def provenance_fields(
         "package_version": __version__,
         "source_url": SOURCE_URL,
         "command": redact_command(command or command_line()),
-        "environment": json.dumps(environment(device), sort_keys=True),
+        "environment": json.dumps(environment(device, runtime), sort_keys=True),
         "device": device,
         "start_time": start_time,
         "end_time": end_time,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +15,6 @@ from .config import AnalysisConfig
 from .provenance import now_iso, provenance_fields
 from .results import ConditionResult, Results
 
-Progress = Callable[[str], None]
 
 def analysis_name(condition: str) -> str:
     """The NWB name of a condition's analysis: ``causal_emergence_<condition>`` (safe characters)."""
@@ -75,9 +74,7 @@ class ConditionMeasurement:
     block_j: np.ndarray
 
 
-def measure_condition(
-    prepared: Any, config: AnalysisConfig, *, label: str = "all", progress: Progress | None = None
-) -> ConditionMeasurement:
+def measure_condition(prepared: Any, config: AnalysisConfig) -> ConditionMeasurement:
     """Fit one model per seed on the training block and measure every scale on the test block.
 
     Intervals and p-values come from moving-block bootstraps of the test pairs (one per seed,
@@ -89,8 +86,6 @@ def measure_condition(
 
     models, tables, draws, blocks = [], [], [], []
     for seed in config.seeds:
-        if progress:
-            progress(f"{label}: fitting seed {seed}")
         model = MultiscaleNISPlus(**config.model_kwargs(seed)).fit(prepared.train, validation=prepared.validation)
         result = model.measure(prepared.test, n_samples=config.n_samples, seed=seed)
         models.append(model)
@@ -107,18 +102,14 @@ def measure_condition(
     return ConditionMeasurement(emergence=emergence, models=models, resampled_j=pooled, block_j=np.mean(blocks, axis=0))
 
 
-def _surrogate_p_values(
-    config: AnalysisConfig, prepared: Any, observed: pd.DataFrame, progress: Progress | None
-) -> np.ndarray:
+def _surrogate_p_values(config: AnalysisConfig, prepared: Any, observed: pd.DataFrame) -> np.ndarray:
     """P-value of Delta J per scale against refits on circularly shifted channels (docs/method.md §3.4)."""
     from ..measures.uncertainty import circular_shift_surrogate, surrogate_p_value
     from ..models import MultiscaleNISPlus
 
     rng = np.random.default_rng(config.seed + 10_000)
     null = []
-    for i in range(config.n_surrogates):
-        if progress:
-            progress(f"surrogate {i + 1}/{config.n_surrogates}")
+    for _ in range(config.n_surrogates):
         train = [circular_shift_surrogate(seg, rng) for seg in prepared.train]
         validation = [circular_shift_surrogate(seg, rng) for seg in prepared.validation]
         test = [circular_shift_surrogate(seg, rng) for seg in prepared.test]
@@ -134,18 +125,22 @@ def _macro_variables(model: Any, prepared: Any) -> list[Any]:
     """Encode every frame used (train, validation, test) in time order; one DataArray per scale."""
     import xarray as xr
 
+    from ..runtime.progress import phase
+
     blocks = list(zip(prepared.train + prepared.validation + prepared.test,
                       prepared.timestamps["train"] + prepared.timestamps["validation"] + prepared.timestamps["test"],
                       strict=True))
     blocks.sort(key=lambda b: float(b[1][0]))
     per_scale: list[list[np.ndarray]] = []
     times = []
-    for data, stamps in blocks:
-        for k, values in enumerate(model.encode(data)):
-            if len(per_scale) <= k:
-                per_scale.append([])
-            per_scale[k].append(values)
-        times.append(stamps)
+    with phase("macro variables", total=len(blocks), unit="block") as bar:
+        for data, stamps in blocks:
+            for k, values in enumerate(model.encode(data)):
+                if len(per_scale) <= k:
+                    per_scale.append([])
+                per_scale[k].append(values)
+            times.append(stamps)
+            bar.update()
     time = np.concatenate(times)
     out = []
     for k, parts in enumerate(per_scale):
@@ -169,9 +164,7 @@ def _joined(segments: Sequence[np.ndarray], times: Sequence[np.ndarray]) -> tupl
     return np.concatenate(rows), np.concatenate(stamps)
 
 
-def analyze_condition(
-    recording: Any, condition: str | None, config: AnalysisConfig, *, progress: Progress | None = None
-) -> ConditionResult:
+def analyze_condition(recording: Any, condition: str | None, config: AnalysisConfig) -> ConditionResult:
     """Fit, measure and analyse one condition of a recording (``None``: all frames)."""
     from ..data.prepare import prepare
     from ..dynamics.analysis import analyze_dynamics
@@ -183,15 +176,13 @@ def analyze_condition(
         dropped = ", ".join(f"{ch} ({why})" for ch, why in prepared.dropped) or "none"
         raise too_few_channels(f"condition {label!r} keeps {prepared.n_features} channel (dropped: {dropped})")
     MultiscaleNISPlus(**config.model_kwargs(config.seeds[0])).scales_for(prepared.n_features)  # fail before any fit
-    measured = measure_condition(prepared, config, label=label, progress=progress)
+    measured = measure_condition(prepared, config)
     emergence, models = measured.emergence, measured.models
     if config.n_surrogates:
-        emergence["causal_emergence_surrogate_p_value"] = _surrogate_p_values(config, prepared, emergence, progress)
+        emergence["causal_emergence_surrogate_p_value"] = _surrogate_p_values(config, prepared, emergence)
     from ..measures import emergent_complexity
 
     ec = emergent_complexity(emergence["dimension_averaged_ei"].to_numpy())
-    if progress:
-        progress(f"{label}: dynamics analysis")
     train, _ = _joined(prepared.train, prepared.timestamps["train"])
     test, test_times = _joined(prepared.test, prepared.timestamps["test"])
     dyn = analyze_dynamics(models[0], train, test, timestamps_test=test_times, random_state=config.seed)
@@ -236,7 +227,7 @@ def analyze(
     only: Sequence[str] | None = None,
     cache_dir: str | None = None,
     command: str | None = None,
-    progress: Progress | None = None,
+    progress: bool = False,
     **params: Any,
 ) -> Results:
     """Analyse one source: one multiscale NIS+ fit (per seed) and all measures per condition.
@@ -253,8 +244,10 @@ def analyze(
         All parameters; otherwise built from ``series``, ``conditions`` and ``**params``.
     only : sequence of str, optional
         Analyse only these condition labels.
-    progress : callable, optional
-        Called with a short message at each step.
+    progress : bool
+        Show every phase (read, fit, measures, fixed points, ...) on stderr: a progress bar with an
+        ETA on a terminal, else one line per phase. The phases' wall and CPU times, the threads
+        used and the fits' time estimates go into each analysis's provenance either way.
 
     Returns
     -------
@@ -262,39 +255,43 @@ def analyze(
         Per-condition tables, macro variables and fitted models; ``.write(path)`` stores them in NWB.
     """
     from ..nwb.read import open_nwb, read_recording
+    from ..runtime.job import job_runtime
+    from ..runtime.progress import phase
 
     if config is None:
         config = AnalysisConfig(series=series, conditions=conditions, condition_column=condition_column, **params)
     start = now_iso()
-    with open_nwb(source, cache_dir=cache_dir) as opened:
-        recording = read_recording(
-            opened, series=config.series, conditions=config.conditions,
-            condition_column=config.condition_column, bin_width=config.bin_width,
-        )
-        series_obj = opened.nwbfile.objects[recording.series_object_id]
-        roi_table = getattr(getattr(series_obj, "rois", None), "table", None)
-        if series_obj.neurodata_type == "Units":
-            roi_table = series_obj
-        info = opened.info
-    if recording.n_channels < 2:
-        raise too_few_channels(f"{recording.series_path} has {recording.n_channels} channel")
-    labels = recording.conditions() if recording.labels is not None else [None]
-    check_analysis_names(labels)
-    if only:
-        missing = sorted(set(only) - {str(x) for x in labels})
-        if missing:
-            raise DataError(f"conditions {missing} not found; the recording has {[str(x) for x in labels]}.")
-        labels = [x for x in labels if str(x) in only]
-    results = {}
-    for label in labels:
-        res = analyze_condition(recording, label, config, progress=progress)
-        results[res.condition] = res
+    with job_runtime(threads=config.threads, max_time=config.max_time, progress=progress) as runtime:
+        with phase("read"), open_nwb(source, cache_dir=cache_dir) as opened:
+            recording = read_recording(
+                opened, series=config.series, conditions=config.conditions,
+                condition_column=config.condition_column, bin_width=config.bin_width,
+            )
+            series_obj = opened.nwbfile.objects[recording.series_object_id]
+            roi_table = getattr(getattr(series_obj, "rois", None), "table", None)
+            if series_obj.neurodata_type == "Units":
+                roi_table = series_obj
+            info = opened.info
+        if recording.n_channels < 2:
+            raise too_few_channels(f"{recording.series_path} has {recording.n_channels} channel")
+        labels = recording.conditions() if recording.labels is not None else [None]
+        check_analysis_names(labels)
+        if only:
+            missing = sorted(set(only) - {str(x) for x in labels})
+            if missing:
+                raise DataError(f"conditions {missing} not found; the recording has {[str(x) for x in labels]}.")
+            labels = [x for x in labels if str(x) in only]
+        runtime.plan_fits(len(labels) * config.n_seeds * (1 + config.n_surrogates))
+        results = {}
+        for label in labels:
+            res = analyze_condition(recording, label, config)
+            results[res.condition] = res
     end = now_iso()
     device = str(results[next(iter(results))].models[0].device_) if results else "cpu"
     for res in results.values():
         res.provenance = provenance_fields(
             source=info, series_path=recording.series_path, series_object_id=recording.series_object_id,
-            device=device, start_time=start, end_time=end, command=command,
+            device=device, start_time=start, end_time=end, command=command, runtime=runtime.record(),
         )
     from .comparisons import compare_all, for_condition
 

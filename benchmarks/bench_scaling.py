@@ -1,0 +1,197 @@
+"""Scaling of the whole job: wall, CPU time and peak memory of ``causal-emergence run`` against channels × frames.
+
+For every cell of the grid (default channels 16, 64, 256, 1024 × frames 1k, 10k, 100k) the
+script writes a synthetic recording (``DfOverF`` of seeded Gaussian noise,
+:func:`~ndx_causal_emergence.testing.convert.write_long_ophys_nwb`; not timed), then runs the
+whole job ``python -m ndx_causal_emergence -q run FILE --out OUT --preset fast`` in a fresh
+process and records, from that child's ``wait4`` resource usage, its wall time, user + system
+CPU time and peak resident memory, together with the 1-minute load average before and after
+(the machine may be shared: on a busy machine wall time grows, CPU time much less), the threads
+the job chose (from its provenance) and the exact command. Results go to a JSON file, one
+record per cell, appended as cells finish (a rerun skips the cells already there).
+
+``--plot`` draws wall and CPU time against frames (one line per channel count) and peak memory,
+and ``--table`` prints the Markdown table; both read the JSON only. The growth exponents are
+the least-squares fit ``log t = a log(channels) + b log(frames) + c`` over the measured cells
+(printed with the table; ``a`` needs two channel counts, ``b`` two frame counts).
+
+Usage::
+
+    python benchmarks/bench_scaling.py --channels 16,64 --frames 1000,10000 --json scaling.json
+    python benchmarks/bench_scaling.py --json scaling.json --table --plot scaling.png
+    python benchmarks/bench_scaling.py --device cuda --json scaling_cuda.json     # on a GPU machine
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+CHANNELS = (16, 64, 256, 1024)
+FRAMES = (1_000, 10_000, 100_000)
+
+
+def _ints(text: str) -> list[int]:
+    return [int(v) for v in text.split(",") if v]
+
+
+def run_cell(channels: int, frames: int, folder: Path, *, device: str, timeout: float, extra: list[str]) -> dict:
+    """Write the synthetic recording, run the whole job in a child process and measure it."""
+    from ndx_causal_emergence.testing.convert import write_long_ophys_nwb
+
+    source = write_long_ophys_nwb(folder / f"c{channels}_t{frames}.nwb", n_frames=frames, n_rois=channels,
+                                  rate=30.0, seed=channels * 1_000_003 + frames)  # fmt: skip
+    out = folder / f"c{channels}_t{frames}_out.nwb"
+    command = [sys.executable, "-m", "ndx_causal_emergence", "-q", "run", str(source), "--out", str(out),
+               "--preset", "fast", "--device", device, "--overwrite", *extra]  # fmt: skip
+    log = folder / "stderr.txt"
+    load_before = os.getloadavg()
+    start = time.perf_counter()
+    with log.open("wb") as err:
+        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
+        outcome = None
+        while outcome is None:
+            pid, code, usage = os.wait4(child.pid, os.WNOHANG)
+            if pid:
+                outcome = "ok" if code == 0 else f"exit {os.waitstatus_to_exitcode(code)}"
+            elif time.perf_counter() > start + timeout:
+                child.kill()
+                _, _, usage = os.wait4(child.pid, 0)
+                outcome = "timeout"
+            else:
+                time.sleep(0.2)
+    wall = time.perf_counter() - start
+    record = {
+        "channels": channels, "frames": frames, "device": device, "command": " ".join(command[1:]),
+        "status": outcome, "wall_s": round(wall, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+        "user_s": round(usage.ru_utime, 2), "sys_s": round(usage.ru_stime, 2),
+        "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),  # Linux: KiB
+        "load_before": [round(x, 2) for x in load_before], "load_after": [round(x, 2) for x in os.getloadavg()],
+        "cpu_count": os.cpu_count(), "when": datetime.now(UTC).isoformat(timespec="seconds"),
+    }  # fmt: skip
+    if outcome == "ok":
+        record.update(_runtime(out))
+    else:
+        record["stderr_tail"] = log.read_text(errors="replace")[-500:]
+    for path in (source, out):
+        path.unlink(missing_ok=True)
+    return record
+
+
+def _runtime(out: Path) -> dict:
+    """Threads and per-phase wall times from the output's provenance."""
+    from ndx_causal_emergence.pipeline.results import read_results
+
+    (analysis,) = read_results(out, load_models=False).values()
+    runtime = json.loads(analysis.provenance["environment"]).get("runtime", {})
+    phases: dict[str, float] = {}
+    for p in runtime.get("phases", []):
+        phases[p["phase"]] = round(phases.get(p["phase"], 0.0) + p["wall_s"], 2)
+    return {"threads": runtime.get("threads", {}).get("threads"), "phase_wall_s": phases,
+            "scales": [int(d) for d in analysis.emergence["dimension"]]}  # fmt: skip
+
+
+def growth_exponents(records: list[dict], key: str) -> dict[str, float | None]:
+    """Least-squares exponents of ``key`` in channels and frames over the cells that finished."""
+    ok = [r for r in records if r["status"] == "ok"]
+    if len(ok) < 2:
+        return {"channels": None, "frames": None}
+    c = np.log([r["channels"] for r in ok])
+    t = np.log([r["frames"] for r in ok])
+    y = np.log([r[key] for r in ok])
+    columns, names = [np.ones_like(y)], []
+    for name, x in (("channels", c), ("frames", t)):
+        if np.ptp(x) > 0:
+            columns.append(x)
+            names.append(name)
+    coef, *_ = np.linalg.lstsq(np.column_stack(columns), y, rcond=None)
+    out: dict[str, float | None] = {"channels": None, "frames": None}
+    out.update({name: round(float(v), 2) for name, v in zip(names, coef[1:], strict=True)})
+    return out
+
+
+def table(records: list[dict]) -> str:
+    """Markdown table of the records and the growth exponents."""
+    lines = ["| channels | frames | status | wall s | CPU s | peak MiB | threads | load before → after | scales |",
+             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in sorted(records, key=lambda r: (r["channels"], r["frames"])):
+        lines.append(
+            f"| {r['channels']} | {r['frames']:,} | {r['status']} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} | "
+            f"{r['peak_rss_mib']:.0f} | {r.get('threads', '—')} | {r['load_before'][0]:.2f} → {r['load_after'][0]:.2f} "
+            f"| {r.get('scales', '—')} |"
+        )
+    for key in ("wall_s", "cpu_s", "peak_rss_mib"):
+        exp = growth_exponents(records, key)
+        lines.append(f"\n{key}: growth exponent in channels {exp['channels']}, in frames {exp['frames']}")
+    return "\n".join(lines)
+
+
+def plot(records: list[dict], path: Path) -> None:
+    """Wall and CPU time against frames (one line per channel count), and peak memory."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ok = [r for r in records if r["status"] == "ok"]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    for ax, key, label in zip(axes, ("wall_s", "cpu_s", "peak_rss_mib"), ("wall (s)", "CPU time (s)", "peak RSS (MiB)"),
+                              strict=True):  # fmt: skip
+        for ch in sorted({r["channels"] for r in ok}):
+            rows = sorted((r for r in ok if r["channels"] == ch), key=lambda r: r["frames"])
+            ax.plot([r["frames"] for r in rows], [r[key] for r in rows], "o-", label=f"{ch} channels")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("frames")
+        ax.set_ylabel(label)
+        exp = growth_exponents(ok, key)
+        ax.set_title(f"exponents: channels {exp['channels']}, frames {exp['frames']}", fontsize=9)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("causal-emergence run, fast preset (synthetic, seeded)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    """Command line: run the grid cells not yet in the JSON, then optionally print the table and plot."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--channels", type=_ints, default=list(CHANNELS))
+    parser.add_argument("--frames", type=_ints, default=list(FRAMES))
+    parser.add_argument("--json", type=Path, default=Path("scaling.json"))
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--timeout", type=float, default=3600.0, help="Seconds per cell before it is stopped.")
+    parser.add_argument("--no-run", action="store_true", help="Only read the JSON (with --table / --plot).")
+    parser.add_argument("--table", action="store_true")
+    parser.add_argument("--plot", type=Path)
+    parser.add_argument("job_options", nargs="*", help="Further options of `run` after --, e.g. -- --threads 1")
+    args = parser.parse_args()
+    records = json.loads(args.json.read_text()) if args.json.exists() else []
+    if not args.no_run:
+        done = {(r["channels"], r["frames"], r["device"]) for r in records}
+        with tempfile.TemporaryDirectory(prefix="bench_scaling_") as tmp:
+            for frames in args.frames:
+                for channels in args.channels:
+                    if (channels, frames, args.device) in done:
+                        continue
+                    record = run_cell(channels, frames, Path(tmp), device=args.device, timeout=args.timeout,
+                                      extra=args.job_options)  # fmt: skip
+                    print(json.dumps(record), flush=True)
+                    records.append(record)
+                    args.json.write_text(json.dumps(records, indent=1))
+    if args.table:
+        print(table(records))
+    if args.plot:
+        plot(records, args.plot)
+
+
+if __name__ == "__main__":
+    main()

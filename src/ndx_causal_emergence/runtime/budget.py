@@ -1,0 +1,81 @@
+"""A wall-clock budget for the training of a job (``max_time``): fits stop early when it runs out.
+
+The budget covers every training loop of the job: the model fit of each seed (and surrogate) and
+its observed-space reference. Time is handed out as the job goes: a model fit gets an equal share
+of what is left for the fits still to come, 80 % of it for the model and the rest (plus whatever the
+model did not use) for its observed reference. A loop that reaches its deadline ends after the
+current step, validates and keeps its best state, so the result is a complete, valid (shorter) fit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from contextvars import ContextVar
+from typing import Any
+
+__all__ = ["TimeBudget", "deadline_for", "spending", "stopped_early"]
+
+_ACTIVE: ContextVar[TimeBudget | None] = ContextVar("ndx_causal_emergence_time_budget", default=None)
+_MODEL_SHARE = 0.8
+
+
+class TimeBudget:
+    """``seconds`` of training time shared by the model fits of a job (each with its observed reference).
+
+    Parameters
+    ----------
+    seconds : float
+        The budget (> 0). It starts with :meth:`begin`, when the number of fits is known.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        if seconds <= 0:
+            raise ValueError(f"max_time must be > 0 seconds, got {seconds}")
+        self.seconds = float(seconds)
+        self.stops: list[dict[str, Any]] = []
+        self.begin(1)
+
+    def begin(self, n_fits: int) -> None:
+        """Start the clock for ``n_fits`` model fits (seeds times one plus surrogates, over all conditions)."""
+        self.fits_left = max(1, int(n_fits))
+        self.start = time.monotonic()
+        self.end = self.start + self.seconds
+        self._fit_end = self.end
+
+    def deadline(self, loop: str) -> float:
+        """The ``time.monotonic()`` deadline of the training loop starting now (``"model"`` or ``"observed"``)."""
+        now = time.monotonic()
+        if loop == "model":
+            self._fit_end = now + max(self.end - now, 0.0) / self.fits_left
+            self.fits_left = max(1, self.fits_left - 1)
+            return now + _MODEL_SHARE * (self._fit_end - now)
+        return self._fit_end
+
+    def as_dict(self) -> dict[str, Any]:
+        """The budget and the training loops it stopped (for provenance)."""
+        return {"max_time_s": self.seconds, "stopped": list(self.stops)}
+
+
+def deadline_for(loop: str) -> float | None:
+    """Deadline (``time.monotonic()``) of a training loop starting now; ``None`` without a budget."""
+    budget = _ACTIVE.get()
+    return None if budget is None else budget.deadline(loop)
+
+
+def stopped_early(loop: str, steps: int, planned: int) -> None:
+    """Record that a training loop ran out of its share of the budget after ``steps`` of ``planned`` steps."""
+    budget = _ACTIVE.get()
+    if budget is not None:
+        budget.stops.append({"loop": loop, "steps": int(steps), "planned_steps": int(planned)})
+
+
+@contextlib.contextmanager
+def spending(budget: TimeBudget | None) -> Iterator[TimeBudget | None]:
+    """Let the training loops inside the block spend ``budget`` (``None``: no budget)."""
+    token = _ACTIVE.set(budget)
+    try:
+        yield budget
+    finally:
+        _ACTIVE.reset(token)

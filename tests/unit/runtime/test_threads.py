@@ -1,0 +1,95 @@
+"""Threads chosen from the cores this process may use and that other work leaves free."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from threadpoolctl import threadpool_info
+
+from ndx_causal_emergence.runtime.threads import cgroup_quota, choose_threads, limit_threads, usable_cores
+
+SRC = Path(__file__).resolve().parents[3] / "src"
+needs_affinity = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity on this platform")
+
+
+def _in_subprocess(code: str) -> str:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+@needs_affinity
+def test_a_restricted_affinity_set_limits_the_threads():
+    """A process pinned to one core gets one thread even on an idle machine (a real affinity change)."""
+    core = sorted(os.sched_getaffinity(0))[0]
+    out = _in_subprocess(
+        "import os; from ndx_causal_emergence.runtime.threads import choose_threads; "
+        f"os.sched_setaffinity(0, {{{core}}}); c = choose_threads(load=0.0); print(c.usable_cores, c.threads)"
+    )
+    assert out == "1 1"
+
+
+@needs_affinity
+def test_the_whole_affinity_set_is_used_when_idle():
+    cores = len(os.sched_getaffinity(0))
+    assert choose_threads(load=0.0).threads == usable_cores() == min(cores, usable_cores())
+
+
+def test_busy_cores_are_not_taken():
+    cores = usable_cores()
+    assert choose_threads(load=float(cores)).threads == 1  # every core busy: one thread
+    assert choose_threads(load=10.0 * cores).threads == 1
+    assert choose_threads(load=cores - 0.8).threads == 1  # 0.8 cores free: one thread
+    assert choose_threads(load=0.3).threads == max(1, round(cores - 0.3))
+
+
+def test_a_requested_count_wins_and_is_recorded():
+    choice = choose_threads(3, load=100.0)
+    assert choice.threads == 3 and choice.requested == 3 and choice.as_dict()["load"] == 100.0
+    with pytest.raises(ValueError, match="threads must be >= 1"):
+        choose_threads(0)
+
+
+@pytest.mark.parametrize(
+    ("files", "quota"),
+    [
+        ({"cpu.max": "150000 100000\n"}, 1.5),
+        ({"cpu.max": "max 100000\n"}, None),
+        ({"cpu/cpu.cfs_quota_us": "50000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 0.5),
+        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+        ({}, None),
+    ],
+)
+def test_cgroup_quota_files(tmp_path, files, quota):
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert cgroup_quota(tmp_path) == quota
+
+
+def test_limit_threads_sets_torch_and_blas_then_restores():
+    before = torch.get_num_threads()
+    wanted = 2 if before == 1 else 1
+    with limit_threads(wanted):
+        assert torch.get_num_threads() == wanted
+        assert all(pool["num_threads"] == wanted for pool in threadpool_info())
+    assert torch.get_num_threads() == before
+
+
+def test_a_dask_task_gets_one_thread_unless_told():
+    """On a real Dask worker a job takes one thread (the cluster splits the cores between workers)."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster, \
+            Client(cluster) as client:  # fmt: skip
+        auto = client.submit(choose_threads, load=0.0).result()
+        told = client.submit(choose_threads, 2, load=0.0).result()
+    assert (auto.threads, auto.dask_worker) == (1, True)
+    assert told.threads == 2
+    assert not choose_threads(load=0.0).dask_worker
