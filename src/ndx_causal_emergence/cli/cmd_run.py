@@ -47,7 +47,8 @@ def _record_full_paths(value: bool) -> bool:
               help="Factor c of the automatic ladder d_{k+1} = floor(d_k / c) (default 2).")
 @click.option("--cut", type=click.IntRange(min=1), metavar="D",
               help="Dimension of the automatic ladder's top scale (default 1), e.g. --cut 4 ends at a 4-D scale.")
-@click.option("--preset", type=click.Choice(["fast", "paper"]), default="fast", help="Model preset.")
+@click.option("--preset", type=click.Choice(["fast", "paper", "sir"]), default="fast",
+              help="Model preset: fast (default), paper (the fMRI defaults) or sir (official NIS+ conventions).")
 @click.option("--seeds", "n_seeds", type=click.IntRange(min=1), default=1, help="Number of seeds (fits) per condition.")
 @click.option("--seed", type=int, default=0, help="First seed.")
 @click.option("--surrogates", "n_surrogates", type=click.IntRange(min=0), default=0,

@@ -12,7 +12,8 @@ from typing import Any
 
 from ..errors import InputError
 
-PRESETS = ("fast", "paper")
+#: The model presets an analysis accepts: the keys of ``models.presets.PRESETS`` (listed here: no torch import).
+PRESETS = ("fast", "paper", "sir")
 #: Fields that set how a job runs, not what it computes: outputs that differ only in them are the same analysis.
 RUNTIME_FIELDS = ("threads",)
 

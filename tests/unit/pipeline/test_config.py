@@ -41,3 +41,11 @@ def test_toml_file_and_overrides(tmp_path) -> None:
 def test_bad_values_name_the_problem(values, message) -> None:
     with pytest.raises(InputError, match=message):
         AnalysisConfig.from_dict(values)
+
+
+def test_every_model_preset_is_accepted():
+    from ndx_causal_emergence.models.presets import PRESETS as MODEL_PRESETS
+    from ndx_causal_emergence.pipeline.config import PRESETS
+
+    assert set(PRESETS) == set(MODEL_PRESETS)
+    assert AnalysisConfig(preset="sir").model_kwargs(0)["preset"] == "sir"
