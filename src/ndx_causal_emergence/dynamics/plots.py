@@ -187,6 +187,57 @@ def plot_emergence(emergence: pd.DataFrame, *, title: str | None = None) -> Figu
     return fig
 
 
+def plot_conditions(emergence: dict[str, pd.DataFrame], *, title: str | None = None) -> Figure:
+    """J and ΔJ against the scale's dimension d, every condition overlaid, with their 95 % intervals.
+
+    Filled markers: the scale passes the fit gate (``fit_ok``); open markers: it does not (its J
+    and ΔJ are not interpretable). A star above a ΔJ point marks significant emergence.
+
+    Parameters
+    ----------
+    emergence : dict of str to pd.DataFrame
+        Per condition, the scale table (``dimension, dimension_averaged_ei, causal_emergence``;
+        ``*_ci_low``/``*_ci_high``, ``fit_ok`` and ``significant`` when present).
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8.0, 3.2), layout="constrained")
+    ax_j, ax_d = fig.subplots(1, 2, sharex=True)
+    for i, (condition, df) in enumerate(emergence.items()):
+        df = df.sort_values("dimension")
+        d = df["dimension"].to_numpy(dtype=float)
+        ok = df["fit_ok"].to_numpy(dtype=bool) if "fit_ok" in df else np.ones(len(df), dtype=bool)
+        color = f"C{i % 10}"
+        for ax, col in ((ax_j, "dimension_averaged_ei"), (ax_d, "causal_emergence")):
+            y = df[col].to_numpy(dtype=float)
+            ax.plot(d, y, color=color, lw=1.2, label=condition if ax is ax_j else None)
+            if f"{col}_ci_low" in df:
+                err = np.abs(np.vstack([y - df[f"{col}_ci_low"].to_numpy(dtype=float),
+                                        df[f"{col}_ci_high"].to_numpy(dtype=float) - y]))  # fmt: skip
+                ax.errorbar(d, y, yerr=err, fmt="none", ecolor=color, elinewidth=1, capsize=2)
+            ax.plot(d[ok], y[ok], "o", color=color)
+            ax.plot(d[~ok], y[~ok], "o", mfc="white", mec=color)
+        if "significant" in df:
+            sig = df["significant"].to_numpy(dtype=bool)
+            top = df.get("causal_emergence_ci_high", df["causal_emergence"]).to_numpy(dtype=float)
+            ax_d.plot(d[sig], top[sig], "*", color=color, ms=9, ls="none")
+    ax_d.axhline(0.0, color="black", lw=0.8)
+    ax_j.set(xscale="log", ylabel="J (nats per dimension)", xlabel="scale dimension d")
+    ax_d.set(xscale="log", ylabel=r"$\Delta J = J_d - J_{micro}$ (nats)", xlabel="scale dimension d")
+    ax_j.plot([], [], "o", color="gray", label="fit ok")
+    ax_j.plot([], [], "o", mfc="white", mec="gray", label="fit failed")
+    ax_j.plot([], [], "*", color="gray", ms=9, label="significant ΔJ")
+    ax_j.legend(fontsize="small", frameon=False)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
 def plot_attribution(attribution: pd.DataFrame, *, title: str | None = None) -> Figure:
     """Heat map of the channel importance per scale (channels by scales).
 

@@ -1,4 +1,4 @@
-"""Figures of written results: emergence bars, attribution heat map, top-scale potential."""
+"""Figures of written results: conditions overlaid, emergence bars, attribution heat map, top-scale potential."""
 
 from __future__ import annotations
 
@@ -40,8 +40,16 @@ def save_figures(path: str | Path, folder: str | Path) -> list[Path]:
     """Write the PNG figures of every analysis in the NWB file ``path`` into ``folder``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    from ..dynamics.plots import plot_conditions
+
     written = []
-    for name, result in read_results(path).items():
+    results = read_results(path)
+    if results:
+        out = folder / "conditions_emergence.png"
+        plot_conditions({r.condition: r.emergence for r in results.values()},
+                        title="J and causal emergence per scale, all conditions").savefig(out, dpi=120)  # fmt: skip
+        written.append(out)
+    for name, result in results.items():
         for kind, fig in condition_figures(result).items():
             out = folder / f"{name}_{kind}.png"
             fig.savefig(out, dpi=120)

@@ -70,3 +70,24 @@ def test_attribution_figure(tmp_path: Path) -> None:
     fig.savefig(tmp_path / "attribution.png")
     with pytest.raises(InputError, match="non-empty"):
         plot_attribution(table.iloc[:0])
+
+
+def test_plot_conditions_overlays_every_condition_with_intervals_and_flags():
+    from ndx_causal_emergence.dynamics.plots import plot_conditions
+
+    def table(shift: float) -> pd.DataFrame:
+        j = np.array([0.2, 0.5, 0.9]) + shift
+        return pd.DataFrame({
+            "scale": [0, 1, 2], "dimension": [8, 4, 1], "dimension_averaged_ei": j, "causal_emergence": j - j[0],
+            "dimension_averaged_ei_ci_low": j - 0.1, "dimension_averaged_ei_ci_high": j + 0.1,
+            "causal_emergence_ci_low": j - j[0] - 0.05, "causal_emergence_ci_high": j - j[0] + 0.05,
+            "fit_ok": [True, False, True], "significant": [False, False, True],
+        })  # fmt: skip
+
+    fig = plot_conditions({"awake": table(0.3), "anesthesia": table(0.0)})
+    ax_j, ax_d = fig.axes
+    labels = [t.get_text() for t in ax_j.get_legend().get_texts()]
+    assert labels[:2] == ["awake", "anesthesia"] and "fit failed" in labels and "significant ΔJ" in labels
+    awake_line = ax_j.get_lines()[0]
+    assert np.allclose(awake_line.get_ydata(), [1.2, 0.8, 0.5])  # sorted by dimension: d = 1, 4, 8
+    assert ax_j.get_xscale() == "log" and "nats" in ax_j.get_ylabel() and "nats" in ax_d.get_ylabel()
