@@ -509,10 +509,12 @@ def polish_forward_maps(
     fail to beat the mean. Validation every 50 steps keeps the best map (early stop after
     ``patience`` evaluations without improvement). Returns the steps kept per scale.
     """
+    from ..runtime.progress import tracked
+
     device = next(module.parameters()).device
     rng = np.random.default_rng(cfg.seed + 2)
     kept = []
-    for k, net in enumerate(module.forward_maps):
+    for k, net in tracked(list(enumerate(module.forward_maps)), "polish maps", unit="scale"):
         y0, y1 = _pairs_at(module, data, k, device)
         v0, v1 = _pairs_at(module, validation, k, device) if validation is not None else (y0, y1)
         centred = (y0 - y0.mean(dim=0)).double()
