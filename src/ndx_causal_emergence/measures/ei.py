@@ -91,10 +91,14 @@ class EIResult:
         )
 
 
-def noise_term(sigma2: np.ndarray) -> float:
-    """The noise term ``−(q/2)(1 + ln 2π) − ½ Σ ln σ_i²`` of EI (nats)."""
-    q = sigma2.shape[0]
-    return float(-0.5 * q * (1.0 + math.log(2.0 * math.pi)) - 0.5 * np.sum(np.log(sigma2)))
+def noise_term(sigma2: np.ndarray) -> float | np.ndarray:
+    """The noise term ``−(q/2)(1 + ln 2π) − ½ Σ ln σ_i²`` of EI (nats), over the last axis of ``sigma2``.
+
+    A float for one variance vector ``(q,)``; an array for a stack ``(..., q)``.
+    """
+    q = sigma2.shape[-1]
+    out = -0.5 * q * (1.0 + math.log(2.0 * math.pi)) - 0.5 * np.sum(np.log(sigma2), axis=-1)
+    return float(out) if np.ndim(out) == 0 else out
 
 
 def _result(

@@ -101,16 +101,20 @@ def default_block_length(n_pairs: int) -> int:
     return int(min(n_pairs, max(1, math.ceil(2.0 * n_pairs ** (1.0 / 3.0)))))
 
 
-def _block_rows(n: int, block: int, rng: np.random.Generator) -> np.ndarray:
-    """Row indices of one moving-block bootstrap resample of ``n`` rows."""
-    starts = rng.integers(0, n - block + 1, size=math.ceil(n / block))
-    return (starts[:, None] + np.arange(block)[None, :]).ravel()[:n]
+def _block_sums(values: np.ndarray, block: int) -> np.ndarray:
+    """Sums of ``values`` (n, ...) over every window of ``block`` consecutive rows, ``(n - block + 1, ...)``."""
+    csum = np.concatenate([np.zeros((1, *values.shape[1:])), np.cumsum(values, axis=0)])
+    return csum[block:] - csum[:-block]
 
 
 def bootstrap_j(
     residuals: Sequence[ScaleResiduals], *, n_boot: int = 1000, block_length: int | None = None, seed: int = 0
 ) -> np.ndarray:
     """J of every scale under ``n_boot`` resamples of the held-out pairs and Jacobian points.
+
+    A resample of the pairs is ``⌈n / block_length⌉`` blocks of consecutive pairs with random
+    starts (moving-block bootstrap), the same blocks for every scale; the Jacobian points are
+    resampled one by one, independently per scale.
 
     Parameters
     ----------
@@ -141,11 +145,18 @@ def bootstrap_j(
     if not 1 <= block <= n_pairs:
         raise InputError(f"block_length must lie in [1, {n_pairs}], got {block_length}.")
     rng = np.random.default_rng(seed)
+    starts = rng.integers(0, n_pairs - block + 1, size=(n_boot, math.ceil(n_pairs / block)))
     out = np.empty((n_boot, len(residuals)))
-    for b in range(n_boot):
-        rows = _block_rows(n_pairs, block, rng)
-        for k, r in enumerate(residuals):
-            out[b, k] = r.j(rows, rng.integers(0, len(r.logdet), size=len(r.logdet)))
+    chunk = max(1, 2**22 // (starts.shape[1] * max(r.q for r in residuals)))  # draws per step (≤ 32 MiB)
+    for k, r in enumerate(residuals):
+        sums = _block_sums(r.terms if r.weights is None else r.terms * r.weights[:, None], block)
+        wsums = _block_sums(np.ones(n_pairs) if r.weights is None else r.weights, block)
+        sigma2 = np.concatenate([
+            sums[starts[i : i + chunk]].sum(axis=1) / wsums[starts[i : i + chunk]].sum(axis=1)[:, None]
+            for i in range(0, n_boot, chunk)
+        ])
+        logdet = r.logdet[rng.integers(0, len(r.logdet), size=(n_boot, len(r.logdet)))].mean(axis=1)
+        out[:, k] = (noise_term(np.maximum(sigma2, 1e-300)) + r.q * math.log(2.0 * r.L) + logdet) / r.q
     return out
 
 
