@@ -378,17 +378,20 @@ class _NISEstimator:
         """
         t = data.starts[1]
         both = self._encode_raw(np.concatenate([data.frames[t], data.frames[t + 1]]), upto=scale)[scale]
-        fn = self._measurement_map(self.model_.forward_maps[scale], both[: len(t)], p)
-        with torch.no_grad():
-            u0, u1 = (fn.normalize(torch.as_tensor(v)).numpy() for v in (both[: len(t)], both[len(t) :]))
-        return u0, u1, fn
+        return self._in_measurement_coordinates(self.model_.forward_maps[scale], both[: len(t)], both[len(t) :], p)
 
     @staticmethod
-    def _measurement_map(net: torch.nn.Module, raw: np.ndarray, p: dict[str, Any]) -> AffineConjugate:
-        """``net`` conjugated into the measurement coordinates of the starting states ``raw``."""
+    @torch.no_grad()
+    def _in_measurement_coordinates(
+        net: torch.nn.Module, raw0: np.ndarray, raw1: np.ndarray, p: dict[str, Any]
+    ) -> tuple[np.ndarray, np.ndarray, AffineConjugate]:
+        """``(u_t, u_t+1, F̃)``: raw pairs and ``net`` in the measurement coordinates of the starts ``raw0``."""
         if p["ei_domain"] == "box":
-            return AffineConjugate(net, np.zeros(raw.shape[1]), np.ones(raw.shape[1])).eval()
-        return AffineConjugate(net, *whitening_affine(raw)).eval()
+            fn = AffineConjugate(net, np.zeros(raw0.shape[1]), np.ones(raw0.shape[1])).eval()
+        else:
+            fn = AffineConjugate(net, *whitening_affine(raw0)).eval()
+        u0, u1 = (fn.normalize(torch.as_tensor(v)).numpy() for v in (raw0, raw1))
+        return u0, u1, fn
 
     def _measure_scale(self, scale: int, data: TransitionData, p: dict[str, Any], seed: int) -> np.ndarray:
         """σ² of scale ``scale`` on the pairs of ``data``."""
@@ -398,9 +401,7 @@ class _NISEstimator:
     def _observed_j(self, data: TransitionData, p: dict[str, Any], n_samples: int, seed: int) -> float:
         t = data.starts[1]
         raw0, raw1 = data.frames[t].astype(np.float64), data.frames[t + 1].astype(np.float64)
-        fn = self._measurement_map(self.observed_model_, raw0, p)
-        with torch.no_grad():
-            u0, u1 = (fn.normalize(torch.as_tensor(v)).numpy() for v in (raw0, raw1))
+        u0, u1, fn = self._in_measurement_coordinates(self.observed_model_, raw0, raw1, p)
         _, sigma2, _ = self._measure_pairs(fn, u0, u1, p, seed)
         return gaussian_ei(fn, sigma2, L=p["intervention_half_width"], n_samples=n_samples, seed=seed).dei
 
