@@ -32,7 +32,7 @@ def test_independent_channels_show_no_significant_emergence():
     system = independent_null(16, n_frames=4000, seed=0)
     table = _measure(system.frames, model_params={"observed_reference": False})
     assert not table["significant"].any()
-    assert table["causal_emergence"].abs().mean() < 0.1
+    assert table["causal_emergence"].max() < 0.05  # no spurious gain at any scale (before: up to +0.09 nats)
 
 
 @pytest.mark.slow
