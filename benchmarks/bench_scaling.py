@@ -126,8 +126,8 @@ def table(records: list[dict]) -> str:
     for r in sorted(records, key=lambda r: (r["channels"], r["frames"])):
         lines.append(
             f"| {r['channels']} | {r['frames']:,} | {r['status']} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} | "
-            f"{r['peak_rss_mib']:.0f} | {r.get('threads', '—')} | {r['load_before'][0]:.2f} → {r['load_after'][0]:.2f} "
-            f"| {r.get('scales', '—')} |"
+            f"{r['peak_rss_mib']:.0f} | {r.get('threads') or '—'} | "
+            f"{r['load_before'][0]:.2f} → {r['load_after'][0]:.2f} | {r.get('scales') or '—'} |"
         )
     for key in ("wall_s", "cpu_s", "peak_rss_mib"):
         exp = growth_exponents(records, key)

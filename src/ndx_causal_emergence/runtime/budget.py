@@ -1,10 +1,11 @@
 """A wall-clock budget for the training of a job (``max_time``): fits stop early when it runs out.
 
 The budget covers every training loop of the job: the model fit of each seed (and surrogate) and
-its observed-space reference. Time is handed out as the job goes: a model fit gets an equal share
-of what is left for the fits still to come, 80 % of it for the model and the rest (plus whatever the
-model did not use) for its observed reference. A loop that reaches its deadline ends after the
-current step, validates and keeps its best state, so the result is a complete, valid (shorter) fit.
+its observed-space reference; its clock starts with the first of them. Time is handed out as the
+job goes: a model fit gets an equal share of what is left for the fits still to come, 80 % of it
+for the model and the rest (plus whatever the model did not use) for its observed reference. A
+loop that reaches its deadline ends after the current step, validates and keeps its best state,
+so the result is a complete, valid (shorter) fit.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class TimeBudget:
     Parameters
     ----------
     seconds : float
-        The budget (> 0). It starts with :meth:`begin`, when the number of fits is known.
+        The budget (> 0). :meth:`begin` sets the number of fits; the clock starts with the first loop.
     """
 
     def __init__(self, seconds: float) -> None:
@@ -38,15 +39,20 @@ class TimeBudget:
         self.begin(1)
 
     def begin(self, n_fits: int) -> None:
-        """Start the clock for ``n_fits`` model fits (seeds times one plus surrogates, over all conditions)."""
+        """Plan ``n_fits`` model fits (seeds times one plus surrogates, over all conditions).
+
+        The clock starts with the first training loop, so reading and preparing the data do not count.
+        """
         self.fits_left = max(1, int(n_fits))
-        self.start = time.monotonic()
-        self.end = self.start + self.seconds
-        self._fit_end = self.end
+        self.end: float | None = None
+        self._fit_end = 0.0
 
     def deadline(self, loop: str) -> float:
         """The ``time.monotonic()`` deadline of the training loop starting now (``"model"`` or ``"observed"``)."""
         now = time.monotonic()
+        if self.end is None:
+            self.end = now + self.seconds
+            self._fit_end = self.end
         if loop == "model":
             self._fit_end = now + max(self.end - now, 0.0) / self.fits_left
             self.fits_left = max(1, self.fits_left - 1)

@@ -30,3 +30,11 @@ def test_no_budget_no_deadline_and_stops_recorded():
     assert budget.as_dict() == {"max_time_s": 5.0, "stopped": [{"loop": "model", "steps": 10, "planned_steps": 100}]}
     with pytest.raises(ValueError, match="max_time"):
         TimeBudget(0)
+
+
+def test_the_clock_starts_with_the_first_training_loop():
+    budget = TimeBudget(10.0)
+    budget.begin(1)
+    time.sleep(0.5)  # reading and preparing the data: not counted
+    now = time.monotonic()
+    assert budget.deadline("model") - now == pytest.approx(8.0, abs=0.1)
