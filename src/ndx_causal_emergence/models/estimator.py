@@ -34,10 +34,10 @@ from .training import (
     fit_observed_map,
     percentile_affine,
     polish_forward_maps,
+    principal_affine,
     resolve_device,
     split_validation,
     train,
-    whitening_affine,
 )
 
 __all__ = ["Measurement", "MultiscaleNISPlus"]
@@ -370,11 +370,10 @@ class _NISEstimator:
         """``(u_t, u_t+1, F̃)`` of a scale on the pairs of ``data``, in measurement coordinates.
 
         Measurement coordinates are the measured pairs' own starting states along their principal
-        axes, each standardised (mean → 0, ``Z99 · sd`` → 1; docs/method.md §3.0): held-out latents
-        can be spread otherwise than the training latents the encoder was fitted on, a wider
-        (heavy-tailed) percentile range would pass for less noise, and correlated coordinates
-        would count one predictable signal once per coordinate. Raw latents with
-        ``ei_domain="box"``.
+        axes, each sending its 1st and 99th percentiles to ∓1 (docs/method.md §3.0): held-out
+        latents can be spread otherwise than the training latents the encoder was fitted on, and
+        correlated coordinates would count one predictable signal once per coordinate. Raw
+        latents with ``ei_domain="box"``.
         """
         t = data.starts[1]
         both = self._encode_raw(np.concatenate([data.frames[t], data.frames[t + 1]]), upto=scale)[scale]
@@ -389,7 +388,7 @@ class _NISEstimator:
         if p["ei_domain"] == "box":
             fn = AffineConjugate(net, np.zeros(raw0.shape[1]), np.ones(raw0.shape[1])).eval()
         else:
-            fn = AffineConjugate(net, *whitening_affine(raw0)).eval()
+            fn = AffineConjugate(net, *principal_affine(raw0)).eval()
         u0, u1 = (fn.normalize(torch.as_tensor(v)).numpy() for v in (raw0, raw1))
         return u0, u1, fn
 

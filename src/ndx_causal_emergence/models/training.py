@@ -59,7 +59,7 @@ __all__ = [
     "resolve_device",
     "split_validation",
     "train",
-    "whitening_affine",
+    "principal_affine",
     "validation_loss",
 ]
 
@@ -177,20 +177,18 @@ def percentile_affine(latents: np.ndarray, *, q: float = 1.0) -> tuple[np.ndarra
 Z99 = NormalDist().inv_cdf(0.99)
 
 
-def whitening_affine(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(center, half_range, axes)``: the mean, ``Z99 · sd`` along each principal axis, and the axes (columns).
+def principal_affine(values: np.ndarray, *, q: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(center, half_range, axes)`` of :func:`percentile_affine` taken along the principal axes of ``values``.
 
-    In ``u = ((y − center) @ axes) / half_range`` the data are uncorrelated and each axis is sent
-    to the range :func:`percentile_affine` gives Gaussian data, without rewarding heavy tails (a
-    wider percentile range at the same noise). Axes by decreasing variance; an axis without spread
-    gets ``half_range = 1``.
+    In ``u = ((y − center) @ axes) / half_range`` the coordinates are uncorrelated and each sends
+    its ``q``-th and ``(100 − q)``-th percentiles to ∓1. ``axes`` holds the principal axes as
+    columns, by decreasing variance; an axis without spread gets ``half_range = 1``.
     """
-    center = values.mean(axis=0)
-    centred = values - center
-    variances, axes = np.linalg.eigh(centred.T @ centred / max(len(values), 1))
-    sd = np.sqrt(np.clip(variances[::-1], 0.0, None))
-    half = np.where(sd > 1e-12 * max(sd.max(initial=0.0), 1e-300), Z99 * sd, 1.0)
-    return center, half, axes[:, ::-1].copy()  # a copy: torch takes no negative strides
+    centred = values - values.mean(axis=0)
+    _, axes = np.linalg.eigh(centred.T @ centred / max(len(values), 1))
+    axes = axes[:, ::-1].copy()  # decreasing variance; a copy: torch takes no negative strides
+    mid, half = percentile_affine(values @ axes, q=q)
+    return mid @ axes.T, half, axes
 
 
 def resolve_device(device: str) -> torch.device:
