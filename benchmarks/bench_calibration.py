@@ -110,20 +110,28 @@ def run_pair(args: argparse.Namespace, config: AnalysisConfig) -> list[dict]:
         top = comparisons[(comparisons["measure"] == "delta_J")].tail(1).to_dict("records")[0]
         record = {"seed": seed, "conditions": records, "comparisons": comparisons.to_dict("records"), "top": top}
         out.append(record)
-        print(f"pair seed {seed}: awake−anesthesia ΔJ at d={top['dimension']}: {top['difference']:.3f} "
-              f"[{top['ci_low']:.3f}, {top['ci_high']:.3f}] p={top['p_value']:.4f}", file=sys.stderr, flush=True)
+        print(
+            f"pair seed {seed}: awake−anesthesia ΔJ at d={top['dimension']}: {top['difference']:.3f} "
+            f"[{top['ci_low']:.3f}, {top['ci_high']:.3f}] p={top['p_value']:.4f}",
+            file=sys.stderr,
+            flush=True,
+        )
     return out
 
 
 def _table(kind: str, records: list[dict]) -> str:
     lines = []
     if kind == "linear":
-        lines += ["| system | seed | J at true d (nats) | truth | error | argmax d | fit_ok at true d |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += [
+            "| system | seed | J at true d (nats) | truth | error | argmax d | fit_ok at true d |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for r in records:
             ok = [s["fit_ok"] for s in r["scales"] if s["dimension"] == r["true_dimension"]]
-            lines.append(f"| {r['system']} | {r['params']['seed']} | {r['j_at_true']:.3f} | {r['true_j']:.3f} | "
-                         f"{r['j_at_true'] - r['true_j']:+.3f} | {r['argmax_dimension']} | {ok[0] if ok else '-'} |")
+            lines.append(
+                f"| {r['system']} | {r['params']['seed']} | {r['j_at_true']:.3f} | {r['true_j']:.3f} | "
+                f"{r['j_at_true'] - r['true_j']:+.3f} | {r['argmax_dimension']} | {ok[0] if ok else '-'} |"
+            )
     elif kind == "null":
         dims = [s["dimension"] for s in records[0]["scales"]]
         mean_abs = np.mean([[abs(s["causal_emergence"]) for s in r["scales"]] for r in records], axis=0)
@@ -136,8 +144,10 @@ def _table(kind: str, records: list[dict]) -> str:
         lines += ["| seed | d | awake−anesthesia ΔJ | 95 % interval | p |", "|---|---|---|---|---|"]
         for r in records:
             t = r["top"]
-            lines.append(f"| {r['seed']} | {t['dimension']} | {t['difference']:+.3f} | [{t['ci_low']:+.3f}, "
-                         f"{t['ci_high']:+.3f}] | {t['p_value']:.4f} |")
+            lines.append(
+                f"| {r['seed']} | {t['dimension']} | {t['difference']:+.3f} | [{t['ci_low']:+.3f}, "
+                f"{t['ci_high']:+.3f}] | {t['p_value']:.4f} |"
+            )
     return "\n".join(lines)
 
 

@@ -52,8 +52,10 @@ def main() -> None:
     print("| input | scales | test pairs | bootstrap (1000 draws) s | blocks s | comparison (9999 perm.) s |")
     print("|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['case']} | {r['scales']} | {r['test_pairs']} | {r['bootstrap_s']:.2f} | {r['blocks_s']:.3f} | "
-              f"{r['comparison_s']:.2f} |")
+        print(
+            f"| {r['case']} | {r['scales']} | {r['test_pairs']} | {r['bootstrap_s']:.2f} | {r['blocks_s']:.3f} | "
+            f"{r['comparison_s']:.2f} |"
+        )
     if args.json:
         args.json.write_text(json.dumps({"benchmark": "resampling", "command": " ".join(sys.argv), "rows": rows,
                                          "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),

@@ -10,13 +10,26 @@ from .main import Context, handle_errors
 
 
 @click.command("demo")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("causal-emergence-demo"), help="Folder for the input copy, the result file and the figures.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("causal-emergence-demo"),
+    help="Folder for the input copy, the result file and the figures.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace a result file left by an earlier demo run.")
-@click.option("--threads", type=click.IntRange(min=1), metavar="N",
-              help="torch/BLAS threads (default: the cores this process may use that other work leaves free).")
-@click.option("--max-time", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-              help="Training time budget; the fit stops early, keeping its best state, when it runs out.")
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="torch/BLAS threads (default: the cores this process may use that other work leaves free).",
+)
+@click.option(
+    "--max-time",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Training time budget; the fit stops early, keeping its best state, when it runs out.",
+)
 @click.pass_obj
 @handle_errors
 def demo(obj: Context, out_dir: Path, overwrite: bool, threads: int | None, max_time: float | None) -> None:
@@ -29,8 +42,7 @@ def demo(obj: Context, out_dir: Path, overwrite: bool, threads: int | None, max_
     from ..demo import run_demo
     from ..pipeline.report import report_document, report_text
 
-    output, figures = run_demo(out_dir, progress=obj.progress, overwrite=overwrite, threads=threads,
-                               max_time=max_time)
+    output, figures = run_demo(out_dir, progress=obj.progress, overwrite=overwrite, threads=threads, max_time=max_time)
     click.echo(report_text(report_document(output)))
     obj.echo(f"\nResults: {output}")
     obj.echo("Figures: " + ", ".join(str(p) for p in figures))

@@ -61,9 +61,11 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except MemoryError:  # an input or parameters too large for this machine: bad input, not a bug
             if ctx is not None and ctx.debug:
                 raise
-            click.echo("Error: out of memory: the input or the parameters need more memory than this machine has; "
-                       "read less (--series, --bin-width) or lower --max-memory so that the check refuses it first",
-                       err=True)
+            click.echo(
+                "Error: out of memory: the input or the parameters need more memory than this machine has; "
+                "read less (--series, --bin-width) or lower --max-memory so that the check refuses it first",
+                err=True,
+            )
             sys.exit(2)
         except Exception as err:  # internal error: one line unless --debug
             if ctx is not None and ctx.debug:
@@ -89,9 +91,12 @@ def _set_max_memory(_ctx: click.Context, _param: click.Parameter, value: str | N
 
 
 max_memory_option = click.option(
-    "--max-memory", metavar="SIZE", callback=_set_max_memory, expose_value=False,
+    "--max-memory",
+    metavar="SIZE",
+    callback=_set_max_memory,
+    expose_value=False,
     help="Memory budget, e.g. 8G: inputs and models that would need more are refused before anything is allocated "
-         "(default: the memory available).",
+    "(default: the memory available).",
 )
 
 

@@ -85,8 +85,11 @@ RETRY_BUDGET = 24
 #: Comma-separated host names to which redirects may lead, besides the URL's own host and :data:`BLOB_HOSTS`.
 ALLOWED_HOSTS_ENV = "NDX_CE_ALLOWED_HOSTS"
 #: Where the DANDI Archive keeps its blobs (redirect targets of its download URLs).
-BLOB_HOSTS = ("dandiarchive.s3.amazonaws.com", "dandiarchive-embargo.s3.amazonaws.com",
-              "dandi-api-staging-dandisets.s3.amazonaws.com")
+BLOB_HOSTS = (
+    "dandiarchive.s3.amazonaws.com",
+    "dandiarchive-embargo.s3.amazonaws.com",
+    "dandi-api-staging-dandisets.s3.amazonaws.com",
+)
 _MAX_REDIRECTS = 5
 #: Trailer of a cached block: its SHA-256 then this marker.
 _BLOCK_MARK = b"ndxce-v1"
@@ -110,8 +113,10 @@ class _RetryBudget:
         with self._lock:
             self.spent += 1
             if self.spent > RETRY_BUDGET:
-                raise _NoRetry(f"giving up on {url!r}: {RETRY_BUDGET} failed requests in this run, the last: "
-                               f"{type(err).__name__}: {err}") from err
+                raise _NoRetry(
+                    f"giving up on {url!r}: {RETRY_BUDGET} failed requests in this run, the last: "
+                    f"{type(err).__name__}: {err}"
+                ) from err
 
 
 _BUDGET = _RetryBudget()
@@ -222,8 +227,10 @@ class _CheckedSession(requests.Session):
             response.close()
             host = (urlsplit(target).hostname or "").lower()
             if host not in allowed:
-                raise SourceError(f"{url!r} redirects to {host!r}, which is not an allowed host ({sorted(allowed)}); "
-                                  f"add it to ${ALLOWED_HOSTS_ENV} if you trust it")
+                raise SourceError(
+                    f"{url!r} redirects to {host!r}, which is not an allowed host ({sorted(allowed)}); "
+                    f"add it to ${ALLOWED_HOSTS_ENV} if you trust it"
+                )
             url = target
         raise SourceError(f"more than {_MAX_REDIRECTS} redirects from {url!r}")
 
@@ -249,8 +256,10 @@ class _CheckedSession(requests.Session):
         while received < expected:
             if time.monotonic() > deadline:
                 response.close()
-                raise TimeoutError(f"range {wanted} of {url!r} not received within {request_deadline_s(expected):.0f}"
-                                   f" s ({received} of {expected} bytes)")
+                raise TimeoutError(
+                    f"range {wanted} of {url!r} not received within {request_deadline_s(expected):.0f}"
+                    f" s ({received} of {expected} bytes)"
+                )
             block = response.raw.read1(min(expected - received, 1 << 16))
             if not block:
                 break
@@ -317,8 +326,9 @@ def probe_url(url: str) -> tuple[int, str | None]:
 
 
 @contextlib.contextmanager
-def open_url(url: str, *, cache_dir: str | os.PathLike | None = None, size: int | None = None,
-             validator: str | None = None) -> Iterator[h5py.File]:
+def open_url(
+    url: str, *, cache_dir: str | os.PathLike | None = None, size: int | None = None, validator: str | None = None
+) -> Iterator[h5py.File]:
     """Open a remote HDF5 file read-only, streamed through a persistent disk cache.
 
     Parameters
@@ -347,8 +357,9 @@ def open_url(url: str, *, cache_dir: str | os.PathLike | None = None, size: int 
         size, validator = probe_url(url)
     scope = hashlib.sha256(f"{url}|{size}|{validator}".encode()).hexdigest()[:24]
     root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    remote = _StreamedFile(url, cache_dir=root / scope, _size=size, _max_cache_size=MEMORY_CACHE_BYTES,
-                           _max_chunk_size=MAX_REQUEST_BYTES)
+    remote = _StreamedFile(
+        url, cache_dir=root / scope, _size=size, _max_cache_size=MEMORY_CACHE_BYTES, _max_chunk_size=MAX_REQUEST_BYTES
+    )
     try:
         h5file = h5py.File(remote, "r")
     except OSError as exc:
@@ -360,8 +371,9 @@ def open_url(url: str, *, cache_dir: str | os.PathLike | None = None, size: int 
 
 
 @contextlib.contextmanager
-def open_dandi_asset(reference: str, *, cache_dir: str | os.PathLike | None = None,
-                     client: DandiAPIClient | None = None) -> Iterator[tuple[h5py.File, SourceInfo]]:
+def open_dandi_asset(
+    reference: str, *, cache_dir: str | os.PathLike | None = None, client: DandiAPIClient | None = None
+) -> Iterator[tuple[h5py.File, SourceInfo]]:
     """Resolve a DANDI reference and stream the asset.
 
     Parameters
@@ -382,15 +394,22 @@ def open_dandi_asset(reference: str, *, cache_dir: str | os.PathLike | None = No
 
     asset = resolve_asset(reference, client=client)
     info = SourceInfo(
-        location=reference, kind="dandi", dandiset_id=asset.dandiset_id, dandiset_version=asset.version,
-        asset_id=asset.asset_id, asset_path=asset.path, asset_digest=asset.digest, url=asset.url,
+        location=reference,
+        kind="dandi",
+        dandiset_id=asset.dandiset_id,
+        dandiset_version=asset.version,
+        asset_id=asset.asset_id,
+        asset_path=asset.path,
+        asset_digest=asset.digest,
+        url=asset.url,
     )
     with open_url(asset.url, cache_dir=cache_dir, size=asset.size, validator=asset.digest or asset.asset_id) as h5:
         yield h5, info
 
 
-def download(url: str, path: str | os.PathLike, *, sha256: str | None = None, chunk_bytes: int = 8 << 20,
-             retries: int = 3) -> Path:
+def download(
+    url: str, path: str | os.PathLike, *, sha256: str | None = None, chunk_bytes: int = 8 << 20, retries: int = 3
+) -> Path:
     """Download ``url`` to ``path`` (whole file), checking the byte count and digest; retried with back-off.
 
     Used when an output must hold a streamed input's content and NWB export cannot re-encode
@@ -432,7 +451,9 @@ def download(url: str, path: str | os.PathLike, *, sha256: str | None = None, ch
             continue
         if sha256 is not None and digest.hexdigest() != sha256.lower():
             path.unlink(missing_ok=True)
-            raise SourceError(f"the bytes of {url} (sha256 {digest.hexdigest()}) differ from the archive's digest "
-                              f"{sha256}; the file is not the one the archive describes")
+            raise SourceError(
+                f"the bytes of {url} (sha256 {digest.hexdigest()}) differ from the archive's digest "
+                f"{sha256}; the file is not the one the archive describes"
+            )
         return path
     return path

@@ -38,6 +38,7 @@ __all__ = [
     "holm",
 ]
 
+
 @dataclass(frozen=True)
 class ScaleResiduals:
     """What the J of one scale is computed from.
@@ -151,10 +152,12 @@ def bootstrap_j(
     for k, r in enumerate(residuals):
         sums = _block_sums(r.terms if r.weights is None else r.terms * r.weights[:, None], block)
         wsums = _block_sums(np.ones(n_pairs) if r.weights is None else r.weights, block)
-        sigma2 = np.concatenate([
-            sums[starts[i : i + chunk]].sum(axis=1) / wsums[starts[i : i + chunk]].sum(axis=1)[:, None]
-            for i in range(0, n_boot, chunk)
-        ])
+        sigma2 = np.concatenate(
+            [
+                sums[starts[i : i + chunk]].sum(axis=1) / wsums[starts[i : i + chunk]].sum(axis=1)[:, None]
+                for i in range(0, n_boot, chunk)
+            ]
+        )
         logdet = r.logdet[rng.integers(0, len(r.logdet), size=(n_boot, len(r.logdet)))].mean(axis=1)
         out[:, k] = (noise_term(np.maximum(sigma2, 1e-300)) + r.q * math.log(2.0 * r.L) + logdet) / r.q
     return out

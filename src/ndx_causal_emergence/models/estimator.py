@@ -220,8 +220,10 @@ class _NISEstimator:
                 train_data, cfg, hidden_width=p["dynamics_width"], n_hidden=p["dynamics_depth"]
             )
         held = val_data if val_data is not None else train_data
-        self.sigma2_ = [self._measure_scale(k, held, p, seed=p["seed"])
-                        for k in tracked(range(len(scales)), "validation noise", unit="scale")]
+        self.sigma2_ = [
+            self._measure_scale(k, held, p, seed=p["seed"])
+            for k in tracked(range(len(scales)), "validation noise", unit="scale")
+        ]
         return self
 
     @staticmethod

@@ -459,8 +459,9 @@ def train(
                         stopped = best["bad"] >= cfg.patience
                 if callback is not None:
                     callback(done, module)
-            if path is not None and (done % cfg.checkpoint_every == 0 or done == cfg.max_steps or stopped
-                                     or out_of_time):
+            if path is not None and (
+                done % cfg.checkpoint_every == 0 or done == cfg.max_steps or stopped or out_of_time
+            ):
                 save(done)
             bar.update()
             clock.tick()

@@ -74,8 +74,9 @@ class OpenedNWB:
 
 
 @contextlib.contextmanager
-def open_nwb(source: str | os.PathLike | NWBFile | OpenedNWB, *, cache_dir: str | os.PathLike | None = None
-             ) -> Iterator[OpenedNWB]:
+def open_nwb(
+    source: str | os.PathLike | NWBFile | OpenedNWB, *, cache_dir: str | os.PathLike | None = None
+) -> Iterator[OpenedNWB]:
     """Open an NWB source for reading.
 
     Parameters
@@ -107,8 +108,9 @@ def open_nwb(source: str | os.PathLike | NWBFile | OpenedNWB, *, cache_dir: str 
         return
     if isinstance(source, NWBFile):
         read_from = getattr(source, "container_source", None)  # the path, if it was read from a file
-        info = SourceInfo(location=str(read_from or "<memory>"), identifier=source.identifier,
-                          kind="local" if read_from else "memory")
+        info = SourceInfo(
+            location=str(read_from or "<memory>"), identifier=source.identifier, kind="local" if read_from else "memory"
+        )
         yield OpenedNWB(source, None, info)
         return
     if not isinstance(source, str | os.PathLike):
@@ -119,8 +121,10 @@ def open_nwb(source: str | os.PathLike | NWBFile | OpenedNWB, *, cache_dir: str 
     if is_dandi_reference(text):
         from ..dandi.remote import open_dandi_asset
 
-        with open_dandi_asset(text, cache_dir=cache_dir) as (h5file, info), \
-                _nwb_session(h5file, info, text, streamed=True) as opened:
+        with (
+            open_dandi_asset(text, cache_dir=cache_dir) as (h5file, info),
+            _nwb_session(h5file, info, text, streamed=True) as opened,
+        ):
             yield opened
     elif _URL.match(text):
         from ..dandi.remote import open_url
@@ -146,16 +150,19 @@ def _check_local(path: Path) -> None:
     if path.is_dir():
         raise SourceError(f"{str(path)!r} is a folder; expected an NWB (HDF5) file")
     if not h5py.is_hdf5(path):
-        raise SourceError(f"{str(path)!r} is not an HDF5 file, so not an NWB file readable here (NWB Zarr is not "
-                          "supported); convert it to NWB HDF5")
+        raise SourceError(
+            f"{str(path)!r} is not an HDF5 file, so not an NWB file readable here (NWB Zarr is not "
+            "supported); convert it to NWB HDF5"
+        )
 
 
 @contextlib.contextmanager
 def _nwb_session(h5file: h5py.File, info: SourceInfo, location: str, *, streamed: bool) -> Iterator[OpenedNWB]:
     """Read an open h5py file as NWB; the IO object (which closes ``h5file`` too) is closed on exit."""
     if "nwb_version" not in h5file.attrs:
-        raise SourceError(f"{location!r} is HDF5 but not NWB (no nwb_version attribute at the root); "
-                          "expected an NWB 2.x file")
+        raise SourceError(
+            f"{location!r} is HDF5 but not NWB (no nwb_version attribute at the root); expected an NWB 2.x file"
+        )
     io = NWBHDF5IO(file=h5file, mode="r", load_namespaces=True)
     try:
         try:
@@ -251,8 +258,9 @@ def iter_series_chunks(
         a = b
 
 
-def _frame_window(series: TimeSeries, n_frames: int, time_range: tuple[float, float] | None
-                  ) -> tuple[int, int, np.ndarray, float | None]:
+def _frame_window(
+    series: TimeSeries, n_frames: int, time_range: tuple[float, float] | None
+) -> tuple[int, int, np.ndarray, float | None]:
     """(first frame, stop frame, timestamps of those frames, rate) for ``time_range``."""
     if series.timestamps is not None:
         stamps = series.timestamps
@@ -271,8 +279,10 @@ def _frame_window(series: TimeSeries, n_frames: int, time_range: tuple[float, fl
     rate = float(series.rate)
     t0 = float(series.starting_time or 0.0)
     if not (np.isfinite(rate) and rate > 0 and np.isfinite(t0)):
-        raise DataError(f"series {object_path(series)!r} has rate {rate} Hz and starting time {t0} s; expected a "
-                        "positive, finite rate and a finite starting time")
+        raise DataError(
+            f"series {object_path(series)!r} has rate {rate} Hz and starting time {t0} s; expected a "
+            "positive, finite rate and a finite starting time"
+        )
     start, stop = 0, n_frames
     if time_range is not None:
         start, stop = (int(np.clip(np.ceil((t - t0) * rate - 1e-9), 0, n_frames)) for t in time_range)
@@ -289,17 +299,22 @@ def check_time_base(times: np.ndarray, what: str) -> None:
         return
     bad = ~np.isfinite(times)
     if bad.any():
-        raise DataError(f"{what} has {int(bad.sum())} NaN or infinite timestamps (first at frame "
-                        f"{int(np.argmax(bad))}); timestamps must be finite seconds")
+        raise DataError(
+            f"{what} has {int(bad.sum())} NaN or infinite timestamps (first at frame "
+            f"{int(np.argmax(bad))}); timestamps must be finite seconds"
+        )
     steps = np.diff(times)
     if steps.size and np.all(steps == 0):
-        raise DataError(f"{what} has constant timestamps ({times[0]:.6g} s for every frame); frames need distinct "
-                        "times")
+        raise DataError(
+            f"{what} has constant timestamps ({times[0]:.6g} s for every frame); frames need distinct times"
+        )
     if steps.size and not np.all(steps > 0):
         k = int(np.argmax(steps <= 0))
         kind = "decreasing" if np.all(steps <= 0) else "out of order or repeated"
-        raise DataError(f"{what} has {kind} timestamps (frame {k + 1} at {times[k + 1]:.6g} s after frame {k} at "
-                        f"{times[k]:.6g} s); timestamps must increase strictly")
+        raise DataError(
+            f"{what} has {kind} timestamps (frame {k + 1} at {times[k + 1]:.6g} s after frame {k} at "
+            f"{times[k]:.6g} s); timestamps must increase strictly"
+        )
 
 
 def _regular_rate(times: np.ndarray) -> float | None:
@@ -326,38 +341,53 @@ def _table_ids(series: TimeSeries, cols: np.ndarray) -> tuple[np.ndarray, str | 
     return cols.astype(np.int64), None, None
 
 
-def _read_timeseries(series: TimeSeries, time_range: tuple[float, float] | None,
-                     channels: Sequence[int] | slice | None) -> dict[str, Any]:
+def _read_timeseries(
+    series: TimeSeries, time_range: tuple[float, float] | None, channels: Sequence[int] | slice | None
+) -> dict[str, Any]:
     n_frames, n_channels = _raw(series.data).shape
     cols = _channel_positions(channels, n_channels)
-    check_allocation(8.0 * WORKING_COPIES * n_frames * cols.size,
-                     f"series {object_path(series)!r} ({n_frames} frames x {cols.size} channels)")
+    check_allocation(
+        8.0 * WORKING_COPIES * n_frames * cols.size,
+        f"series {object_path(series)!r} ({n_frames} frames x {cols.size} channels)",
+    )
     start, stop, times, rate = _frame_window(series, n_frames, time_range)
     out = None
     for offset, block in iter_series_chunks(series, frames=slice(start, stop), channels=cols):
         if out is None:
             out = np.empty((stop - start, cols.size), dtype=block.dtype)
-        out[offset: offset + block.shape[0]] = block
+        out[offset : offset + block.shape[0]] = block
     if out is None:
         out = np.empty((0, cols.size))
     ids, table_path, rows = _table_ids(series, cols)
-    return {"data": out, "timestamps": times, "rate": rate, "unit": str(series.unit), "channel_ids": ids,
-            "roi_table_path": table_path, "roi_indices": rows}
+    return {
+        "data": out,
+        "timestamps": times,
+        "rate": rate,
+        "unit": str(series.unit),
+        "channel_ids": ids,
+        "roi_table_path": table_path,
+        "roi_indices": rows,
+    }
 
 
-def _bin_units(units: Units, bin_width: float, time_range: tuple[float, float] | None,
-               channels: Sequence[int] | slice | None) -> dict[str, Any]:
+def _bin_units(
+    units: Units, bin_width: float, time_range: tuple[float, float] | None, channels: Sequence[int] | slice | None
+) -> dict[str, Any]:
     """Spike counts per bin (bins of ``bin_width`` s); bins outside a unit's ``obs_intervals`` are NaN."""
     if not bin_width > 0:
         raise InputError(f"bin_width must be a positive number of seconds; got {bin_width!r}")
     rows = _channel_positions(channels, len(units))
-    check_allocation(8.0 * len(units["spike_times"].target.data),
-                     f"the spike times of {object_path(units)!r} ({len(units['spike_times'].target.data)} spikes)")
+    check_allocation(
+        8.0 * len(units["spike_times"].target.data),
+        f"the spike times of {object_path(units)!r} ({len(units['spike_times'].target.data)} spikes)",
+    )
     spikes = [np.asarray(units.get_unit_spike_times(int(r)), dtype=float) for r in rows]
     for row, times in zip(rows, spikes, strict=True):
         if not np.all(np.isfinite(times)):
-            raise DataError(f"unit {units.id.data[int(row)]} of {object_path(units)!r} has NaN or infinite spike "
-                            "times; spike times must be finite seconds")
+            raise DataError(
+                f"unit {units.id.data[int(row)]} of {object_path(units)!r} has NaN or infinite spike "
+                "times; spike times must be finite seconds"
+            )
     if time_range is None:
         nonempty = [s for s in spikes if s.size]
         if not nonempty:
@@ -367,8 +397,10 @@ def _bin_units(units: Units, bin_width: float, time_range: tuple[float, float] |
     else:
         t0 = float(time_range[0])
         n_bins = max(0, int(np.ceil((float(time_range[1]) - t0) / bin_width - 1e-9)))
-    check_allocation(8.0 * WORKING_COPIES * n_bins * rows.size,
-                     f"spike counts of {object_path(units)!r} ({n_bins} bins of {bin_width} s x {rows.size} units)")
+    check_allocation(
+        8.0 * WORKING_COPIES * n_bins * rows.size,
+        f"spike counts of {object_path(units)!r} ({n_bins} bins of {bin_width} s x {rows.size} units)",
+    )
     counts = np.zeros((n_bins, rows.size), dtype=np.float32)
     centres = t0 + (np.arange(n_bins) + 0.5) * bin_width
     has_obs = "obs_intervals" in units.colnames
@@ -381,13 +413,20 @@ def _bin_units(units: Units, bin_width: float, time_range: tuple[float, float] |
             for lo, hi in np.asarray(units.get_unit_obs_intervals(int(row)), dtype=float).reshape(-1, 2):
                 observed |= (centres >= lo) & (centres < hi)
             counts[~observed, k] = np.nan
-    return {"data": counts, "timestamps": centres, "rate": 1.0 / bin_width, "unit": "spikes per bin",
-            "channel_ids": np.asarray(units.id.data[:])[rows], "roi_table_path": object_path(units),
-            "roi_indices": rows.astype(np.int64)}
+    return {
+        "data": counts,
+        "timestamps": centres,
+        "rate": 1.0 / bin_width,
+        "unit": "spikes per bin",
+        "channel_ids": np.asarray(units.id.data[:])[rows],
+        "roi_table_path": object_path(units),
+        "roi_indices": rows.astype(np.int64),
+    }
 
 
-def frame_labels(nwbfile: NWBFile, conditions: str, timestamps: np.ndarray, *,
-                 condition_column: str | None = None) -> np.ndarray:
+def frame_labels(
+    nwbfile: NWBFile, conditions: str, timestamps: np.ndarray, *, condition_column: str | None = None
+) -> np.ndarray:
     """Condition label of every frame, from an intervals table or an events object.
 
     Parameters
@@ -416,8 +455,10 @@ def frame_labels(nwbfile: NWBFile, conditions: str, timestamps: np.ndarray, *,
     try:
         intervals = condition_intervals(obj, kind, condition_column)
     except UnicodeDecodeError as err:
-        raise ConditionError(f"the labels of {object_path(obj)!r} are not valid UTF-8 text ({err.reason} at byte "
-                             f"{err.start} of {err.object[:40]!r}); fix the file's text encoding") from None
+        raise ConditionError(
+            f"the labels of {object_path(obj)!r} are not valid UTF-8 text ({err.reason} at byte "
+            f"{err.start} of {err.object[:40]!r}); fix the file's text encoding"
+        ) from None
     times = np.asarray(timestamps, dtype=float)
     labels = np.full(times.shape, None, dtype=object)
     for start, stop, label in intervals.itertuples(index=False):
@@ -427,12 +468,15 @@ def frame_labels(nwbfile: NWBFile, conditions: str, timestamps: np.ndarray, *,
             t = times[np.argmax(clash)]
             raise ConditionError(
                 f"intervals of {object_path(obj)!r} overlap with different labels ({labels[np.argmax(clash)]!r} and "
-                f"{label!r} at t={t:.6g} s); choose a column whose intervals do not overlap")
+                f"{label!r} at t={t:.6g} s); choose a column whose intervals do not overlap"
+            )
         labels[inside] = label
     if not np.any(labels != None):  # noqa: E711
         span = f"{times[0]:.6g}–{times[-1]:.6g} s" if times.size else "no frames"
-        raise ConditionError(f"no frame of the series ({span}) lies in a labelled interval of {object_path(obj)!r} "
-                             f"({len(intervals)} intervals); check the table and the time base")
+        raise ConditionError(
+            f"no frame of the series ({span}) lies in a labelled interval of {object_path(obj)!r} "
+            f"({len(intervals)} intervals); check the table and the time base"
+        )
     return labels
 
 
@@ -491,8 +535,10 @@ def read_recording(
         if conditions is not None:
             labels = frame_labels(opened.nwbfile, conditions, fields["timestamps"], condition_column=condition_column)
         elif condition_column is not None:
-            raise ConditionError(f"condition_column={condition_column!r} given without conditions=TABLE; name the "
-                                 "intervals or events table too (--conditions TABLE)")
+            raise ConditionError(
+                f"condition_column={condition_column!r} given without conditions=TABLE; name the "
+                "intervals or events table too (--conditions TABLE)"
+            )
         return Recording(
             labels=labels,
             segment_ids=segment_ids(fields["timestamps"], labels, rate=fields["rate"]),

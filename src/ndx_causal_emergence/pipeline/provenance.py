@@ -46,8 +46,15 @@ def command_line() -> str:
 
 
 def provenance_fields(
-    *, source: Any, series_path: str, series_object_id: str, device: str, start_time: str, end_time: str,
-    command: str | None = None, runtime: dict[str, Any] | None = None,
+    *,
+    source: Any,
+    series_path: str,
+    series_object_id: str,
+    device: str,
+    start_time: str,
+    end_time: str,
+    command: str | None = None,
+    runtime: dict[str, Any] | None = None,
 ) -> dict[str, str]:
     """The ``AnalysisProvenance`` fields for one analysis; ``source`` is a ``SourceInfo``.
 

@@ -8,9 +8,15 @@ from typing import Any
 
 from .results import ConditionResult, read_results
 
-SCALE_KEYS = ("scale", "dimension", "effective_information", "dimension_averaged_ei", "causal_emergence",
-              "causal_power", "nmse")
-
+SCALE_KEYS = (
+    "scale",
+    "dimension",
+    "effective_information",
+    "dimension_averaged_ei",
+    "causal_emergence",
+    "causal_power",
+    "nmse",
+)
 
 
 def _clean(value: Any) -> Any:
@@ -29,15 +35,19 @@ def analysis_summary(name: str, result: ConditionResult) -> dict[str, Any]:
     if result.fixed_points is not None:
         for row in result.fixed_points.to_dict("records"):
             entry = {
-                "scale": _clean(row["scale"]), "stability": row["stability"], "in_support": bool(row["in_support"])
+                "scale": _clean(row["scale"]),
+                "stability": row["stability"],
+                "in_support": bool(row["in_support"]),
             }
             if "source" in row:
                 entry["source"] = row["source"]
             entry["location"] = [float(v) for v in row["location"]]
             fixed.append(entry)
-    comparisons = [] if result.comparisons is None else [
-        {k: _clean(v) for k, v in row.items()} for row in result.comparisons.to_dict("records")
-    ]
+    comparisons = (
+        []
+        if result.comparisons is None
+        else [{k: _clean(v) for k, v in row.items()} for row in result.comparisons.to_dict("records")]
+    )
     summary = {
         "name": name,
         "condition": result.condition,
@@ -67,12 +77,16 @@ def conclusions(analysis: dict[str, Any]) -> list[str]:
     out = []
     failed = [s for s in scales if not s["fit_ok"]]
     if not scales[0]["fit_ok"]:
-        out.append("The micro level's map does not beat persistence or the mean on the test block, so no dJ "
-                   "(causal emergence) of this analysis can be interpreted.")
+        out.append(
+            "The micro level's map does not beat persistence or the mean on the test block, so no dJ "
+            "(causal emergence) of this analysis can be interpreted."
+        )
     if failed:
-        out.append(f"Scales of dimension {_dims(failed)} predict their next state no better than persistence or the "
-                   "mean: their J and dJ are not interpretable (the model failed there, which is not the same as "
-                   "'no emergence').")
+        out.append(
+            f"Scales of dimension {_dims(failed)} predict their next state no better than persistence or the "
+            "mean: their J and dJ are not interpretable (the model failed there, which is not the same as "
+            "'no emergence')."
+        )
     significant = [s for s in scales if s.get("significant")]
     macro = [s for s in scales[1:] if s["fit_ok"]]
     if significant:
@@ -116,11 +130,16 @@ def report_text(document: dict[str, Any]) -> str:
     if not document["analyses"]:
         lines.append("No causal-emergence analysis in this file.")
     for a in document["analyses"]:
-        lines += ["", f"Analysis {a['name']}  (condition: {a['condition']})",
-                  f"  emergent complexity: {a['emergent_complexity']:.3f} bits "
-                  f"({a['emergent_complexity_normalized']:.3f} normalised)"]
-        lines.append(f"  {'scale':>5} {'dim':>5} {'EI (nats)':>10} {'J (nats)':>9} {'dJ (nats)':>10} "
-                     f"{'dJ 95 % interval':>18} {'p (Holm)':>9} {'fit':>4} {'power':>6} {'NMSE':>6} {'persist.':>8}")
+        lines += [
+            "",
+            f"Analysis {a['name']}  (condition: {a['condition']})",
+            f"  emergent complexity: {a['emergent_complexity']:.3f} bits "
+            f"({a['emergent_complexity_normalized']:.3f} normalised)",
+        ]
+        lines.append(
+            f"  {'scale':>5} {'dim':>5} {'EI (nats)':>10} {'J (nats)':>9} {'dJ (nats)':>10} "
+            f"{'dJ 95 % interval':>18} {'p (Holm)':>9} {'fit':>4} {'power':>6} {'NMSE':>6} {'persist.':>8}"
+        )
         for s in a["scales"]:
             interval = p_holm = ""
             if s["scale"] and s.get("causal_emergence_ci_low") is not None:

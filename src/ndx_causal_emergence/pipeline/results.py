@@ -210,8 +210,9 @@ def _table(container: Any) -> pd.DataFrame | None:
     return df.reset_index(drop=True)
 
 
-def read_results(path: str | Path, *, load_models: bool = True, load_macro_variables: bool = True
-                 ) -> dict[str, ConditionResult]:
+def read_results(
+    path: str | Path, *, load_models: bool = True, load_macro_variables: bool = True
+) -> dict[str, ConditionResult]:
     """Read every ``CausalEmergenceAnalysis`` of an NWB file, keyed by analysis name.
 
     Tables come back as DataFrames, macro variables as xarray (only with ``load_macro_variables``:
@@ -269,8 +270,11 @@ def _macro_variables(analysis: Any) -> list[Any]:
 
     series = sorted(analysis.macro_variable_series.values(), key=lambda s: s.scale)
     for s in series:
-        check_allocation(8.0 * np.prod(s.data.shape), f"macro variables {s.name} of {analysis.name} {s.data.shape}",
-                         remedy="report without --plots")
+        check_allocation(
+            8.0 * np.prod(s.data.shape),
+            f"macro variables {s.name} of {analysis.name} {s.data.shape}",
+            remedy="report without --plots",
+        )
     return [s.to_xarray() for s in series]
 
 

@@ -23,8 +23,10 @@ def analysis_name(condition: str) -> str:
 
 def too_few_channels(detail: str) -> DataError:
     """The error for a recording or condition with fewer than 2 usable channels (single and batch mode alike)."""
-    return DataError(f"{detail}; causal emergence compares coarser scales with the micro scale, so it needs at least "
-                     "2 channels (units or ROIs) that vary; nothing to analyse")
+    return DataError(
+        f"{detail}; causal emergence compares coarser scales with the micro scale, so it needs at least "
+        "2 channels (units or ROIs) that vary; nothing to analyse"
+    )
 
 
 def check_analysis_names(labels: Sequence[str | None]) -> None:
@@ -33,8 +35,10 @@ def check_analysis_names(labels: Sequence[str | None]) -> None:
     for label in labels:
         name = analysis_name(label or "all")
         if name in seen:
-            raise InputError(f"condition labels {seen[name]!r} and {label!r} both map to the analysis name {name!r}; "
-                             "rename one of them in the conditions table")
+            raise InputError(
+                f"condition labels {seen[name]!r} and {label!r} both map to the analysis name {name!r}; "
+                "rename one of them in the conditions table"
+            )
         seen[name] = label
 
 
@@ -116,9 +120,9 @@ def _surrogate_p_values(config: AnalysisConfig, prepared: Any, observed: pd.Data
         model = MultiscaleNISPlus(**config.model_kwargs(config.seed)).fit(train, validation=validation)
         null.append(model.emergence_table(test, n_samples=config.n_samples, seed=config.seed)["causal_emergence"])
     null_arr = np.asarray(null)
-    return np.array([
-        surrogate_p_value(obs, null_arr[:, k]) for k, obs in enumerate(observed["causal_emergence"].to_numpy())
-    ])
+    return np.array(
+        [surrogate_p_value(obs, null_arr[:, k]) for k, obs in enumerate(observed["causal_emergence"].to_numpy())]
+    )
 
 
 def _macro_variables(model: Any, prepared: Any) -> list[Any]:
@@ -127,9 +131,13 @@ def _macro_variables(model: Any, prepared: Any) -> list[Any]:
 
     from ..runtime.progress import phase
 
-    blocks = list(zip(prepared.train + prepared.validation + prepared.test,
-                      prepared.timestamps["train"] + prepared.timestamps["validation"] + prepared.timestamps["test"],
-                      strict=True))
+    blocks = list(
+        zip(
+            prepared.train + prepared.validation + prepared.test,
+            prepared.timestamps["train"] + prepared.timestamps["validation"] + prepared.timestamps["test"],
+            strict=True,
+        )
+    )
     blocks.sort(key=lambda b: float(b[1][0]))
     per_scale: list[list[np.ndarray]] = []
     times = []
@@ -145,10 +153,15 @@ def _macro_variables(model: Any, prepared: Any) -> list[Any]:
     out = []
     for k, parts in enumerate(per_scale):
         values = np.concatenate(parts)
-        out.append(xr.DataArray(
-            values, dims=("time", "variable"), coords={"time": time, "variable": np.arange(values.shape[1])},
-            name=f"scale{k}", attrs={"scale": k, "dimension": values.shape[1]},
-        ))
+        out.append(
+            xr.DataArray(
+                values,
+                dims=("time", "variable"),
+                coords={"time": time, "variable": np.arange(values.shape[1])},
+                name=f"scale{k}",
+                attrs={"scale": k, "dimension": values.shape[1]},
+            )
+        )
     return out
 
 
@@ -264,8 +277,11 @@ def analyze(
     with job_runtime(threads=config.threads, max_time=config.max_time, progress=progress) as runtime:
         with phase("read"), open_nwb(source, cache_dir=cache_dir) as opened:
             recording = read_recording(
-                opened, series=config.series, conditions=config.conditions,
-                condition_column=config.condition_column, bin_width=config.bin_width,
+                opened,
+                series=config.series,
+                conditions=config.conditions,
+                condition_column=config.condition_column,
+                bin_width=config.bin_width,
             )
             series_obj = opened.nwbfile.objects[recording.series_object_id]
             roi_table = getattr(getattr(series_obj, "rois", None), "table", None)
@@ -290,8 +306,14 @@ def analyze(
     device = str(results[next(iter(results))].models[0].device_) if results else "cpu"
     for res in results.values():
         res.provenance = provenance_fields(
-            source=info, series_path=recording.series_path, series_object_id=recording.series_object_id,
-            device=device, start_time=start, end_time=end, command=command, runtime=runtime.record(),
+            source=info,
+            series_path=recording.series_path,
+            series_object_id=recording.series_object_id,
+            device=device,
+            start_time=start,
+            end_time=end,
+            command=command,
+            runtime=runtime.record(),
         )
     from .comparisons import compare_all, for_condition
 

@@ -44,6 +44,7 @@ __all__ = [
     "linear_gaussian_system",
 ]
 
+
 @dataclass(frozen=True)
 class CalibrationSystem:
     """A simulated recording and the answer the analysis should give.
