@@ -61,8 +61,10 @@ def _schema_pages() -> None:
     pages = "\n".join(p.read_text() for p in sorted(SCHEMA.glob("*.inc")))
     defined = set(re.findall(r"^\.\. _sec-([\w-]+):", pages, re.M))
     core = sorted(set(re.findall(r":ref:`\w+ <sec-(\w+)>`", pages)) - defined)
-    sections = [f".. _sec-{name}:\n\n{name}\n{'-' * len(name)}\n\nA type of the NWB core or HDMF common schema.\n"
-                for name in core]
+    sections = [
+        f".. _sec-{name}:\n\n{name}\n{'-' * len(name)}\n\nA type of the NWB core or HDMF common schema.\n"
+        for name in core
+    ]
     (SCHEMA / "core_types.inc").write_text("\n".join(sections))
 
 
