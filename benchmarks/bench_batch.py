@@ -27,16 +27,25 @@ import time
 import warnings
 from pathlib import Path
 
-MODEL = {"max_steps": 200, "hidden_width": 16, "dynamics_width": 16, "n_coupling_layers": 2, "eval_every": 100,
-         "weight_refresh": 100, "batch_size": 128}
+MODEL = {
+    "max_steps": 200,
+    "hidden_width": 16,
+    "dynamics_width": 16,
+    "n_coupling_layers": 2,
+    "eval_every": 100,
+    "weight_refresh": 100,
+    "batch_size": 128,
+}
 
 
 def make_inputs(folder: Path, n_inputs: int, n_frames: int, n_rois: int) -> list[Path]:
     """``n_inputs`` NWB files of seeded noise."""
     from ndx_causal_emergence.testing.convert import write_long_ophys_nwb
 
-    return [write_long_ophys_nwb(folder / f"rec{seed:02d}.nwb", n_frames=n_frames, n_rois=n_rois, rate=10.0,
-                                 seed=seed) for seed in range(n_inputs)]
+    return [
+        write_long_ophys_nwb(folder / f"rec{seed:02d}.nwb", n_frames=n_frames, n_rois=n_rois, rate=10.0, seed=seed)
+        for seed in range(n_inputs)
+    ]
 
 
 def one_run(inputs: list[Path], out: Path, n_workers: int) -> dict[str, float]:
@@ -48,8 +57,10 @@ def one_run(inputs: list[Path], out: Path, n_workers: int) -> dict[str, float]:
 
     config = AnalysisConfig(coarsening=4, device="cpu", n_samples=200, model_params=MODEL)
     start = time.perf_counter()
-    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
-            Client(cluster) as client:
+    with (
+        LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
+        Client(cluster) as client,
+    ):
         started = time.perf_counter()
         summary = run_batch(inputs, out, config=config, scheduler=cluster.scheduler_address, progress=False)
         done = time.perf_counter()
@@ -57,8 +68,13 @@ def one_run(inputs: list[Path], out: Path, n_workers: int) -> dict[str, float]:
     failed = summary[summary["status"] != "ok"]
     if len(failed):
         raise RuntimeError(f"the batch had failures: {failed[['input', 'error']].to_string()}")
-    return {"startup": started - start, "batch": done - started, "total": done - start, "cpu": cpu,
-            "outputs": summary["output"].nunique()}
+    return {
+        "startup": started - start,
+        "batch": done - started,
+        "total": done - start,
+        "cpu": cpu,
+        "outputs": summary["output"].nunique(),
+    }
 
 
 def _cpu_seconds() -> float:
@@ -84,12 +100,16 @@ def main() -> None:
                 times = one_run(inputs, Path(tmp) / f"out-{n_workers}-{repeat}", n_workers)
                 rows.append({"workers": n_workers, "repeat": repeat, **times, "load": os.getloadavg()[0]})
     print(f"{args.inputs} inputs of {args.frames} frames x {args.rois} ROIs; model {MODEL}; {os.cpu_count()} cores")
-    print("| workers | run | cluster start s | batch s | total s | worker CPU s | CPU s / batch s | outputs "
-          "| load avg (1 min) after |")
+    print(
+        "| workers | run | cluster start s | batch s | total s | worker CPU s | CPU s / batch s | outputs "
+        "| load avg (1 min) after |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['workers']} | {r['repeat'] + 1} | {r['startup']:.1f} | {r['batch']:.1f} | {r['total']:.1f} | "
-              f"{r['cpu']:.1f} | {r['cpu'] / r['batch']:.2f} | {r['outputs']} | {r['load']:.1f} |")
+        print(
+            f"| {r['workers']} | {r['repeat'] + 1} | {r['startup']:.1f} | {r['batch']:.1f} | {r['total']:.1f} | "
+            f"{r['cpu']:.1f} | {r['cpu'] / r['batch']:.2f} | {r['outputs']} | {r['load']:.1f} |"
+        )
     medians = {w: statistics.median(r["batch"] for r in rows if r["workers"] == w) for w in args.workers}
     base = medians[args.workers[0]]
     for w in args.workers[1:]:

@@ -72,14 +72,20 @@ def read_all(source: str, cache_dir: str | None, trace: bool, plain_session: boo
             n_bytes += block.nbytes
         done = time.perf_counter()
         peak = tracemalloc.get_traced_memory()[1] if trace else float("nan")
-    return {"open_s": opened_at - start, "read_s": done - opened_at, "data_mb": n_bytes / 1e6, "checksum": total,
-            "tracemalloc_peak_mb": peak / 1e6,
-            "rss_growth_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1e3,
-            "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3}
+    return {
+        "open_s": opened_at - start,
+        "read_s": done - opened_at,
+        "data_mb": n_bytes / 1e6,
+        "checksum": total,
+        "tracemalloc_peak_mb": peak / 1e6,
+        "rss_growth_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1e3,
+        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3,
+    }
 
 
-def run_child(source: str, cache_dir: str | None, env: dict[str, str], *, trace: bool = False,
-              plain_session: bool = False) -> dict[str, float]:
+def run_child(
+    source: str, cache_dir: str | None, env: dict[str, str], *, trace: bool = False, plain_session: bool = False
+) -> dict[str, float]:
     command = [sys.executable, __file__, "--child", source, "--cache-dir", cache_dir or ""]
     command += (["--trace"] if trace else []) + (["--plain-session"] if plain_session else [])
     out = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
@@ -92,8 +98,12 @@ def main() -> None:
     parser.add_argument("--rois", type=int, default=500)
     parser.add_argument("--chunk-frames", type=int, default=1000)
     parser.add_argument("--workdir", type=Path, default=None, help="where to build the file (default: a temp dir)")
-    parser.add_argument("--timeout-pairs", type=int, default=0,
-                        help="alternated cold reads without and with request timeouts (default 0: none)")
+    parser.add_argument(
+        "--timeout-pairs",
+        type=int,
+        default=0,
+        help="alternated cold reads without and with request timeouts (default 0: none)",
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--cache-dir", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
@@ -110,11 +120,12 @@ def main() -> None:
         path = Path(tmp) / "bench.nwb"
         start = time.perf_counter()
         write_long_ophys_nwb(path, n_frames=args.frames, n_rois=args.rois, chunk_frames=args.chunk_frames)
-        print(f"built {path.stat().st_size / 1e6:.1f} MB ({args.frames} frames × {args.rois} ROIs float32, chunks "
-              f"of {args.chunk_frames} frames) in {time.perf_counter() - start:.1f} s")
+        print(
+            f"built {path.stat().st_size / 1e6:.1f} MB ({args.frames} frames × {args.rois} ROIs float32, chunks "
+            f"of {args.chunk_frames} frames) in {time.perf_counter() - start:.1f} s"
+        )
         local = dict(os.environ)
-        rows = [("local file", run_child(str(path), None, local),
-                 run_child(str(path), None, local, trace=True), None)]
+        rows = [("local file", run_child(str(path), None, local), run_child(str(path), None, local, trace=True), None)]
         with DandiStandIn() as server:
             server.add_asset("000999", "sub-bench/sub-bench_ophys.nwb", path)
             env = dict(os.environ, DANDI_INSTANCE=server.api_url, DANDI_NO_ET="1")
@@ -128,16 +139,25 @@ def main() -> None:
             warm = run_child(REFERENCE, cache, env)
             served = server.blob_bytes
             rows.append(("stand-in, warm cache", warm, run_child(REFERENCE, cache, env, trace=True), served))
-            pairs = [[run_child(REFERENCE, str(Path(tmp) / f"cache-{i}-{plain}"), env, plain_session=plain)["read_s"]
-                      for plain in (True, False)] for i in range(args.timeout_pairs)]
+            pairs = [
+                [
+                    run_child(REFERENCE, str(Path(tmp) / f"cache-{i}-{plain}"), env, plain_session=plain)["read_s"]
+                    for plain in (True, False)
+                ]
+                for i in range(args.timeout_pairs)
+            ]
     sums = {round(r["checksum"], 3) for _, r, t, _ in rows} | {round(t["checksum"], 3) for _, r, t, _ in rows}
-    print("| source | data MB | open s | read s | read MB/s | tracemalloc peak MB | RSS growth MB | peak RSS MB "
-          "| bytes served |")
+    print(
+        "| source | data MB | open s | read s | read MB/s | tracemalloc peak MB | RSS growth MB | peak RSS MB "
+        "| bytes served |"
+    )
     print("|" + "---|" * 9)
     for label, r, t, served in rows:
-        print(f"| {label} | {r['data_mb']:.0f} | {r['open_s']:.2f} | {r['read_s']:.2f} | "
-              f"{r['data_mb'] / r['read_s']:.0f} | {t['tracemalloc_peak_mb']:.1f} | {r['rss_growth_mb']:.0f} | "
-              f"{r['max_rss_mb']:.0f} | {'-' if served is None else f'{served / 1e6:.1f} MB'} |")
+        print(
+            f"| {label} | {r['data_mb']:.0f} | {r['open_s']:.2f} | {r['read_s']:.2f} | "
+            f"{r['data_mb'] / r['read_s']:.0f} | {t['tracemalloc_peak_mb']:.1f} | {r['rss_growth_mb']:.0f} | "
+            f"{r['max_rss_mb']:.0f} | {'-' if served is None else f'{served / 1e6:.1f} MB'} |"
+        )
     print(f"identical data in every reading: {len(sums) == 1}")
     if pairs:
         print("\n| pair | cold read s, no timeouts | cold read s, timeouts | ratio |\n|---|---|---|---|")

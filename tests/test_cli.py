@@ -27,8 +27,21 @@ def test_help_reads_like_documentation():
     for command in ("run", "report", "list", "demo"):
         assert command in result.output
     run_help = _invoke("run", "--help").output
-    for option in ("--series", "--conditions", "--condition-column", "--scales", "--coarsening", "--cut", "--preset",
-                   "--seeds", "--surrogates", "--device", "--out", "--in-place", "--config"):
+    for option in (
+        "--series",
+        "--conditions",
+        "--condition-column",
+        "--scales",
+        "--coarsening",
+        "--cut",
+        "--preset",
+        "--seeds",
+        "--surrogates",
+        "--device",
+        "--out",
+        "--in-place",
+        "--config",
+    ):
         assert option in run_help
 
 
@@ -81,8 +94,16 @@ def test_unknown_series(two_condition, tmp_path):
 
 def test_intervals_without_column(two_condition, tmp_path):
     _one_line_error(
-        _invoke("run", str(two_condition), "--conditions", "epochs", "--condition-column", "nope",
-                "--out", str(tmp_path / "o.nwb")),
+        _invoke(
+            "run",
+            str(two_condition),
+            "--conditions",
+            "epochs",
+            "--condition-column",
+            "nope",
+            "--out",
+            str(tmp_path / "o.nwb"),
+        ),
         "nope",
     )
 

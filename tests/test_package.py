@@ -38,7 +38,8 @@ def test_schema_validates_against_nwb_meta_schema():
     meta = Path(pynwb.__file__).parent / "nwb-schema" / "nwb.schema.json"
     proc = subprocess.run(
         [sys.executable, "-m", "hdmf.testing.validate_spec", str(SPEC), "-m", str(meta)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "error" not in proc.stdout.lower()
@@ -77,8 +78,11 @@ def test_import_is_light_and_fast():
 def test_built_wheel_works_on_its_own(tmp_path):
     """Build the wheel, install it alone into a venv, and use the packaged spec from there."""
     dist = tmp_path / "dist"
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist), str(REPO)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist), str(REPO)],
+        check=True,
+        capture_output=True,
+    )
     wheel = next(dist.glob("ndx_causal_emergence-*.whl"))
     import zipfile
 

@@ -14,9 +14,7 @@ TUTORIALS = sorted((Path(__file__).resolve().parents[1] / "tutorials").glob("*.p
 
 
 def test_tutorials_exist():
-    assert [p.name for p in TUTORIALS] == [
-        "01_analyze_local_nwb.py", "02_analyze_dandi_asset.py", "03_read_results.py"
-    ]
+    assert [p.name for p in TUTORIALS] == ["01_analyze_local_nwb.py", "02_analyze_dandi_asset.py", "03_read_results.py"]
 
 
 @pytest.mark.parametrize("path", TUTORIALS, ids=lambda p: p.stem)

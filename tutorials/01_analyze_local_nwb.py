@@ -36,8 +36,14 @@ path = write_two_condition_nwb(workdir / "two_conditions.nwb", n_channels=16, n_
 
 # %%
 # (model_params shortens training so the tutorial runs quickly; leave it out for real analyses)
-results = ce.analyze(path, conditions="epochs", condition_column="stage", scales=(16, 4, 1), preset="fast",
-                     model_params={"max_steps": 500})
+results = ce.analyze(
+    path,
+    conditions="epochs",
+    condition_column="stage",
+    scales=(16, 4, 1),
+    preset="fast",
+    model_params={"max_steps": 500},
+)
 results.summary()[["condition", "scale", "dimension", "dimension_averaged_ei", "causal_emergence", "nmse"]]
 
 # %% [markdown]
@@ -50,8 +56,10 @@ for name, res in results.conditions.items():
     top = res.emergence.iloc[-1]
     fp = res.fixed_points
     stable = fp[(fp["scale"] == top["scale"]) & fp["in_support"] & (fp["stability"] == "stable")]
-    print(f"{name:>10}: ΔJ(top) = {top['causal_emergence']:.2f} nats, stable points in support: "
-          f"{sorted({round(loc[0], 2) for loc in stable['location']})}")
+    print(
+        f"{name:>10}: ΔJ(top) = {top['causal_emergence']:.2f} nats, stable points in support: "
+        f"{sorted({round(loc[0], 2) for loc in stable['location']})}"
+    )
 
 # %% [markdown]
 # ## Write the results into NWB

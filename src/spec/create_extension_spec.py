@@ -193,9 +193,13 @@ def emergence_table() -> NWBGroupSpec:
 def fixed_point_table() -> NWBGroupSpec:
     cols = []
     cols += _column("scale", "Index of the scale whose macro dynamics the point belongs to.", "int32")
-    cols += _column("location", "Coordinates of the fixed point (normalised latent coordinates).", "float64", ragged=True)
+    cols += _column(
+        "location", "Coordinates of the fixed point (normalised latent coordinates).", "float64", ragged=True
+    )
     cols += _column("eigenvalues_real", "Real parts of the eigenvalues of dF/dy at the point.", "float64", ragged=True)
-    cols += _column("eigenvalues_imag", "Imaginary parts of the eigenvalues of dF/dy at the point.", "float64", ragged=True)
+    cols += _column(
+        "eigenvalues_imag", "Imaginary parts of the eigenvalues of dF/dy at the point.", "float64", ragged=True
+    )
     cols += _column("stability", "'stable' (all |lambda| < 1), 'unstable' (all > 1) or 'saddle'.", "text")
     cols += _column("in_support", "Whether the point lies inside the support of the encoded data.", "bool")
     cols += _column(

@@ -35,16 +35,25 @@ from ndx_causal_emergence.pipeline.results import read_results
 from ndx_causal_emergence.testing import convert
 from ndx_causal_emergence.testing.dandi_server import DandiStandIn, point_dandi_client_at
 
-TINY = {"max_steps": 40, "hidden_width": 8, "dynamics_width": 8, "n_coupling_layers": 2, "eval_every": 20,
-        "weight_refresh": 20, "batch_size": 64}
+TINY = {
+    "max_steps": 40,
+    "hidden_width": 8,
+    "dynamics_width": 8,
+    "n_coupling_layers": 2,
+    "eval_every": 20,
+    "weight_refresh": 20,
+    "batch_size": 64,
+}
 #: 2 s bins give 1,400-1,850 frames for the multi-unit assets; coarsening 16 keeps the ladders short (35 -> 2 -> 1).
 CONFIG = AnalysisConfig(bin_width=2.0, coarsening=16, device="cpu", n_samples=100, model_params=TINY)
 SOURCES = ["DANDI:000006", "DANDI:000009/draft", "DANDI:000207/draft", "DANDI:000999/draft"]
 GLOB = "sub-*/*.nwb"
 OPHYS = "DANDI:000999/draft/sub-s2p/sub-s2p_ophys.nwb"  # 000999 exists only on the stand-in
 BROKEN = "DANDI:000999/draft/sub-broken/sub-broken_ophys.nwb"
-SINGLE_UNIT = ["DANDI:000006/draft/sub-anm369963/sub-anm369963_ses-20170228.nwb",
-               "DANDI:000006/draft/sub-anm372793/sub-anm372793_ses-20170508.nwb"]
+SINGLE_UNIT = [
+    "DANDI:000006/draft/sub-anm369963/sub-anm369963_ses-20170228.nwb",
+    "DANDI:000006/draft/sub-anm372793/sub-anm372793_ses-20170508.nwb",
+]
 UNITS_000009 = "DANDI:000009/draft/sub-anm00239123/sub-anm00239123_ses-20170627T093549_ecephys+ogen.nwb"
 UNITS_000207 = "DANDI:000207/draft/sub-4/sub-4_ses-4_ecephys+image.nwb"
 
@@ -123,8 +132,10 @@ def cluster(archive: DandiStandIn, tmp_path_factory: pytest.TempPathFactory) -> 
     from distributed import Client, LocalCluster
 
     markers = tmp_path_factory.mktemp("kills")
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as local, \
-            Client(local) as client:
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as local,
+        Client(local) as client,
+    ):
         client.register_plugin(KillMidTask(markers))
         yield local.scheduler_address, markers
 
@@ -133,8 +144,15 @@ def cluster(archive: DandiStandIn, tmp_path_factory: pytest.TempPathFactory) -> 
 def first(cluster: tuple[str, Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, Path]:
     """The batch over the four Dandisets: (summary, out_dir)."""
     out = tmp_path_factory.mktemp("batch") / "results"
-    summary = run_batch(SOURCES, out, config=CONFIG, path_glob=GLOB, scheduler=cluster[0], progress=False,
-                        cache_dir=out.parent / "cache")
+    summary = run_batch(
+        SOURCES,
+        out,
+        config=CONFIG,
+        path_glob=GLOB,
+        scheduler=cluster[0],
+        progress=False,
+        cache_dir=out.parent / "cache",
+    )
     return summary, out
 
 
@@ -180,7 +198,10 @@ def test_ophys_asset_output(first: tuple[pd.DataFrame, Path]) -> None:
     assert result.parameters == json.loads(CONFIG.to_json())
     prov = result.provenance
     assert (prov["dandiset_id"], prov["dandiset_version"], prov["asset_path"]) == (
-        "000999", "draft", "sub-s2p/sub-s2p_ophys.nwb")
+        "000999",
+        "draft",
+        "sub-s2p/sub-s2p_ophys.nwb",
+    )
     np.testing.assert_allclose(result.emergence["causal_emergence"].to_numpy(), rows["causal_emergence"].to_numpy())
     assert list(rows["dimension"]) == [20, 1]  # 20 cells, coarsening 16: 20 -> 1
     with NWBHDF5IO(str(path), "r") as io:  # the input's content is there too
@@ -212,12 +233,16 @@ def _plain_export_errors(source: Path, tmp: Path) -> set[str] | str:
     return errors | {str(e) for e in validate(path=str(tmp))}
 
 
-@pytest.mark.parametrize("label, file", [
-    (UNITS_000009, "sub_anm00239123_ses_20170627T093549_ecephys_and_ogen.nwb"),
-    (UNITS_000207, "sub-4_ses-4_ecephys+image.nwb"),
-])
-def test_units_asset_output(first: tuple[pd.DataFrame, Path], real_data: Path, tmp_path: Path, label: str,
-                            file: str) -> None:
+@pytest.mark.parametrize(
+    "label, file",
+    [
+        (UNITS_000009, "sub_anm00239123_ses_20170627T093549_ecephys_and_ogen.nwb"),
+        (UNITS_000207, "sub-4_ses-4_ecephys+image.nwb"),
+    ],
+)
+def test_units_asset_output(
+    first: tuple[pd.DataFrame, Path], real_data: Path, tmp_path: Path, label: str, file: str
+) -> None:
     summary, out = first
     rows = _rows(summary, label)
     assert set(rows["status"]) == {"ok"}, rows["error"].iloc[0]
@@ -237,7 +262,8 @@ def test_single_unit_assets_are_errors_not_results(first: tuple[pd.DataFrame, Pa
         assert len(rows) == 1 and rows["status"].item() == "error" and rows["output"].isna().all()
         assert rows["error"].item() == (
             f"DataError: {label}: /units has 1 channel; causal emergence compares coarser scales with the micro "
-            "scale, so it needs at least 2 channels (units or ROIs) that vary; nothing to analyse")
+            "scale, so it needs at least 2 channels (units or ROIs) that vary; nothing to analyse"
+        )
     assert not (out / "000006").exists()
 
 
@@ -262,8 +288,9 @@ def test_killed_workers_leave_no_partial_output(first: tuple[pd.DataFrame, Path]
         assert _analyses(path), path
 
 
-def test_rerun_skips_finished_outputs(first: tuple[pd.DataFrame, Path], cluster: tuple[str, Path],
-                                      archive: DandiStandIn) -> None:
+def test_rerun_skips_finished_outputs(
+    first: tuple[pd.DataFrame, Path], cluster: tuple[str, Path], archive: DandiStandIn
+) -> None:
     summary, out = first
     sources = ["DANDI:000006", "DANDI:000999/draft"]  # the Dandisets whose inputs all ended (written or failed)
     before = summary[summary["input"].str.startswith(("DANDI:000006/", "DANDI:000999/"))]
@@ -271,32 +298,48 @@ def test_rerun_skips_finished_outputs(first: tuple[pd.DataFrame, Path], cluster:
     stamps = {p: os.stat(p).st_mtime_ns for p in done["output"].unique()}
     ophys_blob = urlsplit(resolve_asset(OPHYS).url).path
     archive.reset_log()
-    again = run_batch(sources, out, config=CONFIG, path_glob=GLOB, scheduler=cluster[0], progress=False,
-                      cache_dir=out.parent / "cache")
+    again = run_batch(
+        sources,
+        out,
+        config=CONFIG,
+        path_glob=GLOB,
+        scheduler=cluster[0],
+        progress=False,
+        cache_dir=out.parent / "cache",
+    )
     assert set(again["input"]) == set(before["input"])
     skipped = again[again["input"].isin(done["input"])]
     assert set(skipped["status"]) == {"skipped"}
-    pd.testing.assert_frame_equal(skipped.drop(columns="status").reset_index(drop=True),  # as read from the files
-                                  done.drop(columns="status").reset_index(drop=True), check_dtype=False)
+    pd.testing.assert_frame_equal(
+        skipped.drop(columns="status").reset_index(drop=True),  # as read from the files
+        done.drop(columns="status").reset_index(drop=True),
+        check_dtype=False,
+    )
     assert {p: os.stat(p).st_mtime_ns for p in stamps} == stamps
     assert not [r for r in archive.log if r.path == ophys_blob]  # the skipped input was not even opened
     failed = again[~again["input"].isin(done["input"])]
-    pd.testing.assert_frame_equal(failed.reset_index(drop=True),  # failures are tried again, and fail again
-                                  before[before["status"] == "error"].reset_index(drop=True), check_dtype=False)
+    pd.testing.assert_frame_equal(
+        failed.reset_index(drop=True),  # failures are tried again, and fail again
+        before[before["status"] == "error"].reset_index(drop=True),
+        check_dtype=False,
+    )
 
 
 # ------------------------------------------------------------------------------------------------
 # listing and naming (no cluster)
 
 
-@pytest.mark.parametrize("path, pattern, expected", [
-    ("sub-1/sub-1_ses-1.nwb", "sub-*/*.nwb", True),
-    ("sub-1/ses-1/x.nwb", "sub-*/*.nwb", False),  # * does not cross /
-    ("sub-1/ses-1/x.nwb", "**/*.nwb", True),
-    ("x.nwb", "**/*.nwb", True),
-    ("sub-1/x.nwb.zarr", "**/*.nwb", False),
-    ("sub-10/x.nwb", "sub-[0-9]/*.nwb", False),
-])
+@pytest.mark.parametrize(
+    "path, pattern, expected",
+    [
+        ("sub-1/sub-1_ses-1.nwb", "sub-*/*.nwb", True),
+        ("sub-1/ses-1/x.nwb", "sub-*/*.nwb", False),  # * does not cross /
+        ("sub-1/ses-1/x.nwb", "**/*.nwb", True),
+        ("x.nwb", "**/*.nwb", True),
+        ("sub-1/x.nwb.zarr", "**/*.nwb", False),
+        ("sub-10/x.nwb", "sub-[0-9]/*.nwb", False),
+    ],
+)
 def test_match_glob(path: str, pattern: str, expected: bool) -> None:
     assert match_glob(path, pattern) is expected
 
@@ -308,9 +351,11 @@ def test_list_assets_pins_the_version_and_filters(archive: DandiStandIn) -> None
         assert resolve_asset(asset.reference).asset_id == asset.asset_id
         assert asset.reference.startswith(archive.api_url)
     assert [a.path for a in list_assets("DANDI:000006/draft", path_glob="sub-anm37*/*.nwb")] == [
-        "sub-anm372793/sub-anm372793_ses-20170508.nwb"]
+        "sub-anm372793/sub-anm372793_ses-20170508.nwb"
+    ]
     assert [a.path for a in list_assets("DANDI:000006/draft/sub-anm369963/")] == [
-        "sub-anm369963/sub-anm369963_ses-20170228.nwb"]
+        "sub-anm369963/sub-anm369963_ses-20170228.nwb"
+    ]
     assert list_assets("DANDI:000006/draft", path_glob="*.nwb") == []  # top-level only: none
 
 
@@ -322,8 +367,10 @@ def test_expand_sources_names_outputs(tmp_path: Path) -> None:
     out = tmp_path / "out"
     items, failures = expand_sources([data], out)  # a folder: its .nwb files, relative paths mirrored
     assert [(i.label, i.output) for i in items] == [
-        (str(data / "c.nwb"), out / "c.nwb"), (str(data / "sub-1/a.nwb"), out / "sub-1/a.nwb"),
-        (str(data / "sub-1/b.nwb"), out / "sub-1/b.nwb")]
+        (str(data / "c.nwb"), out / "c.nwb"),
+        (str(data / "sub-1/a.nwb"), out / "sub-1/a.nwb"),
+        (str(data / "sub-1/b.nwb"), out / "sub-1/b.nwb"),
+    ]
     items, failures = expand_sources([str(data / "sub-1" / "*.nwb"), str(tmp_path / "none-*.nwb")], out)
     assert [i.output for i in items] == [out / "a.nwb", out / "b.nwb"]  # other files: <out>/<stem>.nwb
     assert len(failures) == 1 and failures[0]["error"].item().startswith("SourceError: no file matches")
@@ -357,12 +404,15 @@ def test_cli_batch_runs_every_condition(real_data: Path, tmp_path: Path) -> None
     _with_epochs(recording, 12.5)
     model = "\n".join(f"{k} = {v}" for k, v in TINY.items())
     toml = tmp_path / "config.toml"
-    toml.write_text('conditions = "epochs"\ncondition_column = "stage"\nbin_width = 1.0\ncoarsening = 16\n'
-                    'device = "cpu"\n'
-                    f"n_samples = 100\n\n[model_params]\n{model}\n")
+    toml.write_text(
+        'conditions = "epochs"\ncondition_column = "stage"\nbin_width = 1.0\ncoarsening = 16\n'
+        'device = "cpu"\n'
+        f"n_samples = 100\n\n[model_params]\n{model}\n"
+    )
     out = tmp_path / "out"
-    result = CliRunner().invoke(cli, ["-q", "run", str(inputs), "--out-dir", str(out), "--config", str(toml),
-                                      "--workers", "1"])
+    result = CliRunner().invoke(
+        cli, ["-q", "run", str(inputs), "--out-dir", str(out), "--config", str(toml), "--workers", "1"]
+    )
     assert result.exit_code == 0, result.output
     summary = pd.read_csv(out / "summary.csv")
     assert list(summary["condition"]) == ["awake", "awake", "anesthesia", "anesthesia"]  # one task each, 2 scales
@@ -374,11 +424,14 @@ def test_cli_batch_runs_every_condition(real_data: Path, tmp_path: Path) -> None
     assert validate(path=str(out / "sub-x" / "rx.nwb")) == []
 
 
-@pytest.mark.parametrize("args, message", [
-    (["a.nwb", "b.nwb", "--out", "x.nwb"], "several sources need batch mode: add --out-dir DIR"),
-    (["a.nwb", "--workers", "2", "--out", "x.nwb"], "--workers need batch mode"),
-    (["a.nwb", "--out-dir", "d", "--out", "x.nwb"], "drop --out / --in-place"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["a.nwb", "b.nwb", "--out", "x.nwb"], "several sources need batch mode: add --out-dir DIR"),
+        (["a.nwb", "--workers", "2", "--out", "x.nwb"], "--workers need batch mode"),
+        (["a.nwb", "--out-dir", "d", "--out", "x.nwb"], "drop --out / --in-place"),
+    ],
+)
 def test_cli_batch_options_need_out_dir(args: list[str], message: str) -> None:
     result = CliRunner().invoke(cli, ["run", *args])
     assert result.exit_code == 2 and message in result.output
@@ -393,15 +446,16 @@ def _fails_once(marker: str, error: str) -> str:
 
 
 @pytest.mark.parametrize(("error", "retried"), [("stream", True), ("source", False)])
-def test_stopped_stream_is_retried_other_source_errors_are_recorded(tmp_path: Path, error: str,
-                                                                    retried: bool) -> None:
+def test_stopped_stream_is_retried_other_source_errors_are_recorded(tmp_path: Path, error: str, retried: bool) -> None:
     """A task whose stream stopped is retried by Dask (a rerun resumes from the cache); bad input is not."""
     from distributed import Client, LocalCluster
 
     from ndx_causal_emergence.pipeline.batch import _Failure, _outcome, _recorded
 
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster, \
-            Client(cluster) as client:
+    with (
+        LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster,
+        Client(cluster) as client,
+    ):
         outcome = _outcome(client.submit(_recorded(_fails_once), str(tmp_path / "marker"), error, retries=1))
     if retried:
         assert outcome == "done"

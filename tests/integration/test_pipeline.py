@@ -36,8 +36,9 @@ def simulated(tmp_path_factory):
 def test_awake_shows_more_emergence(simulated):
     _, results, _ = simulated
     top = results.conditions["awake"].emergence["scale"].max()
-    dj = {name: res.emergence.set_index("scale").loc[top, "causal_emergence"]
-          for name, res in results.conditions.items()}
+    dj = {
+        name: res.emergence.set_index("scale").loc[top, "causal_emergence"] for name, res in results.conditions.items()
+    }
     assert dj["awake"] > dj["anesthesia"], dj
 
 
@@ -64,8 +65,11 @@ def test_nwbinspector_nothing_critical_for_our_objects(simulated):
     from nwbinspector import Importance, inspect_nwbfile
 
     _, _, out = simulated
-    bad = [m for m in inspect_nwbfile(nwbfile_path=str(out))
-           if m.importance.value >= Importance.CRITICAL.value and "causal_emergence" in (m.location or "")]
+    bad = [
+        m
+        for m in inspect_nwbfile(nwbfile_path=str(out))
+        if m.importance.value >= Importance.CRITICAL.value and "causal_emergence" in (m.location or "")
+    ]
     assert bad == []
 
 
@@ -132,7 +136,7 @@ def test_rebuilt_model_reproduces_stored_macro_variables(simulated):
     stored_time = loaded.macro_variables[0]["time"].values
     start = np.searchsorted(stored_time, prepared.timestamps["train"][0][0])
     for k, values in enumerate(encoded):
-        stored = loaded.macro_variables[k].values[start:start + len(first)]
+        stored = loaded.macro_variables[k].values[start : start + len(first)]
         np.testing.assert_allclose(values, stored, atol=1e-5)
 
 
@@ -150,8 +154,9 @@ def test_provenance_names_input_and_rerun_reproduces(simulated):
     config = ce.AnalysisConfig.from_dict(loaded.parameters)
     again = ce.analyze(source, config=config, only=["awake"])
     cols = ["dimension_averaged_ei", "causal_emergence", "nmse"]
-    np.testing.assert_allclose(again.conditions["awake"].emergence[cols].to_numpy(),
-                               loaded.emergence[cols].to_numpy(), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(
+        again.conditions["awake"].emergence[cols].to_numpy(), loaded.emergence[cols].to_numpy(), rtol=1e-6, atol=1e-9
+    )
 
 
 def test_report_json_shape(simulated):
@@ -168,8 +173,15 @@ def test_report_json_shape(simulated):
     a = doc["analyses"][0]
     for key in ("name", "condition", "source", "emergent_complexity", "scales", "fixed_points", "provenance"):
         assert key in a
-    for key in ("scale", "dimension", "effective_information", "dimension_averaged_ei", "causal_emergence",
-                "causal_power", "nmse"):
+    for key in (
+        "scale",
+        "dimension",
+        "effective_information",
+        "dimension_averaged_ei",
+        "causal_emergence",
+        "causal_power",
+        "nmse",
+    ):
         assert key in a["scales"][0]
     assert {"scale", "stability", "in_support"} <= set(a["fixed_points"][0])
 

@@ -10,8 +10,13 @@ from .main import Context, handle_errors
 
 
 @click.command("demo")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("causal-emergence-demo"), help="Folder for the input copy, the result file and the figures.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("causal-emergence-demo"),
+    help="Folder for the input copy, the result file and the figures.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace a result file left by an earlier demo run.")
 @click.pass_obj
 @handle_errors

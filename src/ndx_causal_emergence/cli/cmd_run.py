@@ -33,40 +33,88 @@ def _scales(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
 @click.option("--conditions", metavar="TABLE", help="Intervals or events table with condition labels (e.g. epochs).")
 @click.option("--condition-column", metavar="COL", help="Column of --conditions holding the labels (e.g. stage).")
 @click.option("--scales", callback=_scales, metavar="N,...,1", help="Explicit scale ladder, e.g. 64,16,4,1.")
-@click.option("--coarsening", type=click.IntRange(min=2), metavar="C",
-              help="Factor c of the automatic ladder d_{k+1} = floor(d_k / c) (default 2).")
-@click.option("--cut", type=click.IntRange(min=1), metavar="D",
-              help="Dimension of the automatic ladder's top scale (default 1), e.g. --cut 4 ends at a 4-D scale.")
+@click.option(
+    "--coarsening",
+    type=click.IntRange(min=2),
+    metavar="C",
+    help="Factor c of the automatic ladder d_{k+1} = floor(d_k / c) (default 2).",
+)
+@click.option(
+    "--cut",
+    type=click.IntRange(min=1),
+    metavar="D",
+    help="Dimension of the automatic ladder's top scale (default 1), e.g. --cut 4 ends at a 4-D scale.",
+)
 @click.option("--preset", type=click.Choice(["fast", "paper"]), default="fast", help="Model preset.")
 @click.option("--seeds", "n_seeds", type=click.IntRange(min=1), default=1, help="Number of seeds (fits) per condition.")
 @click.option("--seed", type=int, default=0, help="First seed.")
-@click.option("--surrogates", "n_surrogates", type=click.IntRange(min=0), default=0,
-              help="Surrogate refits for the p-value of causal emergence.")
+@click.option(
+    "--surrogates",
+    "n_surrogates",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Surrogate refits for the p-value of causal emergence.",
+)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", help="Compute device.")
 @click.option("--bin-width", type=float, default=0.1, help="Bin width in seconds for spike Units.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Output NWB file (input + results).")
 @click.option("--in-place", is_flag=True, help="Append the results to the (local) input file, atomically.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
-@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="TOML file with analysis parameters (options given on the command line win).")
-@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Disk cache for streamed files (default: the user cache).")
-@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Batch mode: one output NWB per input in this folder, plus summary.csv and summary.parquet.")
-@click.option("--path-glob", metavar="GLOB",
-              help="Batch mode: glob on asset paths of Dandisets and file paths in folders, e.g. 'sub-*/*.nwb' "
-                   "(default: every .nwb file).")
-@click.option("--workers", type=click.IntRange(min=1),
-              help="Batch mode: worker processes of the local Dask cluster (default: one per CPU core).")
-@click.option("--scheduler", metavar="ADDRESS",
-              help="Batch mode: use the running Dask cluster at ADDRESS (e.g. tcp://host:8786) instead.")
-@click.option("--retries", type=click.IntRange(min=0), default=2,
-              help="Batch mode: retries of a task that failed with a possibly transient error (I/O, network, memory).")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="TOML file with analysis parameters (options given on the command line win).",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Disk cache for streamed files (default: the user cache).",
+)
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Batch mode: one output NWB per input in this folder, plus summary.csv and summary.parquet.",
+)
+@click.option(
+    "--path-glob",
+    metavar="GLOB",
+    help="Batch mode: glob on asset paths of Dandisets and file paths in folders, e.g. 'sub-*/*.nwb' "
+    "(default: every .nwb file).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Batch mode: worker processes of the local Dask cluster (default: one per CPU core).",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Batch mode: use the running Dask cluster at ADDRESS (e.g. tcp://host:8786) instead.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=2,
+    help="Batch mode: retries of a task that failed with a possibly transient error (I/O, network, memory).",
+)
 @click.pass_obj
 @handle_errors
-def run(obj: Context, sources: tuple[str, ...], out: Path | None, in_place: bool, overwrite: bool,
-        config_file: Path | None, cache_dir: Path | None, out_dir: Path | None, path_glob: str | None,
-        workers: int | None, scheduler: str | None, retries: int, **options: object) -> None:
+def run(
+    obj: Context,
+    sources: tuple[str, ...],
+    out: Path | None,
+    in_place: bool,
+    overwrite: bool,
+    config_file: Path | None,
+    cache_dir: Path | None,
+    out_dir: Path | None,
+    path_glob: str | None,
+    workers: int | None,
+    scheduler: str | None,
+    retries: int,
+    **options: object,
+) -> None:
     """Fit one multiscale NIS+ model per condition of each SOURCE and write the results into NWB.
 
     A SOURCE is a local NWB file, an http(s) URL or a DANDI reference. With one SOURCE the default
@@ -94,26 +142,56 @@ def run(obj: Context, sources: tuple[str, ...], out: Path | None, in_place: bool
     if out_dir is not None:
         if out or in_place:
             raise InputError("--out-dir (batch mode) writes one file per input; drop --out / --in-place.")
-        _run_batch(obj, sources, out_dir, config=config, path_glob=path_glob, workers=workers, scheduler=scheduler,
-                   overwrite=overwrite, cache_dir=cache_dir, retries=retries, command=command)
+        _run_batch(
+            obj,
+            sources,
+            out_dir,
+            config=config,
+            path_glob=path_glob,
+            workers=workers,
+            scheduler=scheduler,
+            overwrite=overwrite,
+            cache_dir=cache_dir,
+            retries=retries,
+            command=command,
+        )
         return
     given = [name for name, value in batch_only.items() if value is not None]
     if len(sources) > 1 or given:
-        raise InputError(f"{'several sources' if len(sources) > 1 else ' and '.join(given)} need batch mode: add "
-                         "--out-dir DIR.")
+        raise InputError(
+            f"{'several sources' if len(sources) > 1 else ' and '.join(given)} need batch mode: add --out-dir DIR."
+        )
     if bool(out) == in_place:
         raise InputError("give exactly one of --out FILE or --in-place (or --out-dir DIR for a batch).")
-    _run_one(obj, sources[0], out, in_place=in_place, overwrite=overwrite, config=config, cache_dir=cache_dir,
-             command=command)
+    _run_one(
+        obj,
+        sources[0],
+        out,
+        in_place=in_place,
+        overwrite=overwrite,
+        config=config,
+        cache_dir=cache_dir,
+        command=command,
+    )
 
 
-def _run_one(obj: Context, source: str, out: Path | None, *, in_place: bool, overwrite: bool,
-             config: AnalysisConfig, cache_dir: Path | None, command: str) -> None:
+def _run_one(
+    obj: Context,
+    source: str,
+    out: Path | None,
+    *,
+    in_place: bool,
+    overwrite: bool,
+    config: AnalysisConfig,
+    cache_dir: Path | None,
+    command: str,
+) -> None:
     from ..pipeline.report import analysis_summary, report_text
     from ..pipeline.run import analyze
 
-    results = analyze(source, config=config, cache_dir=str(cache_dir) if cache_dir else None, command=command,
-                      progress=obj.progress())
+    results = analyze(
+        source, config=config, cache_dir=str(cache_dir) if cache_dir else None, command=command, progress=obj.progress()
+    )
     path = results.write(out, in_place=in_place, overwrite=overwrite)
     doc = {"file": str(path), "analyses": [analysis_summary(r.analysis_name, r) for r in results.conditions.values()]}
     obj.echo(report_text(doc))
@@ -131,5 +209,6 @@ def _run_batch(obj: Context, sources: tuple[str, ...], out_dir: Path, **kwargs: 
     obj.echo(f"\nSummary: {out_dir / 'summary.csv'} (and summary.parquet)")
     n_failed = int((per_input["status"] == "error").sum())
     if n_failed:
-        raise click.ClickException(f"{n_failed} of {len(per_input)} inputs failed; see the error column of "
-                                   f"{out_dir / 'summary.csv'}")
+        raise click.ClickException(
+            f"{n_failed} of {len(per_input)} inputs failed; see the error column of {out_dir / 'summary.csv'}"
+        )

@@ -101,8 +101,9 @@ def _literal_prefix(pattern: str) -> str:
     return pattern[: magic.start()] if magic else pattern
 
 
-def list_assets(reference: str, *, path_glob: str | None = None,
-                client: DandiAPIClient | None = None) -> list[DandisetAsset]:
+def list_assets(
+    reference: str, *, path_glob: str | None = None, client: DandiAPIClient | None = None
+) -> list[DandisetAsset]:
     """The assets a DANDI reference names, filtered by a glob on their paths, sorted by path.
 
     Parameters
@@ -147,5 +148,7 @@ def list_assets(reference: str, *, path_glob: str | None = None,
         assets = [a for a in assets if a.path.startswith(parsed.path)]
     if pattern:
         assets = [a for a in assets if match_glob(a.path, pattern)]
-    return [DandisetAsset(instance=parsed.instance.name, api_url=parsed.instance.api, **asset_fields(a))
-            for a in sorted(assets, key=lambda a: a.path)]
+    return [
+        DandisetAsset(instance=parsed.instance.name, api_url=parsed.instance.api, **asset_fields(a))
+        for a in sorted(assets, key=lambda a: a.path)
+    ]

@@ -100,8 +100,9 @@ def parse_reference(text: str) -> ParsedDandiURL:
             return AssetFolderURL(**where, path=path) if path.endswith("/") else AssetItemURL(**where, path=path)
         return parse_dandi_url(text)
     except (UnknownURLError, KeyError, ValueError, RuntimeError) as exc:
-        raise SourceError(f"{text!r} is not a DANDI reference the dandi client can resolve: {exc}".split("\n")[0]
-                          ) from exc
+        raise SourceError(
+            f"{text!r} is not a DANDI reference the dandi client can resolve: {exc}".split("\n")[0]
+        ) from exc
 
 
 def resolve_asset(reference: str, *, client: DandiAPIClient | None = None) -> ResolvedAsset:
@@ -127,8 +128,10 @@ def resolve_asset(reference: str, *, client: DandiAPIClient | None = None) -> Re
 
     parsed = parse_reference(reference)
     if isinstance(parsed, DandisetURL):
-        raise SourceError(f"{reference!r} names the whole Dandiset {parsed.dandiset_id}; add the asset path, e.g. "
-                          f"DANDI:{parsed.dandiset_id}/draft/sub-X/sub-X_ses-Y.nwb")
+        raise SourceError(
+            f"{reference!r} names the whole Dandiset {parsed.dandiset_id}; add the asset path, e.g. "
+            f"DANDI:{parsed.dandiset_id}/draft/sub-X/sub-X_ses-Y.nwb"
+        )
     with api_errors(parsed.instance.api, f"DANDI asset not found for {reference!r}", f"for {reference!r}"):
         client = client or parsed.get_client()
         assets = _assets(parsed, client)
@@ -176,8 +179,9 @@ def api_errors(api_url: str, not_found: str, unreachable: str) -> Iterator[None]
     except NotFoundError as exc:
         raise SourceError(f"{not_found}: {exc}".split("\n")[0]) from exc
     except requests.RequestException as exc:
-        raise SourceError(f"cannot reach the DANDI API at {api_url} {unreachable}: {type(exc).__name__}: {exc}"
-                          ) from exc
+        raise SourceError(
+            f"cannot reach the DANDI API at {api_url} {unreachable}: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def _assets(parsed: ParsedDandiURL, client: DandiAPIClient) -> list[Any]:
@@ -190,8 +194,12 @@ def _assets(parsed: ParsedDandiURL, client: DandiAPIClient) -> list[Any]:
     except NotFoundError:
         if not isinstance(parsed, AssetFolderURL):
             raise
-        item = AssetItemURL(instance=parsed.instance, dandiset_id=parsed.dandiset_id, version_id=parsed.version_id,
-                            path=parsed.path.rstrip("/"))
+        item = AssetItemURL(
+            instance=parsed.instance,
+            dandiset_id=parsed.dandiset_id,
+            version_id=parsed.version_id,
+            path=parsed.path.rstrip("/"),
+        )
         return list(item.get_assets(client, strict=True))
 
 

@@ -148,8 +148,9 @@ def probe_url(url: str) -> tuple[int, str | None]:
 
 
 @contextlib.contextmanager
-def open_url(url: str, *, cache_dir: str | os.PathLike | None = None, size: int | None = None,
-             validator: str | None = None) -> Iterator[h5py.File]:
+def open_url(
+    url: str, *, cache_dir: str | os.PathLike | None = None, size: int | None = None, validator: str | None = None
+) -> Iterator[h5py.File]:
     """Open a remote HDF5 file read-only, streamed through a persistent disk cache.
 
     Parameters
@@ -178,8 +179,9 @@ def open_url(url: str, *, cache_dir: str | os.PathLike | None = None, size: int 
         size, validator = probe_url(url)
     scope = hashlib.sha256(f"{url}|{size}|{validator}".encode()).hexdigest()[:24]
     root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    remote = _StreamedFile(url, cache_dir=root / scope, _size=size, _max_cache_size=MEMORY_CACHE_BYTES,
-                           _max_chunk_size=MAX_REQUEST_BYTES)
+    remote = _StreamedFile(
+        url, cache_dir=root / scope, _size=size, _max_cache_size=MEMORY_CACHE_BYTES, _max_chunk_size=MAX_REQUEST_BYTES
+    )
     try:
         h5file = h5py.File(remote, "r")
     except OSError as exc:
@@ -191,8 +193,9 @@ def open_url(url: str, *, cache_dir: str | os.PathLike | None = None, size: int 
 
 
 @contextlib.contextmanager
-def open_dandi_asset(reference: str, *, cache_dir: str | os.PathLike | None = None,
-                     client: DandiAPIClient | None = None) -> Iterator[tuple[h5py.File, SourceInfo]]:
+def open_dandi_asset(
+    reference: str, *, cache_dir: str | os.PathLike | None = None, client: DandiAPIClient | None = None
+) -> Iterator[tuple[h5py.File, SourceInfo]]:
     """Resolve a DANDI reference and stream the asset.
 
     Parameters
@@ -213,8 +216,14 @@ def open_dandi_asset(reference: str, *, cache_dir: str | os.PathLike | None = No
 
     asset = resolve_asset(reference, client=client)
     info = SourceInfo(
-        location=reference, kind="dandi", dandiset_id=asset.dandiset_id, dandiset_version=asset.version,
-        asset_id=asset.asset_id, asset_path=asset.path, asset_digest=asset.digest, url=asset.url,
+        location=reference,
+        kind="dandi",
+        dandiset_id=asset.dandiset_id,
+        dandiset_version=asset.version,
+        asset_id=asset.asset_id,
+        asset_path=asset.path,
+        asset_digest=asset.digest,
+        url=asset.url,
     )
     with open_url(asset.url, cache_dir=cache_dir, size=asset.size, validator=asset.digest or asset.asset_id) as h5:
         yield h5, info

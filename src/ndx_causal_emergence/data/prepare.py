@@ -107,8 +107,10 @@ class PreparedData:
         if X.shape[1] == self.n_source_channels:
             X = X[:, self.kept_channels]
         elif X.shape[1] != self.n_features:
-            raise ValueError(f"X has {X.shape[1]} channels; expected {self.n_source_channels} (recording) or "
-                             f"{self.n_features} (kept)")
+            raise ValueError(
+                f"X has {X.shape[1]} channels; expected {self.n_source_channels} (recording) or "
+                f"{self.n_features} (kept)"
+            )
         return ((X - self.center) / (self.scale * self.global_scale)).astype(np.float32)
 
 
@@ -122,15 +124,19 @@ def _condition_frames(recording: Recording, condition: str | None) -> np.ndarray
     labels = recording.labels
     if labels is None:
         if condition is not None:
-            raise ConditionError(f"condition {condition!r} asked but the recording has no condition labels; read it "
-                                 "with conditions=TABLE (--conditions TABLE)")
+            raise ConditionError(
+                f"condition {condition!r} asked but the recording has no condition labels; read it "
+                "with conditions=TABLE (--conditions TABLE)"
+            )
         return np.ones(recording.n_frames, dtype=bool)
     labelled = np.array([lab is not None and lab != "" for lab in labels], dtype=bool)
     if condition is None:
         return labelled
     if condition not in recording.conditions():
-        raise ConditionError(f"no frame has condition {condition!r}; the recording's conditions are "
-                             f"{', '.join(map(repr, recording.conditions())) or 'none'}")
+        raise ConditionError(
+            f"no frame has condition {condition!r}; the recording's conditions are "
+            f"{', '.join(map(repr, recording.conditions())) or 'none'}"
+        )
     return labelled & (labels == condition)
 
 
@@ -177,8 +183,10 @@ def prepare(
     where = f" (condition {condition!r})" if condition is not None else ""
     selected = data[mask]
     if selected.size == 0 or np.isnan(selected).all():
-        raise DataError(f"all values of {recording.series_path!r}{where} are NaN or no frame is selected; "
-                        "nothing to analyse — check the series and the condition")
+        raise DataError(
+            f"all values of {recording.series_path!r}{where} are NaN or no frame is selected; "
+            "nothing to analyse — check the series and the condition"
+        )
     nan_fraction = np.isnan(selected).mean(axis=0)
     ids = np.asarray(recording.channel_ids)
     dropped: list[tuple[object, str]] = [
@@ -191,9 +199,11 @@ def prepare(
     runs = nan_free_runs(masked, recording.segment_ids)
     n_usable = int(sum(len(r) for r in runs))
     if n_usable < min_frames:
-        raise DataError(f"{recording.series_path!r}{where} has {n_usable} usable frames (no NaN, inside the "
-                        f"condition); at least min_frames={min_frames} are needed — use a longer recording or "
-                        "lower min_frames")
+        raise DataError(
+            f"{recording.series_path!r}{where} has {n_usable} usable frames (no NaN, inside the "
+            f"condition); at least min_frames={min_frames} are needed — use a longer recording or "
+            "lower min_frames"
+        )
     blocks = dict(zip(BLOCKS, chronological_split(runs, splits), strict=True))
     if sum(len(r) for r in blocks["train"]) < 2:
         raise DataError(f"the training block of {recording.series_path!r}{where} has fewer than 2 frames")
@@ -203,18 +213,18 @@ def prepare(
     dropped += [(_plain(ids[kept[i]]), "constant on the training block") for i in np.flatnonzero(constant)]
     kept, center, scale = kept[~constant], center[~constant], scale[~constant]
     if kept.size == 0:
-        raise DataError(f"every channel of {recording.series_path!r}{where} was dropped ({len(dropped)}: "
-                        f"{dropped[0][1]}, ...); nothing to analyse")
+        raise DataError(
+            f"every channel of {recording.series_path!r}{where} was dropped ({len(dropped)}: "
+            f"{dropped[0][1]}, ...); nothing to analyse"
+        )
     z = np.abs((train[:, ~constant] - center) / scale)
     global_scale = float(np.quantile(z, robust_quantile)) or float(z.max())
     factor = scale * global_scale
     times = np.asarray(recording.timestamps, dtype=float)
     step = 1.0 / recording.rate if recording.rate else (float(np.median(np.diff(times))) if times.size > 1 else 0.0)
-    intervals = np.array([[times[r[0]], times[r[-1]] + step] for name in BLOCKS for r in blocks[name]]
-                         ).reshape(-1, 2)
+    intervals = np.array([[times[r[0]], times[r[-1]] + step] for name in BLOCKS for r in blocks[name]]).reshape(-1, 2)
     return PreparedData(
-        **{name: [((data[r][:, kept] - center) / factor).astype(np.float32) for r in blocks[name]]
-           for name in BLOCKS},
+        **{name: [((data[r][:, kept] - center) / factor).astype(np.float32) for r in blocks[name]] for name in BLOCKS},
         channel_ids=ids[kept],
         kept_channels=kept,
         dropped=dropped,

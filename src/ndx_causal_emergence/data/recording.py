@@ -112,8 +112,9 @@ class Recording:
             checks["roi_indices"] = (np.shape(self.roi_indices), (n_channels,))
         for name, (found, expected) in checks.items():
             if found != expected:
-                raise ValueError(f"Recording.{name} has shape {found}; expected {expected} to match data {n_frames}×"
-                                 f"{n_channels}")
+                raise ValueError(
+                    f"Recording.{name} has shape {found}; expected {expected} to match data {n_frames}×{n_channels}"
+                )
 
     @property
     def n_frames(self) -> int:

@@ -113,7 +113,7 @@ def chronological_split(
         for k, run in enumerate(runs):
             a, b = max(lo, run_start[k]), min(hi, run_start[k + 1])
             if b > a:
-                pieces.append(np.asarray(run)[a - run_start[k]: b - run_start[k]])
+                pieces.append(np.asarray(run)[a - run_start[k] : b - run_start[k]])
         blocks.append(pieces)
         lo = hi
     return blocks

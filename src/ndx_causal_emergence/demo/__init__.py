@@ -22,8 +22,9 @@ def demo_file() -> Path:
     return Path(str(files(__name__) / DEMO_FILE))
 
 
-def run_demo(out_dir: str | Path, *, progress: Callable[[str], None] | None = None,
-             overwrite: bool = False, **params: object) -> tuple[Path, list[Path]]:
+def run_demo(
+    out_dir: str | Path, *, progress: Callable[[str], None] | None = None, overwrite: bool = False, **params: object
+) -> tuple[Path, list[Path]]:
     """Analyse the bundled recording into ``out_dir``; returns the result file and the figures.
 
     ``out_dir`` receives a copy of the input, the output NWB file (input + results) and PNG

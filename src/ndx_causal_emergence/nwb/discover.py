@@ -135,8 +135,18 @@ def list_series(nwbfile: NWBFile) -> pd.DataFrame:
             shape, rate, unit = (len(obj), n_spikes), None, "spikes"
         else:
             shape, rate, unit = _shape(obj.data), obj.rate, obj.unit
-        rows.append((obj, {"container": _container_kind(obj), "shape": shape, "rate": rate, "unit": unit,
-                           "object_id": obj.object_id}))
+        rows.append(
+            (
+                obj,
+                {
+                    "container": _container_kind(obj),
+                    "shape": shape,
+                    "rate": rate,
+                    "unit": unit,
+                    "object_id": obj.object_id,
+                },
+            )
+        )
     columns = ["path", "name", "neurodata_type", "container", "shape", "rate", "unit", "description", "object_id"]
     return _listing(rows, columns)
 
@@ -146,8 +156,16 @@ def _listing(rows: list[tuple[Any, dict[str, Any]]], columns: list[str]) -> pd.D
 
     ``columns`` gives the column order; the rows are sorted by path.
     """
-    records = [{"path": object_path(obj), "name": obj.name, "neurodata_type": obj.neurodata_type,
-                "description": getattr(obj, "description", "") or "", **fields} for obj, fields in rows]
+    records = [
+        {
+            "path": object_path(obj),
+            "name": obj.name,
+            "neurodata_type": obj.neurodata_type,
+            "description": getattr(obj, "description", "") or "",
+            **fields,
+        }
+        for obj, fields in rows
+    ]
     return pd.DataFrame(records, columns=columns).sort_values("path", ignore_index=True)
 
 
@@ -198,7 +216,8 @@ def find_series(nwbfile: NWBFile, series: str | None = None) -> Any:
         raise SeriesNotFoundError(
             "the NWB file holds no analysable series: expected a 2-D TimeSeries (frames × channels, e.g. a "
             "RoiResponseSeries in DfOverF/Fluorescence) or a non-empty Units table; found none. "
-            "Check the file with `causal-emergence list` or nwbinspector.")
+            "Check the file with `causal-emergence list` or nwbinspector."
+        )
     if series is not None:
         return _match_series(candidates, series)
     for container in ("DfOverF", "Fluorescence"):
@@ -207,19 +226,22 @@ def find_series(nwbfile: NWBFile, series: str | None = None) -> Any:
             return found[0]
         if len(found) > 1:
             raise SeriesNotFoundError(
-                f"several series in {container}: {_describe(found)}; choose one with series=PATH (--series PATH)")
+                f"several series in {container}: {_describe(found)}; choose one with series=PATH (--series PATH)"
+            )
     generic = [c for c in candidates if isinstance(c, TimeSeries) and c.neurodata_type not in _NOT_DEFAULT]
     if len(generic) == 1:
         return generic[0]
     if len(generic) > 1:
         raise SeriesNotFoundError(
             f"several 2-D time series and no DfOverF/Fluorescence container: {_describe(generic)}; choose one "
-            "with series=PATH (--series PATH)")
+            "with series=PATH (--series PATH)"
+        )
     units = [c for c in candidates if isinstance(c, Units)]
     if units:
         return units[0]
     raise SeriesNotFoundError(
-        f"no default series: the file holds only {_describe(candidates)}; choose one with series=PATH (--series PATH)")
+        f"no default series: the file holds only {_describe(candidates)}; choose one with series=PATH (--series PATH)"
+    )
 
 
 def _match_series(candidates: list[Any], series: str) -> Any:
@@ -271,8 +293,10 @@ def _condition_candidates(nwbfile: NWBFile) -> Iterator[tuple[Any, str]]:
             yield obj, "intervals"
         elif isinstance(obj, EventsTable):
             yield obj, "events"
-        elif (getattr(obj, "neurodata_type", None) in LEGACY_EVENT_TYPES
-              and getattr(obj, "namespace", None) == "ndx-events"):
+        elif (
+            getattr(obj, "neurodata_type", None) in LEGACY_EVENT_TYPES
+            and getattr(obj, "namespace", None) == "ndx-events"
+        ):
             yield obj, "legacy-events"
 
 
@@ -333,8 +357,7 @@ def find_condition_source(nwbfile: NWBFile, conditions: str) -> tuple[Any, str]:
     listed = ", ".join(object_path(obj) for obj, _ in (tail or candidates)) or "none"
     if tail:
         raise ConditionError(f"conditions {conditions!r} is ambiguous: it matches {listed}; give the full path")
-    raise ConditionError(
-        f"no intervals or events table {conditions!r} in the file; the condition tables are: {listed}")
+    raise ConditionError(f"no intervals or events table {conditions!r} in the file; the condition tables are: {listed}")
 
 
 def condition_intervals(obj: Any, kind: str, column: str | None = None) -> pd.DataFrame:
@@ -368,19 +391,22 @@ def condition_intervals(obj: Any, kind: str, column: str | None = None) -> pd.Da
     """
     if kind == "intervals":
         column = _label_column(obj, column)
-        frame = pd.DataFrame({
-            "start": np.asarray(obj["start_time"].data[:], dtype=float),
-            "stop": np.asarray(obj["stop_time"].data[:], dtype=float),
-            "label": _column_labels(obj, column),
-        })
+        frame = pd.DataFrame(
+            {
+                "start": np.asarray(obj["start_time"].data[:], dtype=float),
+                "stop": np.asarray(obj["stop_time"].data[:], dtype=float),
+                "label": _column_labels(obj, column),
+            }
+        )
     else:
         times, durations, labels = _event_rows(obj, column)
         order = np.argsort(times, kind="stable")
         times, durations, labels = times[order], durations[order], [labels[i] for i in order]
         following = np.append(times[1:], np.inf)
         has_duration = np.isfinite(durations) & (durations > 0)
-        frame = pd.DataFrame({"start": times, "stop": np.where(has_duration, times + durations, following),
-                              "label": labels})
+        frame = pd.DataFrame(
+            {"start": times, "stop": np.where(has_duration, times + durations, following), "label": labels}
+        )
     frame = frame[frame["label"].notna()].sort_values("start", kind="stable", ignore_index=True)
     return frame
 
@@ -397,8 +423,11 @@ def _event_rows(obj: Any, column: str | None) -> tuple[np.ndarray, np.ndarray, l
     if "timestamp" in obj.colnames:  # core EventsTable, ndx-events 0.3/0.4 EventsTable
         column = _label_column(obj, column)
         times = np.asarray(obj["timestamp"].data[:], dtype=float)
-        durations = (np.asarray(obj["duration"].data[:], dtype=float) if "duration" in obj.colnames
-                     else np.full(times.shape, np.nan))
+        durations = (
+            np.asarray(obj["duration"].data[:], dtype=float)
+            if "duration" in obj.colnames
+            else np.full(times.shape, np.nan)
+        )
         return times, durations, _column_labels(obj, column)
     if "event_times" in obj.colnames:  # ndx-events 0.2 AnnotatedEventsTable: one row per event type
         column = _label_column(obj, column or "label")
@@ -419,7 +448,8 @@ def _label_column(table: DynamicTable, column: str | None) -> str:
         if column not in table.colnames:
             raise ConditionError(
                 f"{table.neurodata_type} {object_path(table)!r} has no column {column!r}; its columns are "
-                f"{', '.join(table.colnames) or 'none'} (label columns: {', '.join(text) or 'none'})")
+                f"{', '.join(table.colnames) or 'none'} (label columns: {', '.join(text) or 'none'})"
+            )
         return column
     preferred = [c for c in text if c not in ("tags", "annotation")] or [c for c in text if c == "tags"] or text
     if len(preferred) == 1:
@@ -427,10 +457,12 @@ def _label_column(table: DynamicTable, column: str | None) -> str:
     if not preferred:
         raise ConditionError(
             f"{table.neurodata_type} {object_path(table)!r} has no text column to take condition labels from; "
-            f"its columns are {', '.join(table.colnames) or 'none'}")
+            f"its columns are {', '.join(table.colnames) or 'none'}"
+        )
     raise ConditionError(
         f"{table.neurodata_type} {object_path(table)!r} has several label columns ({', '.join(preferred)}); "
-        "choose one with condition_column=NAME (--condition-column NAME)")
+        "choose one with condition_column=NAME (--condition-column NAME)"
+    )
 
 
 def _column_labels(table: DynamicTable, column: str) -> list[str | None]:
@@ -449,8 +481,9 @@ def _column_labels(table: DynamicTable, column: str) -> list[str | None]:
     values = list(col.data[:])
     for meanings in getattr(table, "meanings_tables", None) or []:
         if meanings.target is col:
-            lookup = {_text(v): _text(m) for v, m in zip(meanings["value"].data[:], meanings["meaning"].data[:],
-                                                         strict=True)}
+            lookup = {
+                _text(v): _text(m) for v, m in zip(meanings["value"].data[:], meanings["meaning"].data[:], strict=True)
+            }
             return [lookup.get(_text(v), _text(v)) for v in values]
     return [_text(v) for v in values]
 

@@ -73,8 +73,9 @@ class OpenedNWB:
 
 
 @contextlib.contextmanager
-def open_nwb(source: str | os.PathLike | NWBFile | OpenedNWB, *, cache_dir: str | os.PathLike | None = None
-             ) -> Iterator[OpenedNWB]:
+def open_nwb(
+    source: str | os.PathLike | NWBFile | OpenedNWB, *, cache_dir: str | os.PathLike | None = None
+) -> Iterator[OpenedNWB]:
     """Open an NWB source for reading.
 
     Parameters
@@ -106,8 +107,9 @@ def open_nwb(source: str | os.PathLike | NWBFile | OpenedNWB, *, cache_dir: str 
         return
     if isinstance(source, NWBFile):
         read_from = getattr(source, "container_source", None)  # the path, if it was read from a file
-        info = SourceInfo(location=str(read_from or "<memory>"), identifier=source.identifier,
-                          kind="local" if read_from else "memory")
+        info = SourceInfo(
+            location=str(read_from or "<memory>"), identifier=source.identifier, kind="local" if read_from else "memory"
+        )
         yield OpenedNWB(source, None, info)
         return
     if not isinstance(source, str | os.PathLike):
@@ -118,8 +120,10 @@ def open_nwb(source: str | os.PathLike | NWBFile | OpenedNWB, *, cache_dir: str 
     if is_dandi_reference(text):
         from ..dandi.remote import open_dandi_asset
 
-        with open_dandi_asset(text, cache_dir=cache_dir) as (h5file, info), \
-                _nwb_session(h5file, info, text, streamed=True) as opened:
+        with (
+            open_dandi_asset(text, cache_dir=cache_dir) as (h5file, info),
+            _nwb_session(h5file, info, text, streamed=True) as opened,
+        ):
             yield opened
     elif _URL.match(text):
         from ..dandi.remote import open_url
@@ -141,16 +145,19 @@ def _check_local(path: Path) -> None:
     if path.is_dir():
         raise SourceError(f"{str(path)!r} is a folder; expected an NWB (HDF5) file")
     if not h5py.is_hdf5(path):
-        raise SourceError(f"{str(path)!r} is not an HDF5 file, so not an NWB file readable here (NWB Zarr is not "
-                          "supported); convert it to NWB HDF5")
+        raise SourceError(
+            f"{str(path)!r} is not an HDF5 file, so not an NWB file readable here (NWB Zarr is not "
+            "supported); convert it to NWB HDF5"
+        )
 
 
 @contextlib.contextmanager
 def _nwb_session(h5file: h5py.File, info: SourceInfo, location: str, *, streamed: bool) -> Iterator[OpenedNWB]:
     """Read an open h5py file as NWB; the IO object (which closes ``h5file`` too) is closed on exit."""
     if "nwb_version" not in h5file.attrs:
-        raise SourceError(f"{location!r} is HDF5 but not NWB (no nwb_version attribute at the root); "
-                          "expected an NWB 2.x file")
+        raise SourceError(
+            f"{location!r} is HDF5 but not NWB (no nwb_version attribute at the root); expected an NWB 2.x file"
+        )
     io = NWBHDF5IO(file=h5file, mode="r", load_namespaces=True)
     try:
         try:
@@ -246,8 +253,9 @@ def iter_series_chunks(
         a = b
 
 
-def _frame_window(series: TimeSeries, n_frames: int, time_range: tuple[float, float] | None
-                  ) -> tuple[int, int, np.ndarray, float | None]:
+def _frame_window(
+    series: TimeSeries, n_frames: int, time_range: tuple[float, float] | None
+) -> tuple[int, int, np.ndarray, float | None]:
     """(first frame, stop frame, timestamps of those frames, rate) for ``time_range``."""
     if series.timestamps is not None:
         stamps = series.timestamps
@@ -292,8 +300,9 @@ def _table_ids(series: TimeSeries, cols: np.ndarray) -> tuple[np.ndarray, str | 
     return cols.astype(np.int64), None, None
 
 
-def _read_timeseries(series: TimeSeries, time_range: tuple[float, float] | None,
-                     channels: Sequence[int] | slice | None) -> dict[str, Any]:
+def _read_timeseries(
+    series: TimeSeries, time_range: tuple[float, float] | None, channels: Sequence[int] | slice | None
+) -> dict[str, Any]:
     n_frames, n_channels = _raw(series.data).shape
     cols = _channel_positions(channels, n_channels)
     start, stop, times, rate = _frame_window(series, n_frames, time_range)
@@ -301,16 +310,24 @@ def _read_timeseries(series: TimeSeries, time_range: tuple[float, float] | None,
     for offset, block in iter_series_chunks(series, frames=slice(start, stop), channels=cols):
         if out is None:
             out = np.empty((stop - start, cols.size), dtype=block.dtype)
-        out[offset: offset + block.shape[0]] = block
+        out[offset : offset + block.shape[0]] = block
     if out is None:
         out = np.empty((0, cols.size))
     ids, table_path, rows = _table_ids(series, cols)
-    return {"data": out, "timestamps": times, "rate": rate, "unit": str(series.unit), "channel_ids": ids,
-            "roi_table_path": table_path, "roi_indices": rows}
+    return {
+        "data": out,
+        "timestamps": times,
+        "rate": rate,
+        "unit": str(series.unit),
+        "channel_ids": ids,
+        "roi_table_path": table_path,
+        "roi_indices": rows,
+    }
 
 
-def _bin_units(units: Units, bin_width: float, time_range: tuple[float, float] | None,
-               channels: Sequence[int] | slice | None) -> dict[str, Any]:
+def _bin_units(
+    units: Units, bin_width: float, time_range: tuple[float, float] | None, channels: Sequence[int] | slice | None
+) -> dict[str, Any]:
     """Spike counts per bin (bins of ``bin_width`` s); bins outside a unit's ``obs_intervals`` are NaN."""
     if not bin_width > 0:
         raise InputError(f"bin_width must be a positive number of seconds; got {bin_width!r}")
@@ -337,13 +354,20 @@ def _bin_units(units: Units, bin_width: float, time_range: tuple[float, float] |
             for lo, hi in np.asarray(units.get_unit_obs_intervals(int(row)), dtype=float).reshape(-1, 2):
                 observed |= (centres >= lo) & (centres < hi)
             counts[~observed, k] = np.nan
-    return {"data": counts, "timestamps": centres, "rate": 1.0 / bin_width, "unit": "spikes per bin",
-            "channel_ids": np.asarray(units.id.data[:])[rows], "roi_table_path": object_path(units),
-            "roi_indices": rows.astype(np.int64)}
+    return {
+        "data": counts,
+        "timestamps": centres,
+        "rate": 1.0 / bin_width,
+        "unit": "spikes per bin",
+        "channel_ids": np.asarray(units.id.data[:])[rows],
+        "roi_table_path": object_path(units),
+        "roi_indices": rows.astype(np.int64),
+    }
 
 
-def frame_labels(nwbfile: NWBFile, conditions: str, timestamps: np.ndarray, *,
-                 condition_column: str | None = None) -> np.ndarray:
+def frame_labels(
+    nwbfile: NWBFile, conditions: str, timestamps: np.ndarray, *, condition_column: str | None = None
+) -> np.ndarray:
     """Condition label of every frame, from an intervals table or an events object.
 
     Parameters
@@ -379,12 +403,15 @@ def frame_labels(nwbfile: NWBFile, conditions: str, timestamps: np.ndarray, *,
             t = times[np.argmax(clash)]
             raise ConditionError(
                 f"intervals of {object_path(obj)!r} overlap with different labels ({labels[np.argmax(clash)]!r} and "
-                f"{label!r} at t={t:.6g} s); choose a column whose intervals do not overlap")
+                f"{label!r} at t={t:.6g} s); choose a column whose intervals do not overlap"
+            )
         labels[inside] = label
     if not np.any(labels != None):  # noqa: E711
         span = f"{times[0]:.6g}–{times[-1]:.6g} s" if times.size else "no frames"
-        raise ConditionError(f"no frame of the series ({span}) lies in a labelled interval of {object_path(obj)!r} "
-                             f"({len(intervals)} intervals); check the table and the time base")
+        raise ConditionError(
+            f"no frame of the series ({span}) lies in a labelled interval of {object_path(obj)!r} "
+            f"({len(intervals)} intervals); check the table and the time base"
+        )
     return labels
 
 
@@ -443,8 +470,10 @@ def read_recording(
         if conditions is not None:
             labels = frame_labels(opened.nwbfile, conditions, fields["timestamps"], condition_column=condition_column)
         elif condition_column is not None:
-            raise ConditionError(f"condition_column={condition_column!r} given without conditions=TABLE; name the "
-                                 "intervals or events table too (--conditions TABLE)")
+            raise ConditionError(
+                f"condition_column={condition_column!r} given without conditions=TABLE; name the "
+                "intervals or events table too (--conditions TABLE)"
+            )
         return Recording(
             labels=labels,
             segment_ids=segment_ids(fields["timestamps"], labels, rate=fields["rate"]),

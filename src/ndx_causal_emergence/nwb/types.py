@@ -103,8 +103,12 @@ class MacroVariableSeries(_GeneratedMacroVariableSeries):
             dims=("time", "variable"),
             coords={"time": time, "variable": np.arange(data.shape[1])},
             name=self.name,
-            attrs={"scale": int(self.scale), "dimension": int(self.dimension), "unit": self.unit,
-                   "object_id": self.object_id},
+            attrs={
+                "scale": int(self.scale),
+                "dimension": int(self.dimension),
+                "unit": self.unit,
+                "object_id": self.object_id,
+            },
         )
 
 

@@ -201,12 +201,20 @@ def _module_for(nwbfile: NWBFile, series: Any) -> ProcessingModule:
             return parent
         parent = parent.parent
     kind = series.neurodata_type
-    name = {"Units": "ecephys", "ElectricalSeries": "ecephys", "TwoPhotonSeries": "ophys",
-            "OnePhotonSeries": "ophys", "RoiResponseSeries": "ophys"}.get(kind, "misc")
+    name = {
+        "Units": "ecephys",
+        "ElectricalSeries": "ecephys",
+        "TwoPhotonSeries": "ophys",
+        "OnePhotonSeries": "ophys",
+        "RoiResponseSeries": "ophys",
+    }.get(kind, "misc")
     if name in nwbfile.processing:
         return nwbfile.processing[name]
-    descriptions = {"ecephys": "Processed extracellular electrophysiology data.",
-                    "ophys": "Processed optical physiology data.", "misc": "Processed data."}
+    descriptions = {
+        "ecephys": "Processed extracellular electrophysiology data.",
+        "ophys": "Processed optical physiology data.",
+        "misc": "Processed data.",
+    }
     return nwbfile.create_processing_module(name=name, description=descriptions[name])
 
 

@@ -6,5 +6,11 @@ from .results import ConditionResult, Results, read_results
 from .run import analyze
 
 __all__ = [
-    "AnalysisConfig", "ConditionResult", "Results", "analyze", "batch_summary_dataset", "read_results", "run_batch",
+    "AnalysisConfig",
+    "ConditionResult",
+    "Results",
+    "analyze",
+    "batch_summary_dataset",
+    "read_results",
+    "run_batch",
 ]

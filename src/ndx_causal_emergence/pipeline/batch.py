@@ -126,8 +126,9 @@ def _frame(rows: pd.DataFrame | list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def _error_rows(label: str, error: str, conditions: Sequence[str | None] = (None,)) -> pd.DataFrame:
-    return _frame([{"input": label, "output": None, "condition": c, "status": "error", "error": error}
-                   for c in conditions])
+    return _frame(
+        [{"input": label, "output": None, "condition": c, "status": "error", "error": error} for c in conditions]
+    )
 
 
 def _result_rows(item: BatchInput, summary: pd.DataFrame, *, status: str, error: str | None = None) -> pd.DataFrame:
@@ -208,8 +209,13 @@ def expand_sources(
         elif Path(text).is_dir():
             pattern = path_glob or DEFAULT_GLOB
             root = Path(text)
-            found = sorted(p for p in root.rglob("*") if p.is_file() and out_dir.resolve() not in p.resolve().parents
-                           and match_glob(p.relative_to(root).as_posix(), pattern))  # never earlier outputs
+            found = sorted(
+                p
+                for p in root.rglob("*")
+                if p.is_file()
+                and out_dir.resolve() not in p.resolve().parents
+                and match_glob(p.relative_to(root).as_posix(), pattern)
+            )  # never earlier outputs
             if not found:
                 add(_error_rows(text, f"SourceError: no file in the folder {text} matches {pattern!r}"))
             for path in found:
@@ -228,8 +234,10 @@ def expand_sources(
     clashes = {out: labels for out, labels in by_output.items() if len(labels) > 1}
     if clashes:
         out, labels = next(iter(clashes.items()))
-        raise InputError(f"inputs {labels} would all write {out}; give each input a distinct file name, or run them "
-                         "in separate batches with different out_dir")
+        raise InputError(
+            f"inputs {labels} would all write {out}; give each input a distinct file name, or run them "
+            "in separate batches with different out_dir"
+        )
     return items, failures
 
 
@@ -238,8 +246,10 @@ def expand_sources(
 
 
 def _too_few_channels(item: BatchInput, detail: str) -> DataError:
-    return DataError(f"{item.label}: {detail}; causal emergence compares coarser scales with the micro scale, so it "
-                     "needs at least 2 channels (units or ROIs) that vary; nothing to analyse")
+    return DataError(
+        f"{item.label}: {detail}; causal emergence compares coarser scales with the micro scale, so it "
+        "needs at least 2 channels (units or ROIs) that vary; nothing to analyse"
+    )
 
 
 def _stored_rows(item: BatchInput, config: AnalysisConfig) -> pd.DataFrame:
@@ -249,14 +259,22 @@ def _stored_rows(item: BatchInput, config: AnalysisConfig) -> pd.DataFrame:
     try:
         stored = read_results(item.output, load_models=False)
     except SourceError as err:
-        raise OutputError(f"{item.output} exists but cannot be read ({err}); delete it or rerun with overwrite"
-                          ) from None
+        raise OutputError(
+            f"{item.output} exists but cannot be read ({err}); delete it or rerun with overwrite"
+        ) from None
     wanted = json.loads(config.to_json())
     if not stored or any(res.parameters != wanted for res in stored.values()):
-        raise OutputError(f"{item.output} exists and holds analyses with other parameters (or none); rerun with "
-                          "overwrite to replace it, or choose another out_dir")
-    summary = Results(conditions={res.condition: res for res in stored.values()}, config=config, source=None,
-                      series_path="", series_object_id="").summary()
+        raise OutputError(
+            f"{item.output} exists and holds analyses with other parameters (or none); rerun with "
+            "overwrite to replace it, or choose another out_dir"
+        )
+    summary = Results(
+        conditions={res.condition: res for res in stored.values()},
+        config=config,
+        source=None,
+        series_path="",
+        series_object_id="",
+    ).summary()
     return _result_rows(item, summary, status="skipped")
 
 
@@ -267,25 +285,36 @@ def _plan_input(item: BatchInput, config: AnalysisConfig, overwrite: bool, cache
 
     if item.output.exists() and not overwrite:
         return _Plan(rows=_stored_rows(item, config))
-    recording = read_recording(item.source, series=config.series, conditions=config.conditions,
-                               condition_column=config.condition_column, bin_width=config.bin_width,
-                               cache_dir=cache_dir)
+    recording = read_recording(
+        item.source,
+        series=config.series,
+        conditions=config.conditions,
+        condition_column=config.condition_column,
+        bin_width=config.bin_width,
+        cache_dir=cache_dir,
+    )
     if recording.n_channels < 2:
         raise _too_few_channels(item, f"{recording.series_path} has {recording.n_channels} channel")
     return _Plan(conditions=recording.conditions() or [None])
 
 
 @_recorded
-def _analyze_input(item: BatchInput, condition: str | None, config: AnalysisConfig, cache_dir: str | None,
-                   command: str | None) -> Any:
+def _analyze_input(
+    item: BatchInput, condition: str | None, config: AnalysisConfig, cache_dir: str | None, command: str | None
+) -> Any:
     """The :class:`~.results.Results` of one condition of an input."""
     import torch
 
     from .run import analyze
 
     torch.set_num_threads(1)  # one Dask thread runs one task: torch must not start a thread per core on top
-    results = analyze(item.source, config=config, only=None if condition is None else [condition],
-                      cache_dir=cache_dir, command=command)
+    results = analyze(
+        item.source,
+        config=config,
+        only=None if condition is None else [condition],
+        cache_dir=cache_dir,
+        command=command,
+    )
     for res in results.conditions.values():
         if len(res.emergence) < 2:
             dropped = ", ".join(f"{ch} ({why})" for ch, why in res.dropped_channels) or "none"
@@ -303,8 +332,9 @@ def _remove_stale_temporaries(target: Path) -> None:
 
 
 @_recorded
-def _write_input(item: BatchInput, conditions: list[str | None], errors: dict[str | None, str],
-                 *outcomes: Any) -> pd.DataFrame:
+def _write_input(
+    item: BatchInput, conditions: list[str | None], errors: dict[str | None, str], *outcomes: Any
+) -> pd.DataFrame:
     """Write one input's output from its analyses (``outcomes``, one per condition not in ``errors``)."""
     failed = dict(errors)
     done = []
@@ -344,16 +374,26 @@ def _connect(workers: int | None, scheduler: str | None) -> Iterator[Any]:
         try:
             client = Client(scheduler, timeout="30s")
         except (OSError, TimeoutError) as err:
-            raise InputError(f"cannot connect to the Dask scheduler at {scheduler!r}: {err}; check the address "
-                             "(e.g. tcp://host:8786) and that the scheduler runs") from None
+            raise InputError(
+                f"cannot connect to the Dask scheduler at {scheduler!r}: {err}; check the address "
+                "(e.g. tcp://host:8786) and that the scheduler runs"
+            ) from None
         with client:
             yield client
         return
     n_workers = workers if workers is not None else (os.cpu_count() or 1)
     if n_workers < 1:
         raise InputError(f"workers must be >= 1, got {workers}")
-    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         yield client
 
 
@@ -364,8 +404,17 @@ def _outcome(future: Any) -> Any:
         return _Failure(_one_line(err))
 
 
-def _execute(client: Any, items: list[BatchInput], config: AnalysisConfig, *, overwrite: bool,
-             cache_dir: str | None, retries: int, command: str | None, progress: bool) -> list[pd.DataFrame]:
+def _execute(
+    client: Any,
+    items: list[BatchInput],
+    config: AnalysisConfig,
+    *,
+    overwrite: bool,
+    cache_dir: str | None,
+    retries: int,
+    command: str | None,
+    progress: bool,
+) -> list[pd.DataFrame]:
     """Submit the plan, analysis and writer tasks; one summary frame per input, in input order."""
     from distributed import as_completed
     from tqdm import tqdm
@@ -397,8 +446,10 @@ def _execute(client: Any, items: list[BatchInput], config: AnalysisConfig, *, ov
                 elif plan.rows is not None:
                     rows[i] = plan.rows
                 else:
-                    analyses[i] = {c: submit("analyze", i, c, f"{i}-{k}", _analyze_input, item, c, config, cache_dir,
-                                             command) for k, c in enumerate(plan.conditions)}
+                    analyses[i] = {
+                        c: submit("analyze", i, c, f"{i}-{k}", _analyze_input, item, c, config, cache_dir, command)
+                        for k, c in enumerate(plan.conditions)
+                    }
                     remaining[i] = len(plan.conditions)
                     bar.total += len(plan.conditions)
             elif kind == "analyze":
@@ -406,8 +457,17 @@ def _execute(client: Any, items: list[BatchInput], config: AnalysisConfig, *, ov
                 if remaining[i] == 0:  # all analyses of the input finished: submit its writer
                     futures = analyses.pop(i)
                     errors = {c: _one_line(f.exception()) for c, f in futures.items() if f.status == "error"}
-                    submit("write", i, None, str(i), _write_input, item, list(futures), errors,
-                           *[f for c, f in futures.items() if c not in errors])
+                    submit(
+                        "write",
+                        i,
+                        None,
+                        str(i),
+                        _write_input,
+                        item,
+                        list(futures),
+                        errors,
+                        *[f for c, f in futures.items() if c not in errors],
+                    )
                     bar.total += 1
             else:
                 written = _outcome(future)
@@ -498,9 +558,16 @@ def run_batch(
     out_dir.mkdir(parents=True, exist_ok=True)
     if items:
         with _connect(workers, scheduler) as client:
-            frames += _execute(client, items, config, overwrite=overwrite,
-                               cache_dir=os.fspath(cache_dir) if cache_dir is not None else None, retries=retries,
-                               command=command, progress=progress)
+            frames += _execute(
+                client,
+                items,
+                config,
+                overwrite=overwrite,
+                cache_dir=os.fspath(cache_dir) if cache_dir is not None else None,
+                retries=retries,
+                command=command,
+                progress=progress,
+            )
     summary = _frame(pd.concat(frames, ignore_index=True))
     _write_summary(summary, out_dir)
     return summary
@@ -531,12 +598,16 @@ def batch_summary_dataset(summary: pd.DataFrame) -> Any:
         return str(errors.iloc[0]) if len(errors) else ""
 
     per_input = summary.groupby("input", sort=False).agg(
-        status=("status", status), error=("error", first_error), output=("output", "first"))
+        status=("status", status), error=("error", first_error), output=("output", "first")
+    )
     dataset = xr.Dataset.from_dataframe(per_input)
     measured = summary[summary["scale"].notna()] if "scale" in summary else summary.iloc[:0]
     if len(measured):
-        numeric = [c for c in measured.columns
-                   if c not in SUMMARY_COLUMNS and c != "scale" and pd.api.types.is_numeric_dtype(measured[c])]
+        numeric = [
+            c
+            for c in measured.columns
+            if c not in SUMMARY_COLUMNS and c != "scale" and pd.api.types.is_numeric_dtype(measured[c])
+        ]
         table = measured.assign(scale=measured["scale"].astype(int)).set_index(["input", "condition", "scale"])
         dataset = xr.merge([dataset, xr.Dataset.from_dataframe(table[numeric])], join="outer")
     return dataset

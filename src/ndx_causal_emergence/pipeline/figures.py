@@ -30,7 +30,10 @@ def condition_figures(result: ConditionResult) -> dict[str, Any]:
         if result.fixed_points is not None:
             fixed = result.fixed_points[result.fixed_points["scale"] == scale]
         figures["potential"] = plot_potential(
-            grid, potential, occupancy_potential(u[np.isfinite(u)], grid), fixed_points=fixed,
+            grid,
+            potential,
+            occupancy_potential(u[np.isfinite(u)], grid),
+            fixed_points=fixed,
             title=f"{title}, top scale {scale} (q = 1)",
         )
     return figures

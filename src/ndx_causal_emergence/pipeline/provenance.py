@@ -38,7 +38,13 @@ def command_line() -> str:
 
 
 def provenance_fields(
-    *, source: Any, series_path: str, series_object_id: str, device: str, start_time: str, end_time: str,
+    *,
+    source: Any,
+    series_path: str,
+    series_object_id: str,
+    device: str,
+    start_time: str,
+    end_time: str,
     command: str | None = None,
 ) -> dict[str, str]:
     """The ``AnalysisProvenance`` fields for one analysis; ``source`` is a ``SourceInfo``."""

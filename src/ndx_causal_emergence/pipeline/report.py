@@ -8,8 +8,15 @@ from typing import Any
 
 from .results import ConditionResult, read_results
 
-SCALE_KEYS = ("scale", "dimension", "effective_information", "dimension_averaged_ei", "causal_emergence",
-              "causal_power", "nmse")
+SCALE_KEYS = (
+    "scale",
+    "dimension",
+    "effective_information",
+    "dimension_averaged_ei",
+    "causal_emergence",
+    "causal_power",
+    "nmse",
+)
 
 
 def _clean(value: Any) -> Any:
@@ -28,7 +35,9 @@ def analysis_summary(name: str, result: ConditionResult) -> dict[str, Any]:
     if result.fixed_points is not None:
         for row in result.fixed_points.to_dict("records"):
             entry = {
-                "scale": _clean(row["scale"]), "stability": row["stability"], "in_support": bool(row["in_support"])
+                "scale": _clean(row["scale"]),
+                "stability": row["stability"],
+                "in_support": bool(row["in_support"]),
             }
             if "source" in row:
                 entry["source"] = row["source"]
@@ -60,9 +69,12 @@ def report_text(document: dict[str, Any]) -> str:
     if not document["analyses"]:
         lines.append("No causal-emergence analysis in this file.")
     for a in document["analyses"]:
-        lines += ["", f"Analysis {a['name']}  (condition: {a['condition']})",
-                  f"  emergent complexity: {a['emergent_complexity']:.3f} bits "
-                  f"({a['emergent_complexity_normalized']:.3f} normalised)"]
+        lines += [
+            "",
+            f"Analysis {a['name']}  (condition: {a['condition']})",
+            f"  emergent complexity: {a['emergent_complexity']:.3f} bits "
+            f"({a['emergent_complexity_normalized']:.3f} normalised)",
+        ]
         lines.append(f"  {'scale':>5} {'dim':>5} {'EI':>9} {'J':>8} {'dJ':>8} {'power':>6} {'NMSE':>7}")
         for s in a["scales"]:
             lines.append(

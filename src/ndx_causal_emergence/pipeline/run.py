@@ -16,8 +16,15 @@ from .results import ConditionResult, Results
 
 Progress = Callable[[str], None]
 
-_SEED_COLUMNS = ("effective_information", "dimension_averaged_ei", "noise_term", "jacobian_term",
-                 "causal_emergence", "causal_power", "nmse")
+_SEED_COLUMNS = (
+    "effective_information",
+    "dimension_averaged_ei",
+    "noise_term",
+    "jacobian_term",
+    "causal_emergence",
+    "causal_power",
+    "nmse",
+)
 
 
 def analysis_name(condition: str) -> str:
@@ -61,18 +68,22 @@ def _surrogate_p_values(
         model = MultiscaleNISPlus(**config.model_kwargs(config.seed)).fit(train, validation=validation)
         null.append(model.emergence_table(test, n_samples=config.n_samples, seed=config.seed)["causal_emergence"])
     null_arr = np.asarray(null)
-    return np.array([
-        surrogate_p_value(obs, null_arr[:, k]) for k, obs in enumerate(observed["causal_emergence"].to_numpy())
-    ])
+    return np.array(
+        [surrogate_p_value(obs, null_arr[:, k]) for k, obs in enumerate(observed["causal_emergence"].to_numpy())]
+    )
 
 
 def _macro_variables(model: Any, prepared: Any) -> list[Any]:
     """Encode every frame used (train, validation, test) in time order; one DataArray per scale."""
     import xarray as xr
 
-    blocks = list(zip(prepared.train + prepared.validation + prepared.test,
-                      prepared.timestamps["train"] + prepared.timestamps["validation"] + prepared.timestamps["test"],
-                      strict=True))
+    blocks = list(
+        zip(
+            prepared.train + prepared.validation + prepared.test,
+            prepared.timestamps["train"] + prepared.timestamps["validation"] + prepared.timestamps["test"],
+            strict=True,
+        )
+    )
     blocks.sort(key=lambda b: float(b[1][0]))
     per_scale: list[list[np.ndarray]] = []
     times = []
@@ -86,10 +97,15 @@ def _macro_variables(model: Any, prepared: Any) -> list[Any]:
     out = []
     for k, parts in enumerate(per_scale):
         values = np.concatenate(parts)
-        out.append(xr.DataArray(
-            values, dims=("time", "variable"), coords={"time": time, "variable": np.arange(values.shape[1])},
-            name=f"scale{k}", attrs={"scale": k, "dimension": values.shape[1]},
-        ))
+        out.append(
+            xr.DataArray(
+                values,
+                dims=("time", "variable"),
+                coords={"time": time, "variable": np.arange(values.shape[1])},
+                name=f"scale{k}",
+                attrs={"scale": k, "dimension": values.shape[1]},
+            )
+        )
     return out
 
 
@@ -205,8 +221,11 @@ def analyze(
     start = now_iso()
     with open_nwb(source, cache_dir=cache_dir) as opened:
         recording = read_recording(
-            opened, series=config.series, conditions=config.conditions,
-            condition_column=config.condition_column, bin_width=config.bin_width,
+            opened,
+            series=config.series,
+            conditions=config.conditions,
+            condition_column=config.condition_column,
+            bin_width=config.bin_width,
         )
         series_obj = opened.nwbfile.objects[recording.series_object_id]
         roi_table = getattr(getattr(series_obj, "rois", None), "table", None)
@@ -227,8 +246,13 @@ def analyze(
     device = str(results[next(iter(results))].models[0].device_) if results else "cpu"
     for res in results.values():
         res.provenance = provenance_fields(
-            source=info, series_path=recording.series_path, series_object_id=recording.series_object_id,
-            device=device, start_time=start, end_time=end, command=command,
+            source=info,
+            series_path=recording.series_path,
+            series_object_id=recording.series_object_id,
+            device=device,
+            start_time=start,
+            end_time=end,
+            command=command,
         )
     return Results(
         conditions=results,

@@ -40,31 +40,55 @@ def _new_file(identifier: str, description: str) -> NWBFile:
     return NWBFile(session_description=description, identifier=identifier, session_start_time=_EPOCH)
 
 
-def _plane_segmentation(nwbfile: NWBFile, *, description: str, indicator: str = "GCaMP",
-                        location: str = "unknown", rate: float = 1.0) -> PlaneSegmentation:
+def _plane_segmentation(
+    nwbfile: NWBFile, *, description: str, indicator: str = "GCaMP", location: str = "unknown", rate: float = 1.0
+) -> PlaneSegmentation:
     device = nwbfile.create_device(name="Microscope", description="imaging device of the source recording")
     channel = OpticalChannel(name="OpticalChannel", description="green channel", emission_lambda=525.0)
     plane = nwbfile.create_imaging_plane(
-        name="ImagingPlane", optical_channel=channel, description=description, device=device,
-        excitation_lambda=920.0, imaging_rate=rate, indicator=indicator, location=location)
+        name="ImagingPlane",
+        optical_channel=channel,
+        description=description,
+        device=device,
+        excitation_lambda=920.0,
+        imaging_rate=rate,
+        indicator=indicator,
+        location=location,
+    )
     segmentation = ImageSegmentation(name="ImageSegmentation")
     ophys = nwbfile.create_processing_module(name="ophys", description="optical physiology processed data")
     ophys.add(segmentation)
     return segmentation.create_plane_segmentation(
-        name="PlaneSegmentation", description=description, imaging_plane=plane)
+        name="PlaneSegmentation", description=description, imaging_plane=plane
+    )
 
 
-def _add_series(nwbfile: NWBFile, container_type: type, series: dict[str, np.ndarray], plane: PlaneSegmentation,
-                *, rate: float | None, unit: str = "a.u.", description: str = "") -> None:
+def _add_series(
+    nwbfile: NWBFile,
+    container_type: type,
+    series: dict[str, np.ndarray],
+    plane: PlaneSegmentation,
+    *,
+    rate: float | None,
+    unit: str = "a.u.",
+    description: str = "",
+) -> None:
     """Add ``{name: (frames, rois) array}`` as RoiResponseSeries in one DfOverF/Fluorescence container."""
     region = plane.create_roi_table_region(region=list(range(len(plane))), description="all ROIs")
     timing = "" if rate is not None else " Frame rate unknown: time is in frames (rate 1 Hz)."
     container = container_type(name=container_type.__name__)
     nwbfile.processing["ophys"].add(container)
     for name, values in series.items():
-        container.add_roi_response_series(RoiResponseSeries(
-            name=name, data=np.ascontiguousarray(values, dtype=np.float32), rois=region, unit=unit,
-            rate=float(rate or 1.0), description=f"{description} ({name}).{timing}"))
+        container.add_roi_response_series(
+            RoiResponseSeries(
+                name=name,
+                data=np.ascontiguousarray(values, dtype=np.float32),
+                rois=region,
+                unit=unit,
+                rate=float(rate or 1.0),
+                description=f"{description} ({name}).{timing}",
+            )
+        )
 
 
 def _write(nwbfile: NWBFile, path: str | os.PathLike) -> Path:
@@ -74,8 +98,9 @@ def _write(nwbfile: NWBFile, path: str | os.PathLike) -> Path:
     return path
 
 
-def suite2p_to_nwb(plane_folder: str | os.PathLike, path: str | os.PathLike, *, rate: float | None = None,
-                   cells_only: bool = True) -> Path:
+def suite2p_to_nwb(
+    plane_folder: str | os.PathLike, path: str | os.PathLike, *, rate: float | None = None, cells_only: bool = True
+) -> Path:
     """Convert a suite2p ``plane0`` folder (F, Fneu, spks, iscell, stat ``.npy``) to NWB.
 
     Parameters
@@ -95,8 +120,10 @@ def suite2p_to_nwb(plane_folder: str | os.PathLike, path: str | os.PathLike, *, 
     ``Deconvolved`` (spks); ROIs are pixel masks from ``stat``.
     """
     folder = Path(plane_folder)
-    traces = {name: np.load(folder / f"{stem}.npy") for name, stem in
-              (("RoiResponseSeries", "F"), ("Neuropil", "Fneu"), ("Deconvolved", "spks"))}
+    traces = {
+        name: np.load(folder / f"{stem}.npy")
+        for name, stem in (("RoiResponseSeries", "F"), ("Neuropil", "Fneu"), ("Deconvolved", "spks"))
+    }
     stat = np.load(folder / "stat.npy", allow_pickle=True)
     keep = np.flatnonzero(np.load(folder / "iscell.npy")[:, 0] > 0) if cells_only else np.arange(len(stat))
     nwbfile = _new_file(f"suite2p-{folder.resolve().name}", f"suite2p output of {folder.name} converted to NWB")
@@ -106,8 +133,14 @@ def suite2p_to_nwb(plane_folder: str | os.PathLike, path: str | os.PathLike, *, 
         roi = stat[i]
         mask = [(int(x), int(y), float(w)) for x, y, w in zip(roi["xpix"], roi["ypix"], roi["lam"], strict=True)]
         plane.add_roi(pixel_mask=mask, suite2p_roi=int(i))
-    _add_series(nwbfile, Fluorescence, {name: values[keep].T for name, values in traces.items()}, plane,
-                rate=rate, description="suite2p traces")
+    _add_series(
+        nwbfile,
+        Fluorescence,
+        {name: values[keep].T for name, values in traces.items()},
+        plane,
+        rate=rate,
+        description="suite2p traces",
+    )
     return _write(nwbfile, path)
 
 
@@ -128,13 +161,14 @@ def caiman_to_nwb(hdf5_path: str | os.PathLike, path: str | os.PathLike) -> Path
     nwbfile = _new_file(f"caiman-{Path(hdf5_path).stem}", "CaImAn CNMF-E result converted to NWB")
     plane = _plane_segmentation(nwbfile, description="CaImAn components (footprints A)", rate=rate)
     for k in range(n_rois):  # CSC: column k = footprint of component k; pixel p = (row p % height, col p // height)
-        pixels, weights = indices[indptr[k]:indptr[k + 1]], data[indptr[k]:indptr[k + 1]]
-        plane.add_roi(pixel_mask=[(int(p // height), int(p % height), float(w))
-                                  for p, w in zip(pixels, weights, strict=True)])
-    _add_series(nwbfile, DfOverF, {"RoiResponseSeries": dff}, plane, rate=rate, unit="dF/F",
-                description="CaImAn F_dff")
-    _add_series(nwbfile, Fluorescence, {"RoiResponseSeries": denoised}, plane, rate=rate,
-                description="CaImAn denoised traces C")
+        pixels, weights = indices[indptr[k] : indptr[k + 1]], data[indptr[k] : indptr[k + 1]]
+        plane.add_roi(
+            pixel_mask=[(int(p // height), int(p % height), float(w)) for p, w in zip(pixels, weights, strict=True)]
+        )
+    _add_series(nwbfile, DfOverF, {"RoiResponseSeries": dff}, plane, rate=rate, unit="dF/F", description="CaImAn F_dff")
+    _add_series(
+        nwbfile, Fluorescence, {"RoiResponseSeries": denoised}, plane, rate=rate, description="CaImAn denoised traces C"
+    )
     return _write(nwbfile, path)
 
 
@@ -153,13 +187,13 @@ def extract_to_nwb(mat_path: str | os.PathLike, path: str | os.PathLike, *, rate
     for image in filters:
         ys, xs = np.nonzero(image)
         plane.add_roi(pixel_mask=[(int(x), int(y), float(image[y, x])) for y, x in zip(ys, xs, strict=True)])
-    _add_series(nwbfile, Fluorescence, {"RoiResponseSeries": traces}, plane, rate=rate,
-                description="EXTRACT traces")
+    _add_series(nwbfile, Fluorescence, {"RoiResponseSeries": traces}, plane, rate=rate, description="EXTRACT traces")
     return _write(nwbfile, path)
 
 
-def triplett_to_nwb(folder: str | os.PathLike, path: str | os.PathLike, *, fish: str = "zf_20151104-f1",
-                    rate: float | None = None) -> Path:
+def triplett_to_nwb(
+    folder: str | os.PathLike, path: str | os.PathLike, *, fish: str = "zf_20151104-f1", rate: float | None = None
+) -> Path:
     """Convert one fish of Triplett et al. 2018 (zebrafish tectum, CSV) to NWB.
 
     The activity matrix (cells × frames, dF/F-like) goes to ``DfOverF/RoiResponseSeries``;
@@ -174,18 +208,27 @@ def triplett_to_nwb(folder: str | os.PathLike, path: str | os.PathLike, *, fish:
         for cell in (c for c in line.replace(" ", "").split(",") if c):
             membership[int(float(cell)) - 1].append(str(number))
     nwbfile = _new_file(f"triplett2018-{fish}", f"Triplett et al. 2018, larval zebrafish tectum, {fish}")
-    plane = _plane_segmentation(nwbfile, description="tectal cells (centroid coordinates)", location="optic tectum",
-                                rate=rate or 1.0)
+    plane = _plane_segmentation(
+        nwbfile, description="tectal cells (centroid coordinates)", location="optic tectum", rate=rate or 1.0
+    )
     plane.add_column(name="assemblies", description="published assemblies of the cell (1-based, comma-separated)")
     for (x, y), groups in zip(coords, membership, strict=True):
         plane.add_roi(pixel_mask=[(int(round(x)), int(round(y)), 1.0)], assemblies=",".join(groups))
-    _add_series(nwbfile, DfOverF, {"RoiResponseSeries": activity.T}, plane, rate=rate, unit="dF/F",
-                description="spontaneous activity")
+    _add_series(
+        nwbfile,
+        DfOverF,
+        {"RoiResponseSeries": activity.T},
+        plane,
+        rate=rate,
+        unit="dF/F",
+        description="spontaneous activity",
+    )
     return _write(nwbfile, path)
 
 
-def write_long_ophys_nwb(path: str | os.PathLike, *, n_frames: int, n_rois: int, chunk_frames: int = 1000,
-                         rate: float = 30.0, seed: int = 0) -> Path:
+def write_long_ophys_nwb(
+    path: str | os.PathLike, *, n_frames: int, n_rois: int, chunk_frames: int = 1000, rate: float = 30.0, seed: int = 0
+) -> Path:
     """Write a long ``DfOverF/RoiResponseSeries`` of seeded noise, float32, chunked (chunk_frames, n_rois).
 
     Written block by block, so memory stays small whatever the size. For I/O tests and benchmarks.
@@ -196,13 +239,15 @@ def write_long_ophys_nwb(path: str | os.PathLike, *, n_frames: int, n_rois: int,
         """Noise generated per block from (seed, first row): the same file whatever the write order."""
 
         def __init__(self) -> None:
-            super().__init__(buffer_shape=(chunk_frames, n_rois), chunk_shape=(chunk_frames, n_rois),
-                             display_progress=False)
+            super().__init__(
+                buffer_shape=(chunk_frames, n_rois), chunk_shape=(chunk_frames, n_rois), display_progress=False
+            )
 
         def _get_data(self, selection: tuple[slice, ...]) -> np.ndarray:
             rows = selection[0]
             block = np.random.default_rng([seed, rows.start]).standard_normal(
-                (rows.stop - rows.start, n_rois), dtype=np.float32)
+                (rows.stop - rows.start, n_rois), dtype=np.float32
+            )
             return block[:, selection[1]]
 
         def _get_maxshape(self) -> tuple[int, int]:
@@ -218,7 +263,14 @@ def write_long_ophys_nwb(path: str | os.PathLike, *, n_frames: int, n_rois: int,
     region = plane.create_roi_table_region(region=list(range(n_rois)), description="all ROIs")
     container = DfOverF(name="DfOverF")
     nwbfile.processing["ophys"].add(container)
-    container.add_roi_response_series(RoiResponseSeries(
-        name="RoiResponseSeries", data=H5DataIO(_Noise()), rois=region, unit="dF/F", rate=rate,
-        description="seeded standard normal noise"))
+    container.add_roi_response_series(
+        RoiResponseSeries(
+            name="RoiResponseSeries",
+            data=H5DataIO(_Noise()),
+            rois=region,
+            unit="dF/F",
+            rate=rate,
+            description="seeded standard normal noise",
+        )
+    )
     return _write(nwbfile, path)

@@ -52,8 +52,11 @@ __all__ = ["DandiStandIn", "RequestRecord", "ServedAsset", "point_dandi_client_a
 #: The real DANDI assets of ``tests/data/dandi_units_nwb``: (dandiset, asset path, local file name).
 REAL_UNITS_ASSETS = (
     ("000207", "sub-4/sub-4_ses-4_ecephys+image.nwb", "sub-4_ses-4_ecephys+image.nwb"),
-    ("000009", "sub-anm00239123/sub-anm00239123_ses-20170627T093549_ecephys+ogen.nwb",
-     "sub_anm00239123_ses_20170627T093549_ecephys_and_ogen.nwb"),
+    (
+        "000009",
+        "sub-anm00239123/sub-anm00239123_ses-20170627T093549_ecephys+ogen.nwb",
+        "sub_anm00239123_ses_20170627T093549_ecephys_and_ogen.nwb",
+    ),
     ("000006", "sub-anm369963/sub-anm369963_ses-20170228.nwb", "sub-anm369963_ses-20170228.nwb"),
     ("000006", "sub-anm372793/sub-anm372793_ses-20170508.nwb", "sub-anm372793_ses-20170508.nwb"),
 )
@@ -190,8 +193,9 @@ class DandiStandIn:
         return f"{self.base_url}/api"
 
     # ---- content ---------------------------------------------------------------------------
-    def add_asset(self, dandiset_id: str, path: str, file: str | os.PathLike,
-                  *, versions: tuple[str, ...] = ("draft",)) -> ServedAsset:
+    def add_asset(
+        self, dandiset_id: str, path: str, file: str | os.PathLike, *, versions: tuple[str, ...] = ("draft",)
+    ) -> ServedAsset:
         """Serve ``file`` as asset ``path`` of Dandiset ``dandiset_id`` in ``versions``.
 
         Published version ids look like ``0.240101.0000``; the most recent one (sorted) is the
@@ -205,10 +209,15 @@ class DandiStandIn:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 sha.update(block)
         asset = ServedAsset(
-            dandiset_id=dandiset_id, path=path.lstrip("/"), file=file,
+            dandiset_id=dandiset_id,
+            path=path.lstrip("/"),
+            file=file,
             asset_id=str(uuid.uuid5(_NAMESPACE, f"{dandiset_id}/{path}")),
-            blob_id=str(uuid.uuid5(_NAMESPACE, sha.hexdigest())), size=file.stat().st_size,
-            sha256=sha.hexdigest(), etag=DandiETag.from_file(file).as_str())
+            blob_id=str(uuid.uuid5(_NAMESPACE, sha.hexdigest())),
+            size=file.stat().st_size,
+            sha256=sha.hexdigest(),
+            etag=DandiETag.from_file(file).as_str(),
+        )
         with self._lock:
             dandiset = self._dandisets.setdefault(dandiset_id, _Dandiset(dandiset_id, versions=[]))
             for version in versions:
@@ -280,32 +289,62 @@ class DandiStandIn:
     # ---- JSON documents --------------------------------------------------------------------
     def _version(self, dandiset: _Dandiset, version: str) -> dict[str, Any]:
         assets = dandiset.assets.values()
-        return {"version": version, "name": f"Dandiset {dandiset.identifier} (stand-in)",
-                "asset_count": len(assets), "size": sum(a.size for a in assets), "created": _STAMP,
-                "modified": _STAMP, "status": "Valid" if version == "draft" else "Published"}
+        return {
+            "version": version,
+            "name": f"Dandiset {dandiset.identifier} (stand-in)",
+            "asset_count": len(assets),
+            "size": sum(a.size for a in assets),
+            "created": _STAMP,
+            "modified": _STAMP,
+            "status": "Valid" if version == "draft" else "Published",
+        }
 
     def _dandiset_json(self, dandiset: _Dandiset) -> dict[str, Any]:
         published = sorted(v for v in dandiset.versions if v != "draft")
-        return {"identifier": dandiset.identifier, "created": _STAMP, "modified": _STAMP,
-                "contact_person": "Stand-in, Test", "embargo_status": "OPEN",
-                "most_recent_published_version": self._version(dandiset, published[-1]) if published else None,
-                "draft_version": self._version(dandiset, "draft")}
+        return {
+            "identifier": dandiset.identifier,
+            "created": _STAMP,
+            "modified": _STAMP,
+            "contact_person": "Stand-in, Test",
+            "embargo_status": "OPEN",
+            "most_recent_published_version": self._version(dandiset, published[-1]) if published else None,
+            "draft_version": self._version(dandiset, "draft"),
+        }
 
     def _asset_row(self, asset: ServedAsset) -> dict[str, Any]:
-        return {"asset_id": asset.asset_id, "blob": asset.blob_id, "zarr": None, "path": asset.path,
-                "size": asset.size, "created": _STAMP, "modified": _STAMP}
+        return {
+            "asset_id": asset.asset_id,
+            "blob": asset.blob_id,
+            "zarr": None,
+            "path": asset.path,
+            "size": asset.size,
+            "created": _STAMP,
+            "modified": _STAMP,
+        }
 
     def _asset_metadata(self, asset: ServedAsset) -> dict[str, Any]:
-        return {"id": f"dandiasset:{asset.asset_id}", "identifier": asset.asset_id, "schemaKey": "Asset",
-                "path": asset.path, "contentSize": asset.size, "encodingFormat": "application/x-nwb",
-                "digest": {"dandi:dandi-etag": asset.etag, "dandi:sha2-256": asset.sha256},
-                "contentUrl": [self.download_url(asset), self.blob_url(asset)], "dateModified": _STAMP,
-                "blobDateModified": _STAMP}
+        return {
+            "id": f"dandiasset:{asset.asset_id}",
+            "identifier": asset.asset_id,
+            "schemaKey": "Asset",
+            "path": asset.path,
+            "contentSize": asset.size,
+            "encodingFormat": "application/x-nwb",
+            "digest": {"dandi:dandi-etag": asset.etag, "dandi:sha2-256": asset.sha256},
+            "contentUrl": [self.download_url(asset), self.blob_url(asset)],
+            "dateModified": _STAMP,
+            "blobDateModified": _STAMP,
+        }
 
     def _server_info(self) -> dict[str, Any]:
-        return {"version": "0.0.0+standin", "schema_version": "0.6.10", "schema_url": "",
-                "cli-minimal-version": "0.60.0", "cli-bad-versions": [],
-                "services": {"api": {"url": self.api_url}, "webui": {"url": self.base_url}, "jupyterhub": None}}
+        return {
+            "version": "0.0.0+standin",
+            "schema_version": "0.6.10",
+            "schema_url": "",
+            "cli-minimal-version": "0.60.0",
+            "cli-bad-versions": [],
+            "services": {"api": {"url": self.api_url}, "webui": {"url": self.base_url}, "jupyterhub": None},
+        }
 
     def _paginate(self, items: list[Any], url: str, query: dict[str, list[str]]) -> dict[str, Any]:
         size = int(query.get("page_size", [self.page_size])[0])
@@ -319,8 +358,12 @@ class DandiStandIn:
             params["page"] = str(number)
             return f"{self.base_url}{url}?{urlencode(params)}"
 
-        return {"count": count, "next": link(page + 1), "previous": link(page - 1) if page > 1 else None,
-                "results": items[(page - 1) * size: page * size]}
+        return {
+            "count": count,
+            "next": link(page + 1),
+            "previous": link(page - 1) if page > 1 else None,
+            "results": items[(page - 1) * size : page * size],
+        }
 
     def route(self, method: str, url: str) -> tuple[int, Any, dict[str, str]]:
         """(status, JSON body or ServedAsset for blobs, extra headers) of an API request."""
@@ -348,21 +391,35 @@ class DandiStandIn:
             return 404, {"detail": "Not found."}, {}
         version, rest = m[1], m[2]
         if rest == "":
-            return 200, {"identifier": f"DANDI:{dandiset.identifier}", "id": f"DANDI:{dandiset.identifier}/{version}",
-                         "name": self._version(dandiset, version)["name"], "version": version,
-                         "schemaKey": "Dandiset"}, {}
+            return (
+                200,
+                {
+                    "identifier": f"DANDI:{dandiset.identifier}",
+                    "id": f"DANDI:{dandiset.identifier}/{version}",
+                    "name": self._version(dandiset, version)["name"],
+                    "version": version,
+                    "schemaKey": "Dandiset",
+                },
+                {},
+            )
         if rest == "info/":
-            info = self._version(dandiset, version) | {"asset_validation_errors": [], "version_validation_errors": [],
-                                                       "dandiset": self._dandiset_json(dandiset)}
+            info = self._version(dandiset, version) | {
+                "asset_validation_errors": [],
+                "version_validation_errors": [],
+                "dandiset": self._dandiset_json(dandiset),
+            }
             return 200, info, {}
         if rest == "assets/":
             prefix = query.get("path", [""])[0]
             order = query.get("order", ["path"])[0] or "path"
             chosen = [a for a in dandiset.assets.values() if a.path.startswith(prefix)]
-            chosen.sort(key=lambda a: a.path if order.lstrip("-") == "path" else a.asset_id,
-                        reverse=order.startswith("-"))
-            rows = [self._asset_row(a) | ({"metadata": self._asset_metadata(a)} if query.get("metadata") else {})
-                    for a in chosen]
+            chosen.sort(
+                key=lambda a: a.path if order.lstrip("-") == "path" else a.asset_id, reverse=order.startswith("-")
+            )
+            rows = [
+                self._asset_row(a) | ({"metadata": self._asset_metadata(a)} if query.get("metadata") else {})
+                for a in chosen
+            ]
             return 200, self._paginate(rows, path, query), {}
         if m := re.fullmatch(r"assets/([^/]+)/(info/|download/)?", rest):
             asset = self._assets.get(m[1])
@@ -523,4 +580,3 @@ def point_dandi_client_at(server: DandiStandIn, *, instance: str = "dandi") -> I
             else:
                 os.environ[name] = value
         utils._get_instance.cache_clear()
-

@@ -42,8 +42,11 @@ def mock_MacroVariableSeries(
     data = np.random.default_rng(seed).uniform(-1, 1, (n_times, dimension)).astype(np.float32)
     timing: dict[str, Any] = {"starting_time": 0.0, "rate": rate}
     if source_series is not None:
-        timing = {"timestamps": source_series} if source_series.timestamps is not None else {
-            "starting_time": source_series.starting_time, "rate": source_series.rate}
+        timing = (
+            {"timestamps": source_series}
+            if source_series.timestamps is not None
+            else {"starting_time": source_series.starting_time, "rate": source_series.rate}
+        )
     return MacroVariableSeries(
         name=name or name_generator("MacroVariableSeries"),
         description=f"Macro variables of scale {scale}.",
@@ -83,9 +86,15 @@ def mock_EmergenceTable(*, name: str | None = None, dimensions: tuple[int, ...] 
     for k, q in enumerate(dimensions):
         j = j0 + 0.3 * k
         table.add_row(
-            scale=k, dimension=q, effective_information=j * q, dimension_averaged_ei=j,
-            noise_term=(j - 0.2) * q, jacobian_term=0.2 * q, causal_emergence=j - j0,
-            causal_power=1.0 / len(dimensions), nmse=0.4,
+            scale=k,
+            dimension=q,
+            effective_information=j * q,
+            dimension_averaged_ei=j,
+            noise_term=(j - 0.2) * q,
+            jacobian_term=0.2 * q,
+            causal_emergence=j - j0,
+            causal_power=1.0 / len(dimensions),
+            nmse=0.4,
         )
     return table
 
@@ -94,10 +103,17 @@ def mock_FixedPointTable(*, name: str | None = None) -> FixedPointTable:
     """A FixedPointTable with a 1-D double well (two stable points, one unstable) and a 2-D saddle."""
     table = FixedPointTable(name=name or "fixed_points", description="Fixed points of the macro dynamics.")
     for loc, ev, stab in [([-1.0], [0.98], "stable"), ([0.0], [1.01], "unstable"), ([1.0], [0.98], "stable")]:
-        table.add_row(scale=3, location=loc, eigenvalues_real=ev, eigenvalues_imag=[0.0], stability=stab,
-                      in_support=True)
-    table.add_row(scale=2, location=[0.1, -0.2], eigenvalues_real=[1.01, 0.99], eigenvalues_imag=[0.0, 0.0],
-                  stability="saddle", in_support=False)
+        table.add_row(
+            scale=3, location=loc, eigenvalues_real=ev, eigenvalues_imag=[0.0], stability=stab, in_support=True
+        )
+    table.add_row(
+        scale=2,
+        location=[0.1, -0.2],
+        eigenvalues_real=[1.01, 0.99],
+        eigenvalues_imag=[0.0, 0.0],
+        stability="saddle",
+        in_support=False,
+    )
     return table
 
 
@@ -125,11 +141,17 @@ def mock_AttributionTable(
 def mock_AnalysisProvenance(*, name: str = "provenance", **overrides: str) -> AnalysisProvenance:
     """An AnalysisProvenance with plausible values; keyword arguments override fields."""
     fields = dict(
-        package_name="ndx-causal-emergence", package_version="0.1.0",
+        package_name="ndx-causal-emergence",
+        package_version="0.1.0",
         source_url="https://github.com/ndx-causal-emergence/ndx-causal-emergence",
-        command="causal-emergence run input.nwb", environment=json.dumps({"python": "3.11", "torch": "2.13.0"}),
-        device="cpu", start_time="2026-01-01T00:00:00+00:00", end_time="2026-01-01T00:01:00+00:00",
-        input_file="input.nwb", input_identifier="mock-identifier", input_object_id="00000000-0000",
+        command="causal-emergence run input.nwb",
+        environment=json.dumps({"python": "3.11", "torch": "2.13.0"}),
+        device="cpu",
+        start_time="2026-01-01T00:00:00+00:00",
+        end_time="2026-01-01T00:01:00+00:00",
+        input_file="input.nwb",
+        input_identifier="mock-identifier",
+        input_object_id="00000000-0000",
         input_path="/processing/ophys/DfOverF/RoiResponseSeries",
     )
     fields.update(overrides)
@@ -181,14 +203,15 @@ def mock_nwbfile_with_analysis(*, n_rois: int = 4, n_times: int = 100) -> NWBFil
     """An NWBFile with a mock ROI recording and one CausalEmergenceAnalysis in ``processing/ophys``."""
     nwbfile = mock_NWBFile()
     series = mock_RoiResponseSeries(
-        name="RoiResponseSeries", data=np.random.default_rng(1).normal(size=(n_times, n_rois)), rate=10.0,
-        n_rois=n_rois, nwbfile=nwbfile,
+        name="RoiResponseSeries",
+        data=np.random.default_rng(1).normal(size=(n_times, n_rois)),
+        rate=10.0,
+        n_rois=n_rois,
+        nwbfile=nwbfile,
     )
     plane = series.rois.table
     ophys = nwbfile.processing["ophys"]
-    analysis = mock_CausalEmergenceAnalysis(
-        name="causal_emergence_awake", source_series=series, with_attribution=False
-    )
+    analysis = mock_CausalEmergenceAnalysis(name="causal_emergence_awake", source_series=series, with_attribution=False)
     ophys.add(analysis)
     analysis.attribution_table = mock_AttributionTable(n_channels=n_rois, rois=plane)
     return nwbfile

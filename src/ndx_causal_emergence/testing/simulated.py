@@ -46,14 +46,22 @@ def write_two_condition_nwb(
     """
     latents = two_condition_latents(n_frames, seed=seed)
     traces = np.concatenate([embed_nonlinear(lat, n_channels, noise=0.1, seed=seed) for lat in latents.values()])
-    nwbfile = mock_NWBFile(session_description="simulated awake / anesthesia recording",
-                           identifier=f"simulated-two-condition-{seed}")
+    nwbfile = mock_NWBFile(
+        session_description="simulated awake / anesthesia recording", identifier=f"simulated-two-condition-{seed}"
+    )
     plane = mock_PlaneSegmentation(n_rois=n_channels, nwbfile=nwbfile)
     rois = plane.create_roi_table_region(region=list(range(n_channels)), description="all ROIs")
     dff = DfOverF(name="DfOverF")
     nwbfile.processing["ophys"].add(dff)
-    dff.create_roi_response_series(name="RoiResponseSeries", data=traces.astype(np.float32), rois=rois, unit="dF/F",
-                                   rate=rate, starting_time=0.0, description="simulated dF/F")
+    dff.create_roi_response_series(
+        name="RoiResponseSeries",
+        data=traces.astype(np.float32),
+        rois=rois,
+        unit="dF/F",
+        rate=rate,
+        starting_time=0.0,
+        description="simulated dF/F",
+    )
     nwbfile.add_epoch_column(name="stage", description="behavioural state")
     for i, label in enumerate(latents):
         nwbfile.add_epoch(start_time=i * n_frames / rate, stop_time=(i + 1) * n_frames / rate, stage=label)
@@ -109,15 +117,26 @@ class LatentChannels:
         """:func:`~ndx_causal_emergence.dynamics.analyze_dynamics` of the test frames (64 attribution samples)."""
         from ..dynamics import analyze_dynamics
 
-        return analyze_dynamics(model, self.x[: self.n_train], self.x[self.n_train :], self.timestamps_test,
-                                attribution_samples=64, min_dwell=MIN_DWELL)
+        return analyze_dynamics(
+            model,
+            self.x[: self.n_train],
+            self.x[self.n_train :],
+            self.timestamps_test,
+            attribution_samples=64,
+            min_dwell=MIN_DWELL,
+        )
 
     def true_transitions(self) -> pd.DataFrame:
         """Switches of the test part of the latent between the wells ±1 (unstable point 0, dwell :data:`MIN_DWELL`)."""
         from ..dynamics import metastable_states
 
-        _, transitions = metastable_states(self.latent[self.n_train :, 0], self.timestamps_test, [-1.0, 1.0],
-                                           unstable_points=[0.0], min_dwell=MIN_DWELL)
+        _, transitions = metastable_states(
+            self.latent[self.n_train :, 0],
+            self.timestamps_test,
+            [-1.0, 1.0],
+            unstable_points=[0.0],
+            min_dwell=MIN_DWELL,
+        )
         return transitions
 
 

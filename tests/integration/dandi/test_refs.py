@@ -12,17 +12,20 @@ from ndx_causal_emergence.testing.dandi_server import DandiStandIn
 PATH = "sub-anm372793/sub-anm372793_ses-20170508.nwb"
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("DANDI:000006/draft/sub-x/sub-x.nwb", True),
-    ("dandi:000006", True),
-    ("dandi://dandi/000006@draft/sub-x.nwb", True),
-    ("https://dandiarchive.org/dandiset/000006/draft/files?location=sub-x", True),
-    ("https://api.dandiarchive.org/api/assets/0a1b-2c/download/", True),
-    ("https://api.dandiarchive.org/api/dandisets/000006/versions/draft/assets/?path=sub-x", True),
-    ("https://example.org/data/file.nwb", False),
-    ("https://dandiarchive.s3.amazonaws.com/blobs/0a1/b2c/0a1b2c", False),
-    ("/home/me/DANDI/file.nwb", False),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("DANDI:000006/draft/sub-x/sub-x.nwb", True),
+        ("dandi:000006", True),
+        ("dandi://dandi/000006@draft/sub-x.nwb", True),
+        ("https://dandiarchive.org/dandiset/000006/draft/files?location=sub-x", True),
+        ("https://api.dandiarchive.org/api/assets/0a1b-2c/download/", True),
+        ("https://api.dandiarchive.org/api/dandisets/000006/versions/draft/assets/?path=sub-x", True),
+        ("https://example.org/data/file.nwb", False),
+        ("https://dandiarchive.s3.amazonaws.com/blobs/0a1/b2c/0a1b2c", False),
+        ("/home/me/DANDI/file.nwb", False),
+    ],
+)
 def test_is_dandi_reference(text: str, expected: bool) -> None:
     assert is_dandi_reference(text) is expected
 
@@ -40,7 +43,11 @@ def test_all_forms_resolve_to_one_asset(standin: DandiStandIn) -> None:
     for form in forms:
         asset = resolve_asset(form)
         assert (asset.asset_id, asset.path, asset.url, asset.digest) == (
-            reference.asset_id, reference.path, reference.url, reference.digest), form
+            reference.asset_id,
+            reference.path,
+            reference.url,
+            reference.digest,
+        ), form
     by_id = resolve_asset(f"{standin.api_url}/assets/{reference.asset_id}/download/")
     assert by_id.asset_id == reference.asset_id and by_id.dandiset_id is None  # an id alone names no Dandiset
 

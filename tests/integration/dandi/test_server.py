@@ -22,12 +22,16 @@ def test_range_requests(standin: DandiStandIn, real_data: Path) -> None:
     head = requests.head(asset.url)
     assert head.status_code == 200 and head.headers["Accept-Ranges"] == "bytes"
     assert int(head.headers["Content-Length"]) == len(data) == asset.size
-    for header, first, last in [("bytes=0-9", 0, 9), ("bytes=1000-", 1000, len(data) - 1),
-                                ("bytes=-16", len(data) - 16, len(data) - 1), ("bytes=5-99999999", 5, len(data) - 1)]:
+    for header, first, last in [
+        ("bytes=0-9", 0, 9),
+        ("bytes=1000-", 1000, len(data) - 1),
+        ("bytes=-16", len(data) - 16, len(data) - 1),
+        ("bytes=5-99999999", 5, len(data) - 1),
+    ]:
         response = requests.get(asset.url, headers={"Range": header})
         assert response.status_code == 206
         assert response.headers["Content-Range"] == f"bytes {first}-{last}/{len(data)}"
-        assert response.content == data[first: last + 1]
+        assert response.content == data[first : last + 1]
     assert requests.get(asset.url, headers={"Range": f"bytes={len(data)}-"}).status_code == 416
     assert requests.get(asset.url).content == data
 
@@ -35,8 +39,9 @@ def test_range_requests(standin: DandiStandIn, real_data: Path) -> None:
 def test_download_redirects_to_blob(standin: DandiStandIn) -> None:
     asset = resolve_asset(f"DANDI:000207/draft/{PATH_207}")
     for method in ("GET", "HEAD"):
-        response = requests.request(method, f"{standin.api_url}/assets/{asset.asset_id}/download/",
-                                    allow_redirects=False)
+        response = requests.request(
+            method, f"{standin.api_url}/assets/{asset.asset_id}/download/", allow_redirects=False
+        )
         assert response.status_code == 302 and response.headers["Location"] == asset.url
     assert asset.url.startswith(f"{standin.base_url}/blobs/")
 
@@ -70,13 +75,16 @@ def test_version_defaults_to_latest_published(real_data: Path, tmp_path: Path) -
         assert resolve_asset("DANDI:000124/sub-b/sub-b_ophys.nwb").version == "draft"
 
 
-@pytest.mark.parametrize("reference, match", [
-    ("DANDI:000207/draft/sub-4/nope.nwb", "not found"),
-    ("DANDI:000777/draft/sub-1/x.nwb", "not found"),
-    ("DANDI:000207", "whole Dandiset 000207"),
-    ("DANDI:000006/draft/", "whole Dandiset"),
-    ("DANDI:000006/draft/sub-anm3", "matches 2 assets|not found"),
-])
+@pytest.mark.parametrize(
+    "reference, match",
+    [
+        ("DANDI:000207/draft/sub-4/nope.nwb", "not found"),
+        ("DANDI:000777/draft/sub-1/x.nwb", "not found"),
+        ("DANDI:000207", "whole Dandiset 000207"),
+        ("DANDI:000006/draft/", "whole Dandiset"),
+        ("DANDI:000006/draft/sub-anm3", "matches 2 assets|not found"),
+    ],
+)
 def test_bad_references(standin: DandiStandIn, reference: str, match: str) -> None:
     with pytest.raises(SourceError, match=match):
         resolve_asset(reference)

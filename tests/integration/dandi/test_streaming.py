@@ -36,8 +36,9 @@ def archive(long_file: Path) -> Iterator[DandiStandIn]:
         yield server
 
 
-def test_slice_transfers_little_and_second_read_hits_disk_cache(archive: DandiStandIn, long_file: Path,
-                                                              tmp_path: Path) -> None:
+def test_slice_transfers_little_and_second_read_hits_disk_cache(
+    archive: DandiStandIn, long_file: Path, tmp_path: Path
+) -> None:
     size = long_file.stat().st_size
     assert 45e6 < size < 55e6
     rec = read_recording(REF, time_range=WINDOW, cache_dir=tmp_path / "cache")
@@ -63,8 +64,10 @@ def test_dropped_connection_is_retried(archive: DandiStandIn, long_file: Path, t
     np.testing.assert_array_equal(rec.data, read_recording(long_file, time_range=WINDOW).data)
     blob_gets = [r for r in archive.log if r.path.startswith("/blobs/") and r.method == "GET"]
     dropped = blob_gets[1]
-    assert dropped.range and dropped.body_bytes < int(dropped.range.split("-")[1]) - int(
-        dropped.range.split("=")[1].split("-")[0]) + 1  # the server really cut the body short
+    assert (
+        dropped.range
+        and dropped.body_bytes < int(dropped.range.split("-")[1]) - int(dropped.range.split("=")[1].split("-")[0]) + 1
+    )  # the server really cut the body short
     assert blob_gets[2].range == dropped.range  # the same range asked again
     assert blob_gets[3].status == 500 and blob_gets[4].range == blob_gets[3].range
 
@@ -76,8 +79,7 @@ def test_plain_url(archive: DandiStandIn, tmp_path: Path) -> None:
         assert opened.nwbfile.identifier == "long-100000x125-seed0"
 
 
-def test_dandi_instance_environment_variable(long_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                                             ) -> None:
+def test_dandi_instance_environment_variable(long_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``DANDI_INSTANCE=<api url>`` alone (known_instances untouched) routes ``DANDI:`` references."""
     with DandiStandIn() as server:
         server.add_asset("000321", "sub-long/sub-long_ophys.nwb", long_file)
@@ -100,8 +102,9 @@ def _blob_gets(archive: DandiStandIn) -> list:
 
 
 @pytest.mark.timeout(120)
-def test_stalled_request_times_out_and_is_retried(archive: DandiStandIn, long_file: Path, tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stalled_request_times_out_and_is_retried(
+    archive: DandiStandIn, long_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A server that takes the request and never answers is abandoned after the read timeout."""
     monkeypatch.setattr(remote, "REQUEST_TIMEOUT_S", (5.0, 1.0))
     archive.inject_fault(on_blob_request=2, kind="stall")
@@ -123,7 +126,8 @@ def _byte_spans(records: list) -> list[tuple[int, int]]:
 
 
 def test_connection_lost_for_good_is_a_clear_error_and_a_rerun_resumes(
-        archive: DandiStandIn, long_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    archive: DandiStandIn, long_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """When every retry of a range fails, the read raises StreamingError; a rerun fetches only the rest."""
     monkeypatch.setattr(remfile.RemFile, "_num_request_retries", 2)  # 3 tries instead of 9 (25 s of back-off)
     cache = tmp_path / "cache"
@@ -137,8 +141,11 @@ def test_connection_lost_for_good_is_a_clear_error_and_a_rerun_resumes(
         assert isinstance(failure.value, SourceError)  # the command line's exit code 2 and one-line message
     first = _blob_gets(archive)
     assert [r.range for r in first[-3:]] == [first[-1].range] * 3  # the same range, dropped on every try
-    fetched = [span for span, record in zip(_byte_spans(first), first, strict=True)
-               if record.status == 206 and record.body_bytes == span[1] - span[0] + 1]
+    fetched = [
+        span
+        for span, record in zip(_byte_spans(first), first, strict=True)
+        if record.status == 206 and record.body_bytes == span[1] - span[0] + 1
+    ]
     archive.reset_log()
     rec = read_recording(REF, time_range=WINDOW, cache_dir=cache)
     np.testing.assert_array_equal(rec.data, read_recording(long_file, time_range=WINDOW).data)

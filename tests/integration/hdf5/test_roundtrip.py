@@ -60,10 +60,20 @@ def test_nwbinspector_nothing_critical_for_our_objects(written):
     from nwbinspector import Importance, inspect_nwbfile
 
     _, path = written
-    ours = {"MacroVariableSeries", "LearnedDynamicsModel", "ModelParameter", "EmergenceTable", "FixedPointTable",
-            "AttributionTable", "AnalysisProvenance", "CausalEmergenceAnalysis", "EventsTable"}
+    ours = {
+        "MacroVariableSeries",
+        "LearnedDynamicsModel",
+        "ModelParameter",
+        "EmergenceTable",
+        "FixedPointTable",
+        "AttributionTable",
+        "AnalysisProvenance",
+        "CausalEmergenceAnalysis",
+        "EventsTable",
+    }
     bad = [
-        m for m in inspect_nwbfile(nwbfile_path=str(path))
+        m
+        for m in inspect_nwbfile(nwbfile_path=str(path))
         if m.importance.value >= Importance.CRITICAL.value and (m.object_type in ours or ANALYSIS in (m.location or ""))
     ]
     assert bad == []

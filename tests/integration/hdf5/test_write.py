@@ -33,8 +33,13 @@ def _input_file(path: Path, n_times: int = 100) -> InputLinks:
     import numpy as np
 
     nwbfile = mock_NWBFile()
-    series = mock_RoiResponseSeries(name="RoiResponseSeries", n_rois=4, rate=10.0, nwbfile=nwbfile,
-                                    data=np.random.default_rng(0).normal(size=(n_times, 4)))
+    series = mock_RoiResponseSeries(
+        name="RoiResponseSeries",
+        n_rois=4,
+        rate=10.0,
+        nwbfile=nwbfile,
+        data=np.random.default_rng(0).normal(size=(n_times, 4)),
+    )
     with NWBHDF5IO(path, "w") as io:
         io.write(nwbfile)
     return InputLinks(series.object_id, series.rois.table.object_id, [0, 1, 2, 3])
@@ -146,8 +151,14 @@ def test_locked_file(tmp_path):
     src = tmp_path / "in.nwb"
     links = _input_file(src)
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import h5py, time; f = h5py.File({str(src)!r}, 'a'); print('open', flush=True); "
-         "time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            f"import h5py, time; f = h5py.File({str(src)!r}, 'a'); print('open', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "open"
         before = _digest(src)  # (opening in 'a' mode marks the file; compare from here)
@@ -181,8 +192,11 @@ def test_in_place_survives_sigkill_at_random_moments(tmp_path):
     rng = random.Random(1234)
     # how long an append takes once the process is ready
     target.write_bytes(original.read_bytes())
-    proc = subprocess.Popen([sys.executable, "-c", APPENDER, str(target), links.series_object_id,
-                             links.roi_table_object_id], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", APPENDER, str(target), links.series_object_id, links.roi_table_object_id],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout.readline().strip() == "ready"
     t0 = time.perf_counter()
     proc.wait()
@@ -191,8 +205,11 @@ def test_in_place_survives_sigkill_at_random_moments(tmp_path):
     outcomes = {"original": 0, "complete": 0}
     for _ in range(20):
         target.write_bytes(original.read_bytes())
-        proc = subprocess.Popen([sys.executable, "-c", APPENDER, str(target), links.series_object_id,
-                                 links.roi_table_object_id], stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", APPENDER, str(target), links.series_object_id, links.roi_table_object_id],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(rng.uniform(0, duration * 1.1))
         os.kill(proc.pid, signal.SIGKILL)

@@ -15,9 +15,19 @@ def recording(data: np.ndarray, labels: list | None = None, rate: float = 10.0) 
     n = data.shape[0]
     times = np.arange(n) / rate
     lab = None if labels is None else np.array(labels, dtype=object)
-    return Recording(data=data, timestamps=times, channel_ids=np.arange(100, 100 + data.shape[1]), labels=lab,
-                     segment_ids=segment_ids(times, lab, rate=rate), unit="a.u.", rate=rate, series_path="/x",
-                     series_object_id=None, roi_table_path=None, roi_indices=None)
+    return Recording(
+        data=data,
+        timestamps=times,
+        channel_ids=np.arange(100, 100 + data.shape[1]),
+        labels=lab,
+        segment_ids=segment_ids(times, lab, rate=rate),
+        unit="a.u.",
+        rate=rate,
+        series_path="/x",
+        series_object_id=None,
+        roi_table_path=None,
+        roi_indices=None,
+    )
 
 
 def test_drops_constant_and_nan_channels_and_scales_on_train() -> None:
@@ -52,8 +62,9 @@ def test_condition_selection_and_segments() -> None:
     used = np.concatenate([np.concatenate(prep.frame_indices[b]) for b in ("train", "validation", "test")])
     assert set(used) == (set(range(300)) | set(range(650, 900))) - {100}
     for block in ("train", "validation", "test"):
-        for idx, seg, times in zip(prep.frame_indices[block], getattr(prep, block), prep.timestamps[block],
-                                   strict=True):
+        for idx, seg, times in zip(
+            prep.frame_indices[block], getattr(prep, block), prep.timestamps[block], strict=True
+        ):
             assert np.all(np.diff(idx) == 1)  # contiguous pieces only
             assert seg.shape == (idx.size, 3) and times.size == idx.size
     assert prep.train[0].shape[0] == 100 and prep.frame_indices["train"][1][0] == 101

@@ -12,11 +12,19 @@ from ndx_causal_emergence.data.recording import Recording, SourceInfo
 
 def make(labels: list | None = None, n: int = 6) -> Recording:
     return Recording(
-        data=np.arange(n * 2, dtype=float).reshape(n, 2), timestamps=np.arange(n) * 0.5,
-        channel_ids=np.array([7, 9]), labels=None if labels is None else np.array(labels, dtype=object),
-        segment_ids=np.zeros(n, dtype=int), unit="dF/F", rate=2.0, series_path="/processing/ophys/DfOverF/rrs",
-        series_object_id="abc", roi_table_path=None, roi_indices=None,
-        source=SourceInfo(location="x.nwb", identifier="id-1"))
+        data=np.arange(n * 2, dtype=float).reshape(n, 2),
+        timestamps=np.arange(n) * 0.5,
+        channel_ids=np.array([7, 9]),
+        labels=None if labels is None else np.array(labels, dtype=object),
+        segment_ids=np.zeros(n, dtype=int),
+        unit="dF/F",
+        rate=2.0,
+        series_path="/processing/ophys/DfOverF/rrs",
+        series_object_id="abc",
+        roi_table_path=None,
+        roi_indices=None,
+        source=SourceInfo(location="x.nwb", identifier="id-1"),
+    )
 
 
 def test_conditions_in_order_of_first_appearance() -> None:

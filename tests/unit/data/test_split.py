@@ -26,8 +26,10 @@ def test_nan_rows_split_runs() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(lengths=st.lists(st.integers(1, 40), min_size=1, max_size=8),
-       fractions=st.sampled_from([(0.7, 0.1, 0.2), (0.5, 0.5, 0.0), (1.0, 0.0, 0.0), (0.6, 0.2, 0.2)]))
+@given(
+    lengths=st.lists(st.integers(1, 40), min_size=1, max_size=8),
+    fractions=st.sampled_from([(0.7, 0.1, 0.2), (0.5, 0.5, 0.0), (1.0, 0.0, 0.0), (0.6, 0.2, 0.2)]),
+)
 def test_chronological_split_properties(lengths: list[int], fractions: tuple[float, float, float]) -> None:
     starts = np.cumsum([0] + [n + 3 for n in lengths])  # runs separated by 3 unused frames
     runs = [np.arange(s, s + n) for s, n in zip(starts, lengths, strict=False)]

@@ -11,21 +11,37 @@ from pynwb.event import EventsTable
 from pynwb.ophys import DfOverF, Fluorescence, ImageSegmentation, OpticalChannel, RoiResponseSeries
 
 
-def ophys_file(*, n_frames: int = 600, n_rois: int = 6, rate: float | None = 10.0,
-               timestamps: np.ndarray | None = None, dff: bool = True, fluorescence: bool = True,
-               seed: int = 0) -> NWBFile:
+def ophys_file(
+    *,
+    n_frames: int = 600,
+    n_rois: int = 6,
+    rate: float | None = 10.0,
+    timestamps: np.ndarray | None = None,
+    dff: bool = True,
+    fluorescence: bool = True,
+    seed: int = 0,
+) -> NWBFile:
     """A file with a PlaneSegmentation and RoiResponseSeries in DfOverF and/or Fluorescence.
 
     DfOverF holds ``seed`` noise; Fluorescence holds 100 + the same noise (so the two differ).
     ROI ids are 10, 11, ... (not row numbers) so id mapping is tested.
     """
-    nwbfile = NWBFile(session_description="test", identifier=f"ophys-{seed}",
-                      session_start_time=datetime(2024, 1, 1, tzinfo=timezone.utc))  # noqa: UP017
+    nwbfile = NWBFile(
+        session_description="test",
+        identifier=f"ophys-{seed}",
+        session_start_time=datetime(2024, 1, 1, tzinfo=timezone.utc),  # noqa: UP017
+    )
     device = nwbfile.create_device(name="scope")
     plane = nwbfile.create_imaging_plane(
-        name="plane", optical_channel=OpticalChannel(name="green", description="g", emission_lambda=525.0),
-        description="p", device=device, excitation_lambda=920.0, imaging_rate=rate or 10.0, indicator="GCaMP6",
-        location="cortex")
+        name="plane",
+        optical_channel=OpticalChannel(name="green", description="g", emission_lambda=525.0),
+        description="p",
+        device=device,
+        excitation_lambda=920.0,
+        imaging_rate=rate or 10.0,
+        indicator="GCaMP6",
+        location="cortex",
+    )
     ophys = nwbfile.create_processing_module(name="ophys", description="ophys")
     segmentation = ImageSegmentation(name="ImageSegmentation")
     ophys.add(segmentation)
@@ -38,13 +54,15 @@ def ophys_file(*, n_frames: int = 600, n_rois: int = 6, rate: float | None = 10.
     if dff:
         container = DfOverF(name="DfOverF")
         ophys.add(container)
-        container.add_roi_response_series(RoiResponseSeries(name="RoiResponseSeries", data=values, rois=region,
-                                                            unit="dF/F", **timing))
+        container.add_roi_response_series(
+            RoiResponseSeries(name="RoiResponseSeries", data=values, rois=region, unit="dF/F", **timing)
+        )
     if fluorescence:
         container = Fluorescence(name="Fluorescence")
         ophys.add(container)
-        container.add_roi_response_series(RoiResponseSeries(name="RoiResponseSeries", data=values + 100, rois=region,
-                                                            unit="a.u.", **timing))
+        container.add_roi_response_series(
+            RoiResponseSeries(name="RoiResponseSeries", data=values + 100, rois=region, unit="a.u.", **timing)
+        )
     return nwbfile
 
 
@@ -55,8 +73,9 @@ def add_stage_epochs(nwbfile: NWBFile, spans: list[tuple[float, float, str]]) ->
         nwbfile.add_epoch(start_time=start, stop_time=stop, tags=[stage], stage=stage)
 
 
-def add_stage_events(nwbfile: NWBFile, events: list[tuple[float, str]], *, durations: list[float] | None = None
-                     ) -> None:
+def add_stage_events(
+    nwbfile: NWBFile, events: list[tuple[float, str]], *, durations: list[float] | None = None
+) -> None:
     """A core EventsTable ``stage_changes`` whose ``stage`` column marks condition starts."""
     table = EventsTable(name="stage_changes", description="start of each stage")
     table.add_column(name="stage", description="stage starting at this time")

@@ -63,8 +63,10 @@ def test_series_by_path_and_name(ophys_path: Path) -> None:
 def test_list_series(ophys_path: Path) -> None:
     with open_nwb(ophys_path) as opened:
         table = list_series(opened.nwbfile)
-    assert list(table["path"]) == ["/processing/ophys/DfOverF/RoiResponseSeries",
-                                   "/processing/ophys/Fluorescence/RoiResponseSeries"]
+    assert list(table["path"]) == [
+        "/processing/ophys/DfOverF/RoiResponseSeries",
+        "/processing/ophys/Fluorescence/RoiResponseSeries",
+    ]
     assert list(table["container"]) == ["DfOverF", "Fluorescence"]
     assert table["shape"].iloc[0] == (600, 6)
     assert {"path", "neurodata_type", "shape", "rate", "unit", "description"} <= set(table.columns)
@@ -142,8 +144,16 @@ def test_timestamps_gap_breaks_segments(tmp_path: Path) -> None:
 
 def test_conversion_and_offset_applied(tmp_path: Path) -> None:
     nwbfile = ophys_file(dff=False, fluorescence=False)
-    nwbfile.add_acquisition(TimeSeries(name="scaled", data=np.arange(12, dtype=np.int16).reshape(6, 2), unit="V",
-                                       rate=1.0, conversion=0.5, offset=-1.0))
+    nwbfile.add_acquisition(
+        TimeSeries(
+            name="scaled",
+            data=np.arange(12, dtype=np.int16).reshape(6, 2),
+            unit="V",
+            rate=1.0,
+            conversion=0.5,
+            offset=-1.0,
+        )
+    )
     rec = read_recording(write(nwbfile, tmp_path / "c.nwb"))
     np.testing.assert_allclose(rec.data, np.arange(12).reshape(6, 2) * 0.5 - 1.0)
     assert rec.data.dtype == np.float64
@@ -204,8 +214,12 @@ def test_bad_sources(tmp_path: Path, kind: str) -> None:
             h5["x"] = 1
     elif kind == "folder":
         path.mkdir()
-    match = {"missing": "no such file", "text": "not an HDF5 file", "hdf5": "HDF5 but not NWB",
-             "folder": "is a folder"}[kind]
+    match = {
+        "missing": "no such file",
+        "text": "not an HDF5 file",
+        "hdf5": "HDF5 but not NWB",
+        "folder": "is a folder",
+    }[kind]
     with pytest.raises(SourceError, match=match) as info:
         read_recording(path)
     assert "\n" not in str(info.value)

@@ -16,7 +16,7 @@ from ndx_causal_emergence.nwb.read import open_nwb, read_recording
 # Writes, in a separate process, a file holding ndx-events 0.2-style LabeledEvents and
 # AnnotatedEventsTable objects: the namespace is rebuilt from its published schema (types,
 # fields, dtypes) into a temporary folder, loaded into a private type map, and cached in the file.
-WRITER = textwrap.dedent('''
+WRITER = textwrap.dedent("""
     import sys
     from pathlib import Path
     import numpy as np
@@ -67,7 +67,7 @@ WRITER = textwrap.dedent('''
     nwbfile.add_acquisition(table)
     with NWBHDF5IO(out, "w", manager=BuildManager(type_map)) as io:
         io.write(nwbfile)
-''')
+""")
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +75,9 @@ def legacy_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("legacy")
     out = folder / "legacy.nwb"
     repo = Path(__file__).resolve().parents[3]
-    result = subprocess.run([sys.executable, "-c", WRITER, str(folder), str(out), str(repo)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", WRITER, str(folder), str(out), str(repo)], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return out
 

@@ -51,18 +51,38 @@ def test_learned_dynamics_model_state_dict_round_trip():
 def test_learned_dynamics_model_errors():
     with pytest.raises(ValueError, match="contains '/'"):
         LearnedDynamicsModel.from_state_dict(
-            {"a/b": np.zeros(2)}, name="m", description="d", model_class="x", architecture="{}",
-            framework="torch", framework_version="2",
+            {"a/b": np.zeros(2)},
+            name="m",
+            description="d",
+            model_class="x",
+            architecture="{}",
+            framework="torch",
+            framework_version="2",
         )
     with pytest.raises(ValueError, match="architecture must be JSON"):
-        LearnedDynamicsModel(name="m", description="d", model_class="x", architecture="{not json",
-                             framework="torch", framework_version="2")
+        LearnedDynamicsModel(
+            name="m",
+            description="d",
+            model_class="x",
+            architecture="{not json",
+            framework="torch",
+            framework_version="2",
+        )
 
 
 def test_tables_have_required_columns():
     emergence = mock_EmergenceTable(dimensions=(8, 2, 1)).to_dataframe()
-    for col in ["scale", "dimension", "effective_information", "dimension_averaged_ei", "noise_term",
-                "jacobian_term", "causal_emergence", "causal_power", "nmse"]:
+    for col in [
+        "scale",
+        "dimension",
+        "effective_information",
+        "dimension_averaged_ei",
+        "noise_term",
+        "jacobian_term",
+        "causal_emergence",
+        "causal_power",
+        "nmse",
+    ]:
         assert col in emergence.columns
     assert emergence["causal_emergence"].iloc[0] == 0.0
     fixed = mock_FixedPointTable().to_dataframe()

@@ -20,7 +20,7 @@ def test_json_round_trip_keeps_every_field() -> None:
 
 def test_toml_file_and_overrides(tmp_path) -> None:
     path = tmp_path / "analysis.toml"
-    path.write_text('cut = 4\ncoarsening = 2\nbin_width = 0.5\n')
+    path.write_text("cut = 4\ncoarsening = 2\nbin_width = 0.5\n")
     config = AnalysisConfig.from_toml(path, bin_width=1.0)
     assert (config.cut, config.coarsening, config.bin_width) == (4, 2, 1.0)
     assert MultiscaleNISPlus(**config.model_kwargs(seed=0)).scales_for(116) == [116, 58, 29, 14, 7, 4]
