@@ -10,6 +10,8 @@ the datasets and fields the package's converters read. Prints the sha256 of ever
 from __future__ import annotations
 
 import hashlib
+import io
+import pickle
 import shutil
 import sys
 from pathlib import Path
@@ -65,6 +67,19 @@ def _caiman(source: Path, out: Path) -> Path:
     return target
 
 
+def _save_portable_object_array(path: Path, array: np.ndarray) -> None:
+    """``np.save`` of an object array that numpy 1.x loads as well as 2.x, like suite2p's own files.
+
+    numpy 2 pickles arrays by reference to ``numpy._core``, which numpy 1.x lacks; the text-based
+    pickle protocol 2 names modules on lines of their own, so they are renamed to ``numpy.core``,
+    which both versions resolve.
+    """
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, np.lib.format.header_data_from_array_1_0(array))
+    pickle.dump(array, buffer, protocol=2)
+    path.write_bytes(buffer.getvalue().replace(b"numpy._core.", b"numpy.core."))
+
+
 def _suite2p(source: Path, out: Path) -> list[Path]:
     folder, target = source / "pynapple_suite2p_plane0", out / "pynapple_suite2p_plane0"
     target.mkdir(parents=True, exist_ok=True)
@@ -76,7 +91,7 @@ def _suite2p(source: Path, out: Path) -> list[Path]:
     stat = np.load(folder / "stat.npy", allow_pickle=True)
     kept = np.empty(len(stat), dtype=object)
     kept[:] = [{key: roi[key] for key in STAT_FIELDS} for roi in stat]
-    np.save(target / "stat.npy", kept, allow_pickle=True)
+    _save_portable_object_array(target / "stat.npy", kept)
     return [*written, target / "stat.npy"]
 
 
