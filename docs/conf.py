@@ -50,6 +50,7 @@ def _schema_pages() -> None:
     short section in ``core_types.inc``, so that every reference resolves without a network.
     """
     shutil.rmtree(SCHEMA, ignore_errors=True)
+    SCHEMA.mkdir()  # an existing folder: hdmf-docutils then asks git for no revision (a copy may have no .git)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(DOCS), os.environ.get("PYTHONPATH", "")])}
     subprocess.run(
         [sys.executable, "-c", "from hdmf_docutils.generate_format_docs import main; main()"],
