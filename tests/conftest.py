@@ -1,4 +1,4 @@
-"""Shared fixtures: the real data beside the checkout and small helpers."""
+"""Shared fixtures: the real data inside the repository (``tests/data``) and small helpers."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+REAL_DATA = REPO / "tests" / "data"
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """``../shared/data`` (real recordings); CI lays it beside the checkout."""
-    if not SHARED_DATA.is_dir():
-        pytest.fail(f"real data folder {SHARED_DATA} is missing: it must lie beside the checkout")
-    return SHARED_DATA
+def real_data() -> Path:
+    """``tests/data``: subsets of real recordings, described file by file in its README.md."""
+    if not (REAL_DATA / "README.md").is_file():
+        pytest.fail(f"test data folder {REAL_DATA} is missing or incomplete: it is part of the repository")
+    return REAL_DATA

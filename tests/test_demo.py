@@ -11,8 +11,8 @@ from ndx_causal_emergence.demo import demo_file
 from ndx_causal_emergence.testing.convert import caiman_to_nwb
 
 
-def test_bundled_file_is_the_converted_real_recording(shared_data, tmp_path):
-    rebuilt = caiman_to_nwb(shared_data / "neuroconv_ophys_segmentation" / "caiman_analysis.hdf5", tmp_path / "c.nwb")
+def test_bundled_file_is_the_converted_real_recording(real_data, tmp_path):
+    rebuilt = caiman_to_nwb(real_data / "neuroconv_ophys_segmentation" / "caiman_analysis.hdf5", tmp_path / "c.nwb")
     with NWBHDF5IO(demo_file(), "r") as bundled_io, NWBHDF5IO(rebuilt, "r") as rebuilt_io:
         a = bundled_io.read().processing["ophys"]["DfOverF"]["RoiResponseSeries"]
         b = rebuilt_io.read().processing["ophys"]["DfOverF"]["RoiResponseSeries"]

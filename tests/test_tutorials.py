@@ -32,11 +32,11 @@ def test_local_nwb_tutorial(monkeypatch, tmp_path):
     assert ns["out"].exists()
 
 
-def test_dandi_tutorial_against_standin(monkeypatch, tmp_path, shared_data):
+def test_dandi_tutorial_against_standin(monkeypatch, tmp_path, real_data):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("NDX_CE_CACHE_DIR", str(tmp_path / "cache"))  # a cold cache: the bytes must travel
     with DandiStandIn() as server, point_dandi_client_at(server):
-        server.add_real_units_assets(shared_data / "dandi_units_nwb")
+        server.add_real_units_assets(real_data / "dandi_units_nwb")
         ns = runpy.run_path(str(TUTORIALS[1]))
         assert len(server.range_requests()) > 0  # the asset was streamed, not downloaded whole
     prov = ns["prov"]

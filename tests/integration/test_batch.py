@@ -110,17 +110,17 @@ class KillMidTask(WorkerPlugin):
 
 
 @pytest.fixture(scope="module")
-def archive(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> DandiStandIn:
+def archive(real_data: Path, tmp_path_factory: pytest.TempPathFactory) -> DandiStandIn:
     """The stand-in with the real units assets, a converted suite2p recording and a truncated copy (000999)."""
     folder = tmp_path_factory.mktemp("served")
-    ophys = convert.suite2p_to_nwb(shared_data / "pynapple_suite2p_plane0", folder / "s2p.nwb", rate=30.0)
+    ophys = convert.suite2p_to_nwb(real_data / "pynapple_suite2p_plane0", folder / "s2p.nwb", rate=30.0)
     broken = folder / "broken.nwb"
     content = ophys.read_bytes()
     broken.write_bytes(content[: len(content) // 2])
     # the environment is set before any cluster starts, so worker processes inherit it
     with pytest.MonkeyPatch.context() as env, DandiStandIn(page_size=2) as server, point_dandi_client_at(server):
         env.setenv("NDX_CE_CACHE_DIR", str(folder / "cache"))
-        server.add_real_units_assets(shared_data / "dandi_units_nwb")
+        server.add_real_units_assets(real_data / "dandi_units_nwb")
         server.add_asset("000999", "sub-s2p/sub-s2p_ophys.nwb", ophys)
         server.add_asset("000999", "sub-broken/sub-broken_ophys.nwb", broken)
         yield server
@@ -205,7 +205,7 @@ def test_ophys_asset_output(first: tuple[pd.DataFrame, Path]) -> None:
     np.testing.assert_allclose(result.emergence["causal_emergence"].to_numpy(), rows["causal_emergence"].to_numpy())
     assert list(rows["dimension"]) == [20, 1]  # 20 cells, coarsening 16: 20 -> 1
     with NWBHDF5IO(str(path), "r") as io:  # the input's content is there too
-        assert io.read().processing["ophys"]["Fluorescence"]["RoiResponseSeries"].data.shape == (2000, 20)
+        assert io.read().processing["ophys"]["Fluorescence"]["RoiResponseSeries"].data.shape == (300, 20)
     assert validate(path=str(path)) == []
 
 
@@ -241,14 +241,14 @@ def _plain_export_errors(source: Path, tmp: Path) -> set[str] | str:
     ],
 )
 def test_units_asset_output(
-    first: tuple[pd.DataFrame, Path], shared_data: Path, tmp_path: Path, label: str, file: str
+    first: tuple[pd.DataFrame, Path], real_data: Path, tmp_path: Path, label: str, file: str
 ) -> None:
     summary, out = first
     rows = _rows(summary, label)
     assert set(rows["status"]) == {"ok"}, rows["error"].iloc[0]
     path = Path(rows["output"].iloc[0])
     assert list(_analyses(path)) == ["causal_emergence_all"]
-    inherited = _plain_export_errors(shared_data / "dandi_units_nwb" / file, tmp_path / "plain.nwb")
+    inherited = _plain_export_errors(real_data / "dandi_units_nwb" / file, tmp_path / "plain.nwb")
     if isinstance(inherited, str):  # pynwb cannot validate the input itself: the output fails the same way
         assert _validation(path) == inherited
     else:
@@ -396,11 +396,11 @@ def _with_epochs(path: Path, split: float) -> Path:
     return path
 
 
-def test_cli_batch_runs_every_condition(shared_data: Path, tmp_path: Path) -> None:
+def test_cli_batch_runs_every_condition(real_data: Path, tmp_path: Path) -> None:
     inputs = tmp_path / "inputs"
     recording = inputs / "sub-x" / "rx.nwb"
     recording.parent.mkdir(parents=True)
-    recording.write_bytes((shared_data / "neuroconv_ophys_segmentation" / "nwb_test.nwb").read_bytes())
+    recording.write_bytes((real_data / "neuroconv_ophys_segmentation" / "nwb_test.nwb").read_bytes())
     _with_epochs(recording, 12.5)
     model = "\n".join(f"{k} = {v}" for k, v in TINY.items())
     toml = tmp_path / "config.toml"

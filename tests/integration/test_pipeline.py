@@ -186,11 +186,11 @@ def test_report_json_shape(simulated):
     assert {"scale", "stability", "in_support"} <= set(a["fixed_points"][0])
 
 
-def test_real_triplett_recording(tmp_path, shared_data):
+def test_real_triplett_recording(tmp_path, real_data):
     """Real zebrafish tectum traces (Triplett et al. 2018, 114 cells), converted to NWB, analysed and written."""
     from ndx_causal_emergence.testing.convert import triplett_to_nwb
 
-    source = triplett_to_nwb(shared_data / "triplett2018_zebrafish_tectum", tmp_path / "zf.nwb")
+    source = triplett_to_nwb(real_data / "triplett2018_zebrafish_tectum", tmp_path / "zf.nwb")
     results = ce.analyze(source, scales=(114, 8, 1), preset="fast", model_params={"max_steps": 400})
     res = results.conditions["all"]
     assert res.emergence["dimension"].tolist() == [114, 8, 1]

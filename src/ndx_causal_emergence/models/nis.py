@@ -26,12 +26,12 @@ def _one_scale(q: int | None, n_features: int) -> list[int]:
 class NISPlus(_NISEstimator):
     """NIS+ at one scale: ``q`` macro variables, reverse dynamics, inverse-probability weights.
 
+    Other parameters are those of :class:`~ndx_causal_emergence.models.MultiscaleNISPlus`.
+
     Parameters
     ----------
     q : int
         Number of macro variables (``q = N`` gives the micro-level model of the SIR benchmark).
-
-    Other parameters are those of :class:`~ndx_causal_emergence.models.MultiscaleNISPlus`.
     """
 
     def __init__(
@@ -85,15 +85,15 @@ class NISPlus(_NISEstimator):
 class NIS(_NISEstimator):
     """NIS at one scale: ``q`` macro variables, forward dynamics only, unweighted loss.
 
-    Parameters
-    ----------
-    q : int
-        Number of macro variables.
-
     Other parameters are those of :class:`~ndx_causal_emergence.models.MultiscaleNISPlus`
     (without the reverse-term and weighting ones). Training is unweighted; Σ in
     :meth:`emergence_table` follows ``weighted_measures`` as for NIS+, so that the two J compare
     (the ``sir`` preset weights both, as the official code does).
+
+    Parameters
+    ----------
+    q : int
+        Number of macro variables.
     """
 
     _fixed: ClassVar[dict[str, Any]] = {

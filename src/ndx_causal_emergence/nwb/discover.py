@@ -2,7 +2,7 @@
 
 :func:`list_series` lists every series the analysis can read (ROI response series, any other
 2-D ``TimeSeries``, the ``Units`` table); :func:`list_condition_tables` lists every object that
-can label frames with conditions (intervals tables with text columns, core ``EventsTable``s and
+can label frames with conditions (intervals tables with text columns, core ``EventsTable`` objects and
 legacy ndx-events objects read through the file's cached spec). :func:`find_series` and
 :func:`find_condition_source` resolve the user's choice (a path inside the file or a unique
 bare name) into the object, with errors that list the candidates.

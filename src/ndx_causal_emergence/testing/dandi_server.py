@@ -49,7 +49,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 __all__ = ["DandiStandIn", "RequestRecord", "ServedAsset", "point_dandi_client_at", "REAL_UNITS_ASSETS"]
 
-#: The real DANDI assets of ``shared/data/dandi_units_nwb``: (dandiset, asset path, local file name).
+#: The real DANDI assets of ``tests/data/dandi_units_nwb``: (dandiset, asset path, local file name).
 REAL_UNITS_ASSETS = (
     ("000207", "sub-4/sub-4_ses-4_ecephys+image.nwb", "sub-4_ses-4_ecephys+image.nwb"),
     (
@@ -243,7 +243,7 @@ class DandiStandIn:
         return asset
 
     def add_real_units_assets(self, folder: str | os.PathLike) -> list[ServedAsset]:
-        """Serve the four real DANDI assets of ``shared/data/dandi_units_nwb`` at their real ids and paths."""
+        """Serve the four real DANDI assets of ``tests/data/dandi_units_nwb`` at their real ids and paths."""
         return [self.add_asset(d, path, Path(folder) / name) for d, path, name in REAL_UNITS_ASSETS]
 
     def blob_url(self, asset: ServedAsset) -> str:

@@ -11,8 +11,8 @@ from ndx_causal_emergence.testing.dandi_server import DandiStandIn, point_dandi_
 
 
 @pytest.fixture
-def standin(shared_data: Path) -> Iterator[DandiStandIn]:
+def standin(real_data: Path) -> Iterator[DandiStandIn]:
     """A started stand-in (page size 1, so every list is paginated) serving the four real DANDI assets."""
     with DandiStandIn(page_size=1) as server, point_dandi_client_at(server):
-        server.add_real_units_assets(shared_data / "dandi_units_nwb")
+        server.add_real_units_assets(real_data / "dandi_units_nwb")
         yield server

@@ -16,9 +16,9 @@ from ndx_causal_emergence.testing.dandi_server import REAL_UNITS_ASSETS, DandiSt
 PATH_207 = "sub-4/sub-4_ses-4_ecephys+image.nwb"
 
 
-def test_range_requests(standin: DandiStandIn, shared_data: Path) -> None:
+def test_range_requests(standin: DandiStandIn, real_data: Path) -> None:
     asset = resolve_asset(f"DANDI:000207/{PATH_207}")
-    data = (shared_data / "dandi_units_nwb" / "sub-4_ses-4_ecephys+image.nwb").read_bytes()
+    data = (real_data / "dandi_units_nwb" / "sub-4_ses-4_ecephys+image.nwb").read_bytes()
     head = requests.head(asset.url)
     assert head.status_code == 200 and head.headers["Accept-Ranges"] == "bytes"
     assert int(head.headers["Content-Length"]) == len(data) == asset.size
@@ -46,13 +46,13 @@ def test_download_redirects_to_blob(standin: DandiStandIn) -> None:
     assert asset.url.startswith(f"{standin.base_url}/blobs/")
 
 
-def test_real_assets_at_real_paths_with_digests(standin: DandiStandIn, shared_data: Path) -> None:
+def test_real_assets_at_real_paths_with_digests(standin: DandiStandIn, real_data: Path) -> None:
     from dandischema.digests.dandietag import DandiETag
 
     client = DandiAPIClient(api_url=standin.api_url)
     for dandiset_id, path, name in REAL_UNITS_ASSETS:
         remote = client.get_dandiset(dandiset_id).get_asset_by_path(path)
-        local = shared_data / "dandi_units_nwb" / name
+        local = real_data / "dandi_units_nwb" / name
         assert remote.size == local.stat().st_size
         assert remote.get_raw_digest("dandi:sha2-256") == hashlib.sha256(local.read_bytes()).hexdigest()
         assert remote.get_raw_digest("dandi:dandi-etag") == DandiETag.from_file(local).as_str()
@@ -62,10 +62,10 @@ def test_real_assets_at_real_paths_with_digests(standin: DandiStandIn, shared_da
     assert sum("/assets/" in r.path and "page=2" in r.path for r in standin.log) >= 1
 
 
-def test_version_defaults_to_latest_published(shared_data: Path, tmp_path: Path) -> None:
+def test_version_defaults_to_latest_published(real_data: Path, tmp_path: Path) -> None:
     from ndx_causal_emergence.testing.dandi_server import point_dandi_client_at
 
-    file = shared_data / "neuroconv_ophys_segmentation" / "nwb_test.nwb"
+    file = real_data / "neuroconv_ophys_segmentation" / "nwb_test.nwb"
     with DandiStandIn() as server, point_dandi_client_at(server):
         server.add_asset("000123", "sub-a/sub-a_ophys.nwb", file, versions=("0.240101.0000", "0.240301.0000"))
         server.add_asset("000124", "sub-b/sub-b_ophys.nwb", file)
@@ -90,14 +90,14 @@ def test_bad_references(standin: DandiStandIn, reference: str, match: str) -> No
         resolve_asset(reference)
 
 
-def test_dandi_download_runs_unmodified(standin: DandiStandIn, shared_data: Path, tmp_path: Path) -> None:
+def test_dandi_download_runs_unmodified(standin: DandiStandIn, real_data: Path, tmp_path: Path) -> None:
     from dandi.download import download
 
     download("DANDI:000006/draft", tmp_path, get_metadata=False)
     for dandiset_id, path, name in REAL_UNITS_ASSETS:
         if dandiset_id == "000006":
             got = tmp_path / "000006" / path
-            assert got.read_bytes() == (shared_data / "dandi_units_nwb" / name).read_bytes()
+            assert got.read_bytes() == (real_data / "dandi_units_nwb" / name).read_bytes()
 
 
 def test_automatic_garbage_collection_is_paused_while_serving() -> None:

@@ -29,8 +29,8 @@ def ophys_file(
     nwbfile = NWBFile(
         session_description="test",
         identifier=f"ophys-{seed}",
-        session_start_time=datetime(2024, 1, 1, tzinfo=timezone.utc),
-    )  # noqa: UP017
+        session_start_time=datetime(2024, 1, 1, tzinfo=timezone.utc),  # noqa: UP017
+    )
     device = nwbfile.create_device(name="scope")
     plane = nwbfile.create_imaging_plane(
         name="plane",

@@ -99,8 +99,8 @@ def test_events_with_durations(tmp_path: Path) -> None:
     assert all(rec.labels[t >= 30] == "anesthesia")  # no duration: until the end
 
 
-def test_real_trials_table(shared_data: Path) -> None:
-    path = shared_data / "dandi_units_nwb" / "sub_anm00239123_ses_20170627T093549_ecephys_and_ogen.nwb"
+def test_real_trials_table(real_data: Path) -> None:
+    path = real_data / "dandi_units_nwb" / "sub_anm00239123_ses_20170627T093549_ecephys_and_ogen.nwb"
     with open_nwb(path) as opened:
         tables = list_condition_tables(opened.nwbfile)
         trials = opened.nwbfile.trials.to_dataframe()
