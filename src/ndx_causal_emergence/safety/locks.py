@@ -85,8 +85,9 @@ def write_lock(target: str | os.PathLike, *, wait_s: float = LOCK_WAIT_S) -> Ite
         raise
     except OSError as err:
         why = "permission denied (read-only?)" if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS) else str(err)
-        raise OutputError(f"cannot write {os.fspath(target)}: {why} (its lock file {path} cannot be created); "
-                          "nothing was changed.") from None
+        raise OutputError(
+            f"cannot write {os.fspath(target)}: {why} (its lock file {path} cannot be created); nothing was changed."
+        ) from None
     try:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
