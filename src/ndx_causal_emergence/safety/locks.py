@@ -10,6 +10,7 @@ safe); the holder removes the file when it is done.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import time
@@ -83,7 +84,10 @@ def write_lock(target: str | os.PathLike, *, wait_s: float = LOCK_WAIT_S) -> Ite
     except OutputError:
         raise
     except OSError as err:
-        raise OutputError(f"cannot take the write lock {path} of {target}: {err}") from None
+        why = "permission denied (read-only?)" if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS) else str(err)
+        raise OutputError(
+            f"cannot write {os.fspath(target)}: {why} (its lock file {path} cannot be created); nothing was changed."
+        ) from None
     try:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
