@@ -180,9 +180,9 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
 
 
 def emergence_significance(
-    j: Sequence[float], draws: np.ndarray, *, fit_ok: Sequence[bool], alpha: float = 0.05
+    j: Sequence[float], draws: np.ndarray, *, fit_ok: Sequence[bool], alpha: float = 0.05, margin: float = 0.0
 ) -> pd.DataFrame:
-    """Intervals of J and ΔJ, p-values of ``ΔJ_k > 0`` and the ``significant`` flag per scale.
+    """Intervals of J and ΔJ, p-values of ``ΔJ_k > margin`` and the ``significant`` flag per scale.
 
     Parameters
     ----------
@@ -195,13 +195,17 @@ def emergence_significance(
         scale 0 to pass).
     alpha : float
         Family-wise error rate over the macro scales (Holm).
+    margin : float
+        Smallest ΔJ (nats) counted as emergence: the null hypothesis is ``ΔJ_k ≤ margin``, so
+        that a bias of the estimator below it (measured on nulls, docs/method.md §3.6) is not
+        reported as emergence.
 
     Returns
     -------
     pandas.DataFrame
         One row per scale: ``dimension_averaged_ei_ci_low/high``, ``causal_emergence_ci_low/high``
         (2.5th and 97.5th percentiles of the draws, nats), ``causal_emergence_p_value`` (one-sided,
-        ``(1 + #{ΔJ* ≤ 0}) / (1 + n_draws)``; NaN at scale 0), ``causal_emergence_p_holm`` and
+        ``(1 + #{ΔJ* ≤ margin}) / (1 + n_draws)``; NaN at scale 0), ``causal_emergence_p_holm`` and
         ``significant`` (``fit_ok`` at the scale and at scale 0, and Holm-adjusted p < ``alpha``).
     """
     j = np.asarray(j, dtype=float)
@@ -209,7 +213,7 @@ def emergence_significance(
     if draws.ndim != 2 or draws.shape[1] != len(j) or len(fit_ok) != len(j):
         raise InputError(f"draws must be (n_draws, {len(j)}) and fit_ok hold {len(j)} flags.")
     delta = _delta(draws)
-    p = (1.0 + (delta <= 0.0).sum(axis=0)) / (1.0 + len(draws))
+    p = (1.0 + (delta <= margin).sum(axis=0)) / (1.0 + len(draws))
     p[0] = np.nan
     p_holm = np.full(len(j), np.nan)
     if len(j) > 1:

@@ -49,6 +49,9 @@ class AnalysisConfig:
     alpha : float
         Family-wise error rate (Holm over the macro scales) of the ``significant`` flag, and the
         level of the condition comparisons.
+    min_effect : float
+        Smallest Delta J (nats) reported as significant emergence: the tests are of Delta J >
+        min_effect, above the estimator's bias on data without emergence (docs/method.md §3.6).
     device : str
         ``"auto"``, ``"cpu"`` or ``"cuda"``.
     n_samples : int
@@ -77,6 +80,7 @@ class AnalysisConfig:
     n_surrogates: int = 0
     n_bootstrap: int = 1000
     alpha: float = 0.05
+    min_effect: float = 0.05
     device: str = "auto"
     n_samples: int = 1000
     model_params: dict[str, Any] = field(default_factory=dict)
@@ -94,6 +98,8 @@ class AnalysisConfig:
             raise InputError(f"n_bootstrap must be >= 100 (p-values need resolution), got {self.n_bootstrap}.")
         if not 0.0 < self.alpha < 1.0:
             raise InputError(f"alpha must lie in (0, 1), got {self.alpha}.")
+        if self.min_effect < 0:
+            raise InputError(f"min_effect must be >= 0 nats, got {self.min_effect}.")
         if self.scales is not None and (self.coarsening is not None or self.cut is not None):
             raise InputError("give either an explicit ladder (scales) or coarsening / cut, not both.")
         if self.coarsening is not None and self.coarsening < 2:

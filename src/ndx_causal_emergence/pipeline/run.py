@@ -83,7 +83,8 @@ def measure_condition(prepared: Any, config: AnalysisConfig) -> ConditionMeasure
 
     Intervals and p-values come from moving-block bootstraps of the test pairs (one per seed,
     pooled): a scale shows ``significant`` emergence when its map and the micro map both pass
-    the fit-quality gate and Holm's adjusted p-value of ``ΔJ > 0`` is below ``config.alpha``.
+    the fit-quality gate and Holm's adjusted p-value of ``ΔJ > config.min_effect`` is below
+    ``config.alpha``.
     """
     from ..measures.resampling import block_j, bootstrap_j, emergence_significance
     from ..models import MultiscaleNISPlus
@@ -98,8 +99,13 @@ def measure_condition(prepared: Any, config: AnalysisConfig) -> ConditionMeasure
         blocks.append(block_j(result.residuals))
     emergence = _combine_seeds(tables)
     pooled = np.concatenate(draws)
-    stats = emergence_significance(emergence["dimension_averaged_ei"].to_numpy(), pooled,
-                                   fit_ok=emergence["fit_ok"].to_numpy(dtype=bool), alpha=config.alpha)  # fmt: skip
+    stats = emergence_significance(
+        emergence["dimension_averaged_ei"].to_numpy(),
+        pooled,
+        fit_ok=emergence["fit_ok"].to_numpy(dtype=bool),
+        alpha=config.alpha,
+        margin=config.min_effect,
+    )
     for col in stats.columns:
         emergence[col] = stats[col].to_numpy()
     emergence.attrs.update(tables[0].attrs)
