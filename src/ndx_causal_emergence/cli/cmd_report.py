@@ -18,7 +18,7 @@ J       EI per dimension (EI / d), comparable across scales (nats).
 dJ      causal emergence: J of the scale minus J of the micro level (scale 0); > 0 means the
         coarse-grained dynamics are more effective per variable than the micro ones.
 interval  95 % interval of dJ: moving-block bootstrap of the test block (pooled over seeds).
-p (Holm)  one-sided p-value of dJ > min_effect (0.05 nats by default: above the estimator's
+p (Holm)  one-sided p-value of dJ > min_effect (0.1 nats by default: above the estimator's
           bias on data without emergence), adjusted over the macro scales (Holm); * significant.
 fit     'ok' when the scale's map predicts its next state better than persistence
         (y_t+1 = y_t) and than the mean; otherwise its J and dJ cannot be interpreted.

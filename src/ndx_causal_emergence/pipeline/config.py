@@ -80,7 +80,7 @@ class AnalysisConfig:
     n_surrogates: int = 0
     n_bootstrap: int = 1000
     alpha: float = 0.05
-    min_effect: float = 0.05
+    min_effect: float = 0.1
     device: str = "auto"
     n_samples: int = 1000
     model_params: dict[str, Any] = field(default_factory=dict)
