@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_DATA = REPO / "tests" / "data"
+
+#: A finished phase's progress line (stderr), e.g. "read: 0.2 s (CPU 0.0 s)"; it may precede an error.
+PHASE_LINE = re.compile(r"^[^:]+: (\d+ \w+, )?[\d.]+ s \(CPU [\d.]+ s\)$")
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -12,6 +10,7 @@ from pynwb.testing.mock.file import mock_NWBFile
 
 from ndx_causal_emergence.cli.main import cli
 from ndx_causal_emergence.testing.simulated import write_two_condition_nwb
+from tests.conftest import PHASE_LINE
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +57,6 @@ def test_list_shows_series_and_conditions(two_condition):
     assert result.exit_code == 0, result.output
     assert "/processing/ophys/DfOverF/RoiResponseSeries" in result.output
     assert "epochs" in result.output and "stage" in result.output
-
-
-#: A finished phase's progress line (stderr), e.g. "read: 0.2 s (CPU 0.0 s)"; it may precede the error.
-PHASE_LINE = re.compile(r"^[^:]+: (\d+ \w+, )?[\d.]+ s \(CPU [\d.]+ s\)$")
 
 
 def _one_line_error(result, *needles: str) -> None:

@@ -506,10 +506,13 @@ def polish_forward_maps(
     joint training fits ``F_k`` on raw L1 errors, where directions of small spread (noise the
     coarse-graining left in) weigh nothing, so ``F_k`` could stay near the identity there and
     fail to beat the mean. Validation every 50 steps keeps the best map (early stop after
-    ``patience`` evaluations without improvement). Returns the steps kept per scale.
+    ``patience`` evaluations without improvement, or at the fit's deadline under a time budget).
+    Returns the steps kept per scale.
     """
+    from ..runtime.budget import deadline_for
     from ..runtime.progress import tracked
 
+    deadline = deadline_for("polish")  # the fit's share of a --max-time budget, if any
     device = next(module.parameters()).device
     rng = np.random.default_rng(cfg.seed + 2)
     kept = []
@@ -533,15 +536,15 @@ def polish_forward_maps(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            if step % 50 == 0:
+            if step % 50 == 0 or (deadline is not None and time.monotonic() > deadline):
                 with torch.no_grad():
                     val = loss_of(v0, v1).item()
                 if val < best[0]:
                     best, bad = (val, copy.deepcopy(net.state_dict()), step), 0
                 else:
                     bad += 1
-                    if bad >= patience:
-                        break
+                if bad >= patience or (deadline is not None and time.monotonic() > deadline):
+                    break
         net.load_state_dict(best[1])
         kept.append(best[2])
     return kept
