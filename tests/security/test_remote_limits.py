@@ -26,8 +26,6 @@ def short_limits(monkeypatch, tmp_path):
     monkeypatch.setattr(remote, "RETRY_BUDGET", 3, raising=False)
     monkeypatch.setattr(remote, "REQUEST_TIMEOUT_S", (2.0, 2.0))
     monkeypatch.setenv("NDX_CE_CACHE_DIR", str(tmp_path / "cache"))
-    if hasattr(remote, "_BUDGET"):
-        monkeypatch.setattr(remote._BUDGET, "spent", 0)
 
 
 @pytest.mark.timeout(90)

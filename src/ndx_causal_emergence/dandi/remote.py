@@ -21,8 +21,8 @@ returns short data. On top of it this module adds:
 - bounds on remfile's in-memory block cache and request size, so memory stays bounded when a
   long recording is read from start to end;
 - an overall deadline on every range request (:func:`request_deadline_s`: a server trickling
-  bytes is abandoned, not waited on for minutes) and a retry budget per process
-  (:data:`RETRY_BUDGET` failed requests in all, then the read stops);
+  bytes is abandoned, not waited on for minutes) and a retry budget per opened file
+  (:data:`RETRY_BUDGET` failed requests in all, then its reads stop);
 - checks of every range response before it is used or cached (status, a well-formed
   ``Content-Length`` equal to the range, the same ETag as the file's first response), and a
   SHA-256 checksum stored with every cached block and checked at every read (a damaged or
@@ -102,7 +102,7 @@ def request_deadline_s(n_bytes: int) -> float:
 
 
 class _RetryBudget:
-    """Failed requests this process may still retry (shared by all threads and files)."""
+    """Failed requests one opened file may still retry (shared by the threads that read it)."""
 
     def __init__(self) -> None:
         self.spent = 0
@@ -114,12 +114,9 @@ class _RetryBudget:
             self.spent += 1
             if self.spent > RETRY_BUDGET:
                 raise _NoRetry(
-                    f"giving up on {url!r}: {RETRY_BUDGET} failed requests in this run, the last: "
+                    f"giving up on {url!r}: {RETRY_BUDGET} failed requests for this file, the last: "
                     f"{type(err).__name__}: {err}"
                 ) from err
-
-
-_BUDGET = _RetryBudget()
 
 
 def content_length(headers: Any, url: str) -> int | None:
@@ -194,6 +191,7 @@ class _CheckedSession(requests.Session):
     def __init__(self) -> None:
         super().__init__()
         self.etag: str | None = None
+        self.budget = _RetryBudget()  # per opened file: a long session does not inherit another file's failures
 
     def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         kwargs.setdefault("timeout", REQUEST_TIMEOUT_S)
@@ -213,7 +211,7 @@ class _CheckedSession(requests.Session):
         except _NoRetry:
             raise
         except Exception as err:
-            _BUDGET.spend(url, err)
+            self.budget.spend(url, err)
             raise
 
     def _follow(self, method: str, url: str, kwargs: dict[str, Any]) -> requests.Response:
