@@ -71,7 +71,8 @@ def run_cell(channels: int, frames: int, folder: Path, *, device: str, timeout: 
                 time.sleep(0.2)
     wall = time.perf_counter() - start
     record = {
-        "channels": channels, "frames": frames, "device": device, "command": " ".join(command[1:]),
+        "channels": channels, "frames": frames, "device": device,
+        "command": " ".join(command[1:]).replace(str(source.parent), "<tmp>"),
         "status": outcome, "wall_s": round(wall, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
         "user_s": round(usage.ru_utime, 2), "sys_s": round(usage.ru_stime, 2),
         "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),  # Linux: KiB

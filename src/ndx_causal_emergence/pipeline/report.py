@@ -8,16 +8,6 @@ from typing import Any
 
 from .results import ConditionResult, read_results
 
-SCALE_KEYS = (
-    "scale",
-    "dimension",
-    "effective_information",
-    "dimension_averaged_ei",
-    "causal_emergence",
-    "causal_power",
-    "nmse",
-)
-
 
 def _clean(value: Any) -> Any:
     """Plain JSON values (NaN → None, numpy scalars → Python)."""
