@@ -316,6 +316,11 @@ def analysis_provenance() -> NWBGroupSpec:
         "asset_id": "DANDI asset identifier.",
         "asset_path": "Path of the asset inside the dandiset.",
         "asset_digest": "Digest of the asset (e.g. 'dandi:dandi-etag:<value>').",
+        "digest_verification": (
+            "Whether asset_digest was checked against the bytes analysed: 'computed' (the SHA-256 of the local "
+            "file read) or 'not verified' (a streamed asset: the archive's digest as the archive gives it; each "
+            "streamed block is checked against a SHA-256 recorded when it was fetched, the whole file is not)."
+        ),
     }
     attrs = [_text(k, v) for k, v in req.items()] + [_text(k, v, required=False) for k, v in opt.items()]
     return NWBGroupSpec(

@@ -79,7 +79,20 @@ def test_local_inputs_are_named_by_file_name_and_digest(private_dir, monkeypatch
     assert provenance["input_identifier"] == "simulated-two-condition-0"
     digest = hashlib.sha256((private_dir / "in.nwb").read_bytes()).hexdigest()
     assert provenance["asset_digest"] == f"sha256:{digest}"
+    assert provenance["digest_verification"] == "computed"  # taken from the bytes that were read
     assert provenance["command"] == "causal-emergence run in.nwb --out local.nwb --config tiny.toml"
+
+
+def test_a_streamed_assets_digest_is_recorded_as_not_verified():
+    from ndx_causal_emergence.data.recording import SourceInfo
+    from ndx_causal_emergence.pipeline.provenance import provenance_fields
+
+    source = SourceInfo(location="DANDI:000123/draft/sub-1/x.nwb", identifier="x", kind="dandi",
+                        asset_digest="dandi:sha2-256:ab12")  # fmt: skip
+    fields = provenance_fields(source=source, series_path="/acquisition/s", series_object_id="o", device="cpu",
+                               start_time="t0", end_time="t1", command="causal-emergence run x")  # fmt: skip
+    assert fields["asset_digest"] == "dandi:sha2-256:ab12"
+    assert fields["digest_verification"] == "not verified"  # the archive's word; the whole file was not hashed
 
 
 def test_full_paths_only_when_asked():

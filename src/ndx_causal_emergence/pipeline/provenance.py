@@ -63,6 +63,9 @@ def provenance_fields(
     Nothing secret or personal is recorded: credentials in URLs are masked, and a local input is
     named by its file name (full path only with ``--record-full-paths``), its NWB identifier and
     its SHA-256 digest (``asset_digest = "sha256:<hex>"``); see :mod:`..safety.redact`.
+    ``digest_verification`` says whether that digest was computed from the bytes read
+    (``"computed"``, local files) or is the archive's, not recomputed (``"not verified"``,
+    streamed assets, whose blocks are each checked against their own checksums).
     """
     from .. import __version__
     from ..safety.redact import full_paths_requested, redact_command, redact_url
@@ -89,6 +92,9 @@ def provenance_fields(
             fields[key] = str(value)
     if local and Path(location).is_file():
         fields["asset_digest"] = f"sha256:{_sha256(Path(location))}"
+        fields["digest_verification"] = "computed"
+    elif "asset_digest" in fields:
+        fields["digest_verification"] = "not verified"
     return fields
 
 
