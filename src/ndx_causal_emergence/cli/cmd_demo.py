@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .main import Context, handle_errors
+from .main import Context, handle_errors, max_time_option, threads_option
 
 
 @click.command("demo")
@@ -18,18 +18,8 @@ from .main import Context, handle_errors
     help="Folder for the input copy, the result file and the figures.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace a result file left by an earlier demo run.")
-@click.option(
-    "--threads",
-    type=click.IntRange(min=1),
-    metavar="N",
-    help="torch/BLAS threads (default: the cores this process may use that other work leaves free).",
-)
-@click.option(
-    "--max-time",
-    type=click.FloatRange(min=0, min_open=True),
-    metavar="SECONDS",
-    help="Training time budget; the fit stops early, keeping its best state, when it runs out.",
-)
+@threads_option
+@max_time_option
 @click.pass_obj
 @handle_errors
 def demo(obj: Context, out_dir: Path, overwrite: bool, threads: int | None, max_time: float | None) -> None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from click.core import ParameterSource
 
-from .main import Context, handle_errors, max_memory_option
+from .main import Context, handle_errors, max_memory_option, max_time_option, threads_option
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..pipeline.config import AnalysisConfig
@@ -72,19 +72,8 @@ def _record_full_paths(value: bool) -> bool:
 )
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", help="Compute device.")
 @click.option("--bin-width", type=float, default=0.1, help="Bin width in seconds for spike Units.")
-@click.option(
-    "--threads",
-    type=click.IntRange(min=1),
-    metavar="N",
-    help="torch/BLAS threads (default: the cores this process may use that other work leaves free; "
-    "1 per task in batch mode).",
-)
-@click.option(
-    "--max-time",
-    type=click.FloatRange(min=0, min_open=True),
-    metavar="SECONDS",
-    help="Training time budget for all fits; fits stop early, keeping their best state, when it runs out.",
-)
+@threads_option
+@max_time_option
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Output NWB file (input + results).")
 @click.option("--in-place", is_flag=True, help="Append the results to the (local) input file, atomically.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")

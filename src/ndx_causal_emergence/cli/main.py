@@ -100,6 +100,22 @@ max_memory_option = click.option(
 )
 
 
+threads_option = click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="torch/BLAS threads (default: the cores this process may use that other work leaves free; "
+    "1 per task in batch mode).",
+)
+
+max_time_option = click.option(
+    "--max-time",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Training time budget for all fits; fits stop early, keeping their best state, when it runs out.",
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.version_option(__version__, prog_name="causal-emergence")
 @click.option("-v", "--verbose", count=True, help="More log output (repeat for debug logs).")
