@@ -33,6 +33,7 @@ import numpy as np
 
 from ndx_causal_emergence.data.prepare import prepare
 from ndx_causal_emergence.data.recording import Recording
+from ndx_causal_emergence.dynamics.analysis import analyze_dynamics
 from ndx_causal_emergence.pipeline.comparisons import compare_all
 from ndx_causal_emergence.pipeline.config import AnalysisConfig
 from ndx_causal_emergence.pipeline.run import measure_condition
@@ -46,9 +47,9 @@ from ndx_causal_emergence.testing.calibration import (
 RATE = 10.0
 
 
-def _measure(system: CalibrationSystem, config: AnalysisConfig) -> tuple[dict, object]:
+def _measure(system: CalibrationSystem, config: AnalysisConfig) -> tuple[dict, object, object]:
     start = time.perf_counter()
-    prepared = prepare(Recording.from_array(system.frames, rate=RATE, name=system.name))
+    prepared = prepare(Recording.from_array(system.frames, rate=RATE, name=system.name), cycles=config.split_cycles)
     measured = measure_condition(prepared, config)
     table = measured.emergence
     record = {
@@ -59,7 +60,17 @@ def _measure(system: CalibrationSystem, config: AnalysisConfig) -> tuple[dict, o
                          "latent_nmse", "latent_nmse_persistence", "causal_emergence_observed"]]
         .to_dict("records"),
     }  # fmt: skip
-    return record, measured
+    return record, measured, prepared
+
+
+def _stable_points(model: object, prepared: object) -> int:
+    """Stable fixed points of the top scale's map inside the data's support (the analysis's own search)."""
+    top = len(model.scales_) - 1
+    train, test = np.concatenate(prepared.train), np.concatenate(prepared.test)
+    dynamics = analyze_dynamics(model, train, test, scales=[top], attribution=False, random_state=0)
+    points = dynamics.fixed_points
+    chosen = points[(points["scale"] == top) & points["in_support"] & (points["source"] == "model")]
+    return int((chosen["stability"] == "stable").sum())
 
 
 def run_linear(args: argparse.Namespace, config: AnalysisConfig) -> list[dict]:
@@ -70,7 +81,7 @@ def run_linear(args: argparse.Namespace, config: AnalysisConfig) -> list[dict]:
             for d in args.dims:
                 for seed in args.seeds:
                     system = linear_gaussian_system(d, n, embedding=embedding, n_frames=args.frames, seed=seed)
-                    record, _ = _measure(system, config.__class__(**{**config.to_dict(), "seed": seed}))
+                    record, _, _ = _measure(system, config.__class__(**{**config.to_dict(), "seed": seed}))
                     scales = record["scales"]
                     at_true = [r for r in scales if r["dimension"] == d]
                     record["j_at_true"] = at_true[0]["dimension_averaged_ei"] if at_true else None
@@ -88,7 +99,7 @@ def run_null(args: argparse.Namespace, config: AnalysisConfig) -> list[dict]:
     for n in args.channels:
         for i in range(args.datasets):
             system = independent_null(n, n_frames=args.frames, seed=1000 + i)
-            record, _ = _measure(system, config.__class__(**{**config.to_dict(), "seed": i}))
+            record, _, _ = _measure(system, config.__class__(**{**config.to_dict(), "seed": i}))
             record["any_significant"] = any(r["significant"] for r in record["scales"])
             out.append(record)
             deltas = [round(r["causal_emergence"], 3) for r in record["scales"][1:]]
@@ -103,16 +114,19 @@ def run_pair(args: argparse.Namespace, config: AnalysisConfig) -> list[dict]:
     for seed in args.seeds:
         systems = double_well_pair(args.channels[0], n_frames=args.frames, seed=seed)
         cfg = config.__class__(**{**config.to_dict(), "seed": seed})
-        records, measured = {}, {}
+        records, measured, prepared = {}, {}, {}
         for label, system in systems.items():
-            records[label], measured[label] = _measure(system, cfg)
+            records[label], measured[label], prepared[label] = _measure(system, cfg)
         comparisons = compare_all(measured, alpha=cfg.alpha, seed=seed)
         top = comparisons[(comparisons["measure"] == "delta_J")].tail(1).to_dict("records")[0]
-        record = {"seed": seed, "conditions": records, "comparisons": comparisons.to_dict("records"), "top": top}
+        record = {"seed": seed, "conditions": records, "comparisons": comparisons.to_dict("records"), "top": top,
+                  "stable_points": {label: _stable_points(m.models[0], prepared[label]) for label, m in
+                                    measured.items()}}  # fmt: skip
         out.append(record)
         print(
             f"pair seed {seed}: awake−anesthesia ΔJ at d={top['dimension']}: {top['difference']:.3f} "
-            f"[{top['ci_low']:.3f}, {top['ci_high']:.3f}] p={top['p_value']:.4f}",
+            f"[{top['ci_low']:.3f}, {top['ci_high']:.3f}] p={top['p_value']:.4f}; stable points "
+            f"{record['stable_points']}",
             file=sys.stderr,
             flush=True,
         )
@@ -141,12 +155,14 @@ def _table(kind: str, records: list[dict]) -> str:
         lines += [f"| {d} | {m:+.3f} | {a:.3f} |" for d, m, a in zip(dims, mean, mean_abs, strict=True)]
         lines.append(f"\nflagged significant at any scale: {share * 100:.0f} % of {len(records)} datasets")
     else:
-        lines += ["| seed | d | awake−anesthesia ΔJ | 95 % interval | p |", "|---|---|---|---|---|"]
+        lines += ["| seed | d | awake−anesthesia ΔJ | 95 % interval | p | stable points (awake, anesthesia) |",
+                  "|---|---|---|---|---|---|"]  # fmt: skip
         for r in records:
             t = r["top"]
             lines.append(
                 f"| {r['seed']} | {t['dimension']} | {t['difference']:+.3f} | [{t['ci_low']:+.3f}, "
-                f"{t['ci_high']:+.3f}] | {t['p_value']:.4f} |"
+                f"{t['ci_high']:+.3f}] | {t['p_value']:.4f} | {r['stable_points']['awake']}, "
+                f"{r['stable_points']['anesthesia']} |"
             )
     return "\n".join(lines)
 

@@ -419,6 +419,11 @@ def test_cli_batch_runs_every_condition(real_data: Path, tmp_path: Path) -> None
     assert set(summary["status"]) == {"ok"} and set(summary["output"]) == {str(out / "sub-x" / "rx.nwb")}
     analyses = _analyses(out / "sub-x" / "rx.nwb")  # both conditions in the one output file
     assert sorted(analyses) == ["causal_emergence_anesthesia", "causal_emergence_awake"]
+    # the conditions ran as separate tasks; the writer compares them (each file's table, seen from its condition)
+    awake = analyses["causal_emergence_awake"].comparisons
+    anesthesia = analyses["causal_emergence_anesthesia"].comparisons
+    assert len(awake) > 0 and set(awake["other_condition"]) == {"anesthesia"}
+    np.testing.assert_allclose(awake["difference"], -anesthesia["difference"])
     expected = json.loads(AnalysisConfig.from_toml(toml).to_json())
     assert all(a.parameters == expected for a in analyses.values())  # the file's values, not the CLI defaults
     assert validate(path=str(out / "sub-x" / "rx.nwb")) == []

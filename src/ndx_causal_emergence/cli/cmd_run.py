@@ -61,6 +61,14 @@ def _record_full_paths(value: bool) -> bool:
     default="fast",
     help="Model preset: fast (default), paper (the fMRI defaults) or sir (official NIS+ conventions).",
 )
+@click.option(
+    "--split-cycles",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Train/validation/test cycles: each cycle of the frames is split 70/10/20 % in time order, so every "
+    "block samples the whole recording; 1 = one chronological split.",
+)
 @click.option("--seeds", "n_seeds", type=click.IntRange(min=1), default=1, help="Number of seeds (fits) per condition.")
 @click.option("--seed", type=int, default=0, help="First seed.")
 @click.option(

@@ -5,8 +5,10 @@ For one condition:
 1. keep the condition's frames (frames outside every labelled interval are never used);
 2. drop channels that are mostly NaN on those frames, then split the frames into contiguous
    runs that cross no gap, no condition change and no NaN frame;
-3. cut the runs chronologically into train / validation / test blocks (70 / 10 / 20 % of the
-   frames by default);
+3. cut the runs into train / validation / test blocks (70 / 10 / 20 % of the frames by
+   default), in ``cycles`` consecutive stretches of at least :data:`MIN_CYCLE_FRAMES` frames
+   each cut into the three blocks (five by default: every block samples the whole recording;
+   one: the plain chronological split);
 4. drop channels constant on the training block; z-score each channel with the training
    block's mean and standard deviation; divide by one global robust scale, the
    ``robust_quantile`` quantile of :math:`|z|` on the training block, so that almost all values
@@ -31,9 +33,12 @@ from ..errors import ConditionError, DataError
 from .recording import Recording
 from .split import chronological_split, nan_free_runs
 
-__all__ = ["BLOCKS", "PreparedData", "prepare"]
+__all__ = ["BLOCKS", "MIN_CYCLE_FRAMES", "PreparedData", "prepare"]
 
 BLOCKS = ("train", "validation", "test")
+
+#: Fewest frames in one train/validation/test cycle; shorter recordings get fewer cycles.
+MIN_CYCLE_FRAMES = 200
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,8 @@ class PreparedData:
         Start and stop (s) of each contiguous run of frames used, stop = last frame + one frame interval.
     n_source_channels : int
         Number of channels of the recording (``transform`` accepts that width or ``n_kept``).
+    cycles : int
+        Number of train/validation/test cycles the frames were cut into.
     """
 
     train: list[np.ndarray]
@@ -80,6 +87,7 @@ class PreparedData:
     frame_indices: dict[str, list[np.ndarray]]
     intervals: np.ndarray
     n_source_channels: int
+    cycles: int = 1
 
     @property
     def n_features(self) -> int:
@@ -145,11 +153,12 @@ def prepare(
     *,
     condition: str | None = None,
     splits: Sequence[float] = (0.7, 0.1, 0.2),
+    cycles: int = 5,
     min_frames: int = 100,
     max_nan_fraction: float = 0.5,
     robust_quantile: float = 0.99,
 ) -> PreparedData:
-    """Select one condition, drop bad channels, split chronologically and scale on the training block.
+    """Select one condition, drop bad channels, split into interleaved blocks and scale on the training block.
 
     Parameters
     ----------
@@ -157,7 +166,11 @@ def prepare(
     condition : str, optional
         Condition label to keep; default all labelled frames (all frames of an unlabelled recording).
     splits : (float, float, float)
-        Fractions of the usable frames in train, validation and test (chronological).
+        Fractions of the usable frames in train, validation and test.
+    cycles : int
+        Train/validation/test cycles (see :func:`~.split.chronological_split`); lowered so that
+        each cycle holds at least :data:`MIN_CYCLE_FRAMES` frames. ``1`` is the plain
+        chronological split.
     min_frames : int
         Fewest usable frames (after dropping NaN frames) accepted.
     max_nan_fraction : float
@@ -204,7 +217,10 @@ def prepare(
             f"condition); at least min_frames={min_frames} are needed — use a longer recording or "
             "lower min_frames"
         )
-    blocks = dict(zip(BLOCKS, chronological_split(runs, splits), strict=True))
+    if int(cycles) < 1:
+        raise ValueError(f"cycles must be ≥ 1; got {cycles}")
+    cycles = max(1, min(int(cycles), n_usable // MIN_CYCLE_FRAMES))
+    blocks = dict(zip(BLOCKS, chronological_split(runs, splits, cycles=cycles), strict=True))
     if sum(len(r) for r in blocks["train"]) < 2:
         raise DataError(f"the training block of {recording.series_path!r}{where} has fewer than 2 frames")
     train = np.concatenate([data[r][:, kept] for r in blocks["train"]])
@@ -236,4 +252,5 @@ def prepare(
         frame_indices={name: list(blocks[name]) for name in BLOCKS},
         intervals=intervals,
         n_source_channels=recording.n_channels,
+        cycles=cycles,
     )

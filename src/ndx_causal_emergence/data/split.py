@@ -78,12 +78,17 @@ def nan_free_runs(data: np.ndarray, segments: np.ndarray) -> list[np.ndarray]:
 
 
 def chronological_split(
-    runs: Sequence[np.ndarray], fractions: Sequence[float] = (0.7, 0.1, 0.2)
+    runs: Sequence[np.ndarray], fractions: Sequence[float] = (0.7, 0.1, 0.2), *, cycles: int = 1
 ) -> list[list[np.ndarray]]:
-    """Cut a sequence of frame runs chronologically into blocks holding ``fractions`` of the frames.
+    """Cut a sequence of frame runs in time order into blocks holding ``fractions`` of the frames.
 
-    Runs are kept in time order; a run that straddles a cut is split at the cut, so each block
-    is a list of contiguous pieces and no piece crosses a cut.
+    The frames are first cut into ``cycles`` consecutive stretches of equal length; each stretch
+    is cut in turn into one piece per block (``fractions`` of the stretch, in order). With one
+    cycle this is the plain chronological split (train, then validation, then test); with more,
+    every block samples the whole recording, so a held-out block of a slow, metastable system
+    visits the states the training block saw. Runs are kept in time order; a run that straddles
+    a cut is split at the cut, so each block is a list of contiguous pieces and no piece crosses
+    a cut.
 
     Parameters
     ----------
@@ -91,31 +96,43 @@ def chronological_split(
         Frame indices of each contiguous run, in time order.
     fractions : sequence of float
         Fraction of all frames in each block (summing to 1), e.g. train, validation, test.
+    cycles : int
+        Number of consecutive stretches, each cut into all blocks (≥ 1).
 
     Returns
     -------
     list of list of ndarray
-        ``blocks[k]`` is the list of index runs of block k (pieces shorter than one frame are dropped).
+        ``blocks[k]`` is the list of index runs of block k in time order (pieces shorter than one
+        frame are dropped).
+
+    Examples
+    --------
+    >>> blocks = chronological_split([np.arange(20)], (0.5, 0.0, 0.5), cycles=2)
+    >>> [[(int(p[0]), int(p[-1])) for p in block] for block in blocks]
+    [[(0, 4), (10, 14)], [], [(5, 9), (15, 19)]]
     """
     fractions = np.asarray(fractions, dtype=float)
     if np.any(fractions < 0) or not np.isclose(fractions.sum(), 1.0):
         raise ValueError(f"split fractions must be ≥ 0 and sum to 1; got {tuple(fractions)}")
+    if int(cycles) < 1:
+        raise ValueError(f"cycles must be ≥ 1; got {cycles}")
     order = np.concatenate(list(runs)) if len(runs) else np.zeros(0, dtype=np.int64)
     total = order.size
-    cuts = np.round(np.cumsum(fractions) * total).astype(int)
-    cuts[-1] = total
+    edges = np.linspace(0.0, total, int(cycles) + 1)
+    # cut points of every (cycle, block) piece, in time order
+    starts = edges[:-1, None] + np.concatenate([[0.0], np.cumsum(fractions)[:-1]])[None, :] * np.diff(edges)[:, None]
+    stops = edges[:-1, None] + np.cumsum(fractions)[None, :] * np.diff(edges)[:, None]
+    starts, stops = np.round(starts).astype(int), np.round(stops).astype(int)
+    stops[-1, -1] = total
     lengths = np.array([len(r) for r in runs], dtype=int)
     run_start = np.concatenate([[0], np.cumsum(lengths)])
-    blocks: list[list[np.ndarray]] = []
-    lo = 0
-    for hi in cuts:
-        pieces = []
-        for k, run in enumerate(runs):
-            a, b = max(lo, run_start[k]), min(hi, run_start[k + 1])
-            if b > a:
-                pieces.append(np.asarray(run)[a - run_start[k] : b - run_start[k]])
-        blocks.append(pieces)
-        lo = hi
+    blocks: list[list[np.ndarray]] = [[] for _ in fractions]
+    for cycle in range(int(cycles)):
+        for block, (lo, hi) in enumerate(zip(starts[cycle], stops[cycle], strict=True)):
+            for k, run in enumerate(runs):
+                a, b = max(lo, run_start[k]), min(hi, run_start[k + 1])
+                if b > a:
+                    blocks[block].append(np.asarray(run)[a - run_start[k] : b - run_start[k]])
     return blocks
 
 

@@ -46,6 +46,7 @@ import pandas as pd
 
 from ..errors import CausalEmergenceError, InputError, OutputError, SourceError, StreamingError
 from ..safety.paths import check_inside, confined_path
+from .comparisons import attach_comparisons
 from .config import AnalysisConfig
 
 __all__ = ["BatchInput", "batch_summary_dataset", "expand_sources", "run_batch"]
@@ -363,7 +364,10 @@ def _write_input(
         frames = [_result_rows(item, res.summary(), status="error", error=reason) for res in done]
         frames += [_error_rows(item.label, error, [c]) for c, error in failed.items()]
         return pd.concat(frames, ignore_index=True)
-    merged = dataclasses.replace(done[0], conditions={k: v for res in done for k, v in res.conditions.items()})
+    conditions_done = {k: v for res in done for k, v in res.conditions.items()}
+    # each condition was its own task: compare them now that they are together
+    comparisons = attach_comparisons(conditions_done, alpha=done[0].config.alpha, seed=done[0].config.seed)
+    merged = dataclasses.replace(done[0], conditions=conditions_done, comparisons=comparisons)
     if item.out_dir is not None:  # a link planted while the analyses ran must not redirect the write
         check_inside(item.out_dir, item.output)
     item.output.parent.mkdir(parents=True, exist_ok=True)

@@ -81,3 +81,21 @@ def for_condition(comparisons: pd.DataFrame, condition: str, analysis_names: Map
     out["other_analysis"] = [analysis_names.get(c, "") for c in out["other_condition"]]
     return out[["other_condition", "other_analysis", "scale", "dimension", "measure", "difference", "ci_low",
                 "ci_high", "p_value", "significant"]].reset_index(drop=True)  # fmt: skip
+
+
+def attach_comparisons(conditions: Mapping[str, Any], *, alpha: float = 0.05, seed: int = 0) -> pd.DataFrame:
+    """Compare every pair of ``conditions`` and give each its own rows (``ConditionResult.comparisons``).
+
+    Used wherever the conditions of one input come together: :func:`~ndx_causal_emergence.analyze`
+    and the batch writer, whose conditions were analysed as separate tasks.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`compare_all`'s table.
+    """
+    comparisons = compare_all(conditions, alpha=alpha, seed=seed)
+    names = {label: res.analysis_name for label, res in conditions.items()}
+    for label, res in conditions.items():
+        res.comparisons = for_condition(comparisons, label, names)
+    return comparisons

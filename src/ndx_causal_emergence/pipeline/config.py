@@ -37,8 +37,13 @@ class AnalysisConfig:
     cut : int, optional
         Dimension of the ladder's top scale (default 1; ``--cut`` on the command line): the
         ladder stops before going below it and ends with it, as ``MultiscaleNISPlus(cut=...)``.
-    preset : {"fast", "paper"}
+    preset : {"fast", "paper", "sir"}
         Model preset.
+    split_cycles : int
+        Train/validation/test cycles the condition's frames are cut into (docs/method.md §1):
+        each cycle is split 70/10/20 % in time order, so with several cycles every block samples
+        the whole recording; ``1`` is one chronological split (fewer cycles are used when a cycle
+        would hold under 200 frames).
     seed, n_seeds : int
         Fits use seeds ``seed, seed + 1, ..., seed + n_seeds - 1``.
     n_surrogates : int
@@ -75,6 +80,7 @@ class AnalysisConfig:
     coarsening: int | None = None
     cut: int | None = None
     preset: str = "fast"
+    split_cycles: int = 5
     seed: int = 0
     n_seeds: int = 1
     n_surrogates: int = 0
@@ -90,6 +96,8 @@ class AnalysisConfig:
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
             raise InputError(f"preset must be one of {PRESETS}, got {self.preset!r}.")
+        if self.split_cycles < 1:
+            raise InputError(f"split_cycles must be >= 1, got {self.split_cycles}.")
         if self.n_seeds < 1:
             raise InputError(f"n_seeds must be >= 1, got {self.n_seeds}.")
         if self.n_surrogates < 0:

@@ -190,7 +190,7 @@ def analyze_condition(recording: Any, condition: str | None, config: AnalysisCon
     from ..models import MultiscaleNISPlus
 
     label = condition or "all"
-    prepared = prepare(recording, condition=condition)
+    prepared = prepare(recording, condition=condition, cycles=config.split_cycles)
     if prepared.n_features < 2:
         dropped = ", ".join(f"{ch} ({why})" for ch, why in prepared.dropped) or "none"
         raise too_few_channels(f"condition {label!r} keeps {prepared.n_features} channel (dropped: {dropped})")
@@ -321,15 +321,11 @@ def analyze(
             command=command,
             runtime=runtime.record(),
         )
-    from .comparisons import compare_all, for_condition
+    from .comparisons import attach_comparisons
 
-    comparisons = compare_all(results, alpha=config.alpha, seed=config.seed)
-    names = {label: res.analysis_name for label, res in results.items()}
-    for label, res in results.items():
-        res.comparisons = for_condition(comparisons, label, names)
     return Results(
         conditions=results,
-        comparisons=comparisons,
+        comparisons=attach_comparisons(results, alpha=config.alpha, seed=config.seed),
         config=config,
         source=info,
         series_path=recording.series_path,

@@ -1,4 +1,4 @@
-"""prepare(): channel dropping, train-only scaling, chronological split within a condition."""
+"""prepare(): channel dropping, train-only scaling, interleaved or chronological split within a condition."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def test_drops_constant_and_nan_channels_and_scales_on_train() -> None:
     data[:, 1] = 3.0  # constant
     data[:700, 3] = np.nan  # 70 % NaN
     data[800:, 4] += 50.0  # test-block shift: must not leak into the statistics
-    prep = prepare(recording(data))
+    prep = prepare(recording(data), cycles=1)
     assert prep.dropped == [(103, "mostly NaN (70 % of frames)"), (101, "constant on the training block")]
     np.testing.assert_array_equal(prep.kept_channels, [0, 2, 4])
     np.testing.assert_array_equal(prep.channel_ids, [100, 102, 104])
@@ -58,7 +58,7 @@ def test_condition_selection_and_segments() -> None:
     data = rng.normal(size=(900, 3))
     labels = ["awake"] * 300 + ["anesthesia"] * 300 + [None] * 50 + ["awake"] * 250
     data[100, 0] = np.nan  # a NaN frame splits its run
-    prep = prepare(recording(data, labels), condition="awake", min_frames=50)
+    prep = prepare(recording(data, labels), condition="awake", min_frames=50, cycles=1)
     used = np.concatenate([np.concatenate(prep.frame_indices[b]) for b in ("train", "validation", "test")])
     assert set(used) == (set(range(300)) | set(range(650, 900))) - {100}
     for block in ("train", "validation", "test"):
@@ -73,6 +73,24 @@ def test_condition_selection_and_segments() -> None:
         prepare(recording(data, labels), condition="sleep")
     with pytest.raises(ConditionError, match="no condition labels"):
         prepare(recording(data), condition="awake")
+
+
+def test_interleaved_cycles_sample_the_whole_recording() -> None:
+    rng = np.random.default_rng(2)
+    data = rng.normal(size=(1000, 3))
+    data[:, 0] += np.arange(1000) / 100.0  # a slow drift: each block must see all of it
+    prep = prepare(recording(data))
+    assert prep.cycles == 5
+    tests = prep.frame_indices["test"]
+    assert [(int(p[0]), int(p[-1])) for p in tests] == [(s + 160, s + 199) for s in range(0, 1000, 200)]
+    assert [prep.n_frames(b) for b in ("train", "validation", "test")] == [700, 100, 200]
+    train = np.concatenate(prep.frame_indices["train"])
+    np.testing.assert_allclose(prep.center, data[train].mean(axis=0))  # statistics of the training frames only
+    # short recordings get fewer cycles (each at least MIN_CYCLE_FRAMES frames)
+    assert prepare(recording(data[:450])).cycles == 2
+    assert prepare(recording(data[:150]), min_frames=100).cycles == 1
+    with pytest.raises(ValueError, match="cycles"):
+        prepare(recording(data), cycles=0)
 
 
 def test_data_errors() -> None:

@@ -29,17 +29,21 @@ def test_nan_rows_split_runs() -> None:
 @given(
     lengths=st.lists(st.integers(1, 40), min_size=1, max_size=8),
     fractions=st.sampled_from([(0.7, 0.1, 0.2), (0.5, 0.5, 0.0), (1.0, 0.0, 0.0), (0.6, 0.2, 0.2)]),
+    cycles=st.integers(1, 5),
 )
-def test_chronological_split_properties(lengths: list[int], fractions: tuple[float, float, float]) -> None:
+def test_chronological_split_properties(lengths: list[int], fractions: tuple[float, float, float], cycles: int) -> None:
     starts = np.cumsum([0] + [n + 3 for n in lengths])  # runs separated by 3 unused frames
     runs = [np.arange(s, s + n) for s, n in zip(starts, lengths, strict=False)]
-    blocks = chronological_split(runs, fractions)
+    blocks = chronological_split(runs, fractions, cycles=cycles)
     flat = [np.concatenate(b) if b else np.zeros(0, int) for b in blocks]
     total = sum(lengths)
-    # every frame used exactly once, in time order across blocks
-    np.testing.assert_array_equal(np.concatenate(flat), np.concatenate(runs))
+    # every frame used exactly once; each block in time order
+    np.testing.assert_array_equal(np.sort(np.concatenate(flat)), np.concatenate(runs))
     for block, fraction in zip(flat, fractions, strict=True):
-        assert abs(block.size - fraction * total) <= 1
+        assert np.all(np.diff(block) > 0)
+        assert abs(block.size - fraction * total) <= cycles
+    if cycles == 1:  # one cycle: the blocks follow each other in time
+        np.testing.assert_array_equal(np.concatenate(flat), np.concatenate(runs))
     # each piece is contiguous and lies inside one run
     run_of = {int(f): k for k, r in enumerate(runs) for f in r}
     for block in blocks:
