@@ -22,9 +22,11 @@ Writes one JSON record per run (``--json``) and prints a Markdown table.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -167,6 +169,14 @@ def _table(kind: str, records: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _commit() -> str:
+    """The checked-out commit, with ``+dirty`` when the working tree differs from it."""
+    root = Path(__file__).resolve().parent.parent
+    run = functools.partial(subprocess.run, cwd=root, capture_output=True, text=True, check=False)
+    head = run(["git", "rev-parse", "--short", "HEAD"]).stdout.strip() or "unknown"
+    return head + ("+dirty" if run(["git", "status", "--porcelain", "--untracked-files=no"]).stdout.strip() else "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("kind", choices=["linear", "null", "pair"])
@@ -183,7 +193,8 @@ def main() -> None:
     start = time.time()
     records = {"linear": run_linear, "null": run_null, "pair": run_pair}[args.kind](args, config)
     doc = {
-        "benchmark": "calibration", "kind": args.kind, "command": " ".join(sys.argv), "config": config.to_dict(),
+        "benchmark": "calibration", "kind": args.kind, "command": " ".join(sys.argv), "commit": _commit(),
+        "config": config.to_dict(),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "loadavg": os.getloadavg()},
         "wall_seconds": time.time() - start, "records": records,
     }  # fmt: skip

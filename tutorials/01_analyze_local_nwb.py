@@ -30,7 +30,7 @@ path = write_two_condition_nwb(workdir / "two_conditions.nwb", n_channels=16, n_
 # %% [markdown]
 # ## Fit one multiscale model per condition
 # `analyze` reads the series (dF/F is preferred), labels each frame from `epochs.stage`,
-# prepares each condition (z-score on its training block, chronological 70/10/20 split),
+# prepares each condition (z-score on its training block, 70/10/20 split in five cycles),
 # fits a multiscale NIS+ model on the scale ladder 16 → 4 → 1, and measures effective
 # information, causal emergence and the dynamics of every scale.
 

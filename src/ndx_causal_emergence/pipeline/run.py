@@ -88,6 +88,7 @@ def measure_condition(prepared: Any, config: AnalysisConfig) -> ConditionMeasure
     """
     from ..measures.resampling import block_j, bootstrap_j, emergence_significance
     from ..models import MultiscaleNISPlus
+    from ..runtime.progress import phase
 
     models, tables, draws, blocks = [], [], [], []
     for seed in config.seeds:
@@ -95,8 +96,9 @@ def measure_condition(prepared: Any, config: AnalysisConfig) -> ConditionMeasure
         result = model.measure(prepared.test, n_samples=config.n_samples, seed=seed)
         models.append(model)
         tables.append(result.table)
-        draws.append(bootstrap_j(result.residuals, n_boot=config.n_bootstrap, seed=seed))
-        blocks.append(block_j(result.residuals))
+        with phase("intervals", label=f"seed {seed}"):
+            draws.append(bootstrap_j(result.residuals, n_boot=config.n_bootstrap, seed=seed))
+            blocks.append(block_j(result.residuals))
     emergence = _combine_seeds(tables)
     pooled = np.concatenate(draws)
     stats = emergence_significance(
