@@ -187,9 +187,15 @@ def main() -> None:
     parser.add_argument("--datasets", type=int, default=20)
     parser.add_argument("--frames", type=int, default=6000)
     parser.add_argument("--preset", default="fast")
+    parser.add_argument(
+        "--split-cycles",
+        type=int,
+        default=AnalysisConfig.split_cycles,
+        help="train/validation/test cycles (1: one chronological split, as before 2026-12-06)",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    config = AnalysisConfig(preset=args.preset)
+    config = AnalysisConfig(preset=args.preset, split_cycles=args.split_cycles)
     start = time.time()
     records = {"linear": run_linear, "null": run_null, "pair": run_pair}[args.kind](args, config)
     doc = {
