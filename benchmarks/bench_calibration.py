@@ -29,6 +29,7 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -75,9 +76,8 @@ def _stable_points(model: object, prepared: object) -> int:
     return int((chosen["stability"] == "stable").sum())
 
 
-def run_linear(args: argparse.Namespace, config: AnalysisConfig) -> list[dict]:
+def run_linear(args: argparse.Namespace, config: AnalysisConfig) -> Iterator[dict]:
     """Known-answer latents: J at the true dimension against the analytic value."""
-    out = []
     for embedding in args.embeddings:
         for n in args.channels:
             for d in args.dims:
@@ -88,31 +88,27 @@ def run_linear(args: argparse.Namespace, config: AnalysisConfig) -> list[dict]:
                     at_true = [r for r in scales if r["dimension"] == d]
                     record["j_at_true"] = at_true[0]["dimension_averaged_ei"] if at_true else None
                     record["argmax_dimension"] = max(scales, key=lambda r: r["dimension_averaged_ei"])["dimension"]
-                    out.append(record)
+                    yield record
                     print(f"{system.name} seed {seed}: J_true_dim={record['j_at_true']:.3f} (truth "
                           f"{system.true_j:.3f}), argmax d={record['argmax_dimension']}, {record['seconds']:.0f} s",
                           file=sys.stderr, flush=True)  # fmt: skip
-    return out
 
 
-def run_null(args: argparse.Namespace, config: AnalysisConfig) -> list[dict]:
+def run_null(args: argparse.Namespace, config: AnalysisConfig) -> Iterator[dict]:
     """Independent channels: |ΔJ| and the share flagged significant."""
-    out = []
     for n in args.channels:
         for i in range(args.datasets):
             system = independent_null(n, n_frames=args.frames, seed=1000 + i)
             record, _, _ = _measure(system, config.__class__(**{**config.to_dict(), "seed": i}))
             record["any_significant"] = any(r["significant"] for r in record["scales"])
-            out.append(record)
+            yield record
             deltas = [round(r["causal_emergence"], 3) for r in record["scales"][1:]]
             print(f"{system.name} #{i}: ΔJ={deltas} significant={record['any_significant']} "
                   f"{record['seconds']:.0f} s", file=sys.stderr, flush=True)  # fmt: skip
-    return out
 
 
-def run_pair(args: argparse.Namespace, config: AnalysisConfig) -> list[dict]:
+def run_pair(args: argparse.Namespace, config: AnalysisConfig) -> Iterator[dict]:
     """Double well vs single well: the awake − anesthesia comparison at d = 1."""
-    out = []
     for seed in args.seeds:
         systems = double_well_pair(args.channels[0], n_frames=args.frames, seed=seed)
         cfg = config.__class__(**{**config.to_dict(), "seed": seed})
@@ -124,7 +120,7 @@ def run_pair(args: argparse.Namespace, config: AnalysisConfig) -> list[dict]:
         record = {"seed": seed, "conditions": records, "comparisons": comparisons.to_dict("records"), "top": top,
                   "stable_points": {label: _stable_points(m.models[0], prepared[label]) for label, m in
                                     measured.items()}}  # fmt: skip
-        out.append(record)
+        yield record
         print(
             f"pair seed {seed}: awake−anesthesia ΔJ at d={top['dimension']}: {top['difference']:.3f} "
             f"[{top['ci_low']:.3f}, {top['ci_high']:.3f}] p={top['p_value']:.4f}; stable points "
@@ -132,7 +128,6 @@ def run_pair(args: argparse.Namespace, config: AnalysisConfig) -> list[dict]:
             file=sys.stderr,
             flush=True,
         )
-    return out
 
 
 def _table(kind: str, records: list[dict]) -> str:
@@ -157,16 +152,28 @@ def _table(kind: str, records: list[dict]) -> str:
         lines += [f"| {d} | {m:+.3f} | {a:.3f} |" for d, m, a in zip(dims, mean, mean_abs, strict=True)]
         lines.append(f"\nflagged significant at any scale: {share * 100:.0f} % of {len(records)} datasets")
     else:
-        lines += ["| seed | d | awake−anesthesia ΔJ | 95 % interval | p | stable points (awake, anesthesia) |",
-                  "|---|---|---|---|---|---|"]  # fmt: skip
+        lines += ["| seed | d | ΔJ awake | ΔJ anesthesia | awake − anesthesia | 95 % interval | p | stable points "
+                  "(awake, anesthesia) |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
         for r in records:
-            t = r["top"]
+            t, stable = r["top"], r.get("stable_points", {})
+            own = {c: r["conditions"][c]["scales"][-1]["causal_emergence"] for c in ("awake", "anesthesia")}
             lines.append(
-                f"| {r['seed']} | {t['dimension']} | {t['difference']:+.3f} | [{t['ci_low']:+.3f}, "
-                f"{t['ci_high']:+.3f}] | {t['p_value']:.4f} | {r['stable_points']['awake']}, "
-                f"{r['stable_points']['anesthesia']} |"
+                f"| {r['seed']} | {t['dimension']} | {own['awake']:+.3f} | {own['anesthesia']:+.3f} | "
+                f"{t['difference']:+.3f} | [{t['ci_low']:+.3f}, {t['ci_high']:+.3f}] | {t['p_value']:.4f} | "
+                f"{stable.get('awake', '-')}, {stable.get('anesthesia', '-')} |"
             )
     return "\n".join(lines)
+
+
+def render(doc: dict) -> str:
+    """A stored run as Markdown: how it was made (command, commit, machine, wall time), then its table."""
+    machine = doc["machine"]
+    load = ", ".join(f"{v:.1f}" for v in machine["loadavg"])
+    head = (
+        f"`python {doc['command']}` (commit {doc.get('commit', 'not recorded')}; {machine['platform']}, "
+        f"{machine['cpus']} CPUs, load {load} at the end; {doc['wall_seconds'] / 60:.0f} min)"
+    )
+    return head + "\n\n" + _table(doc["kind"], doc["records"])
 
 
 def _commit() -> str:
@@ -179,7 +186,8 @@ def _commit() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("kind", choices=["linear", "null", "pair"])
+    parser.add_argument("kind", choices=["linear", "null", "pair", "render"])
+    parser.add_argument("files", nargs="*", type=Path, help="render: JSON files written by --json")
     parser.add_argument("--dims", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--channels", type=int, nargs="+", default=[32])
     parser.add_argument("--embeddings", nargs="+", default=["linear", "nonlinear"])
@@ -195,17 +203,22 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    if args.kind == "render":
+        print("\n\n".join(render(json.loads(path.read_text())) for path in args.files))
+        return
     config = AnalysisConfig(preset=args.preset, split_cycles=args.split_cycles)
     start = time.time()
-    records = {"linear": run_linear, "null": run_null, "pair": run_pair}[args.kind](args, config)
-    doc = {
-        "benchmark": "calibration", "kind": args.kind, "command": " ".join(sys.argv), "commit": _commit(),
-        "config": config.to_dict(),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "loadavg": os.getloadavg()},
-        "wall_seconds": time.time() - start, "records": records,
-    }  # fmt: skip
-    if args.json:
-        args.json.write_text(json.dumps(doc, indent=1, default=float))
+    records = []
+    for record in {"linear": run_linear, "null": run_null, "pair": run_pair}[args.kind](args, config):
+        records.append(record)
+        doc = {
+            "benchmark": "calibration", "kind": args.kind, "command": " ".join(sys.argv), "commit": _commit(),
+            "config": config.to_dict(),
+            "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "loadavg": os.getloadavg()},
+            "wall_seconds": time.time() - start, "records": records,
+        }  # fmt: skip
+        if args.json:  # after every run: a long grid stopped early keeps what it measured
+            args.json.write_text(json.dumps(doc, indent=1, default=float))
     print(_table(args.kind, records))
 
 
