@@ -15,7 +15,8 @@ from ndx_causal_emergence.testing.simulated import write_two_condition_nwb
 
 #: Every phase of `run` on an unlabelled recording, in order (the ladder 8, 4, 2, 1 has four scales).
 PHASES = ["read", "fit [seed 0]", "polish maps", "observed reference [seed 0]", "validation noise",
-          "measures [EI, NMSE]", "intervals [seed 0]", "fixed points", "attribution", "diagnostics", "macro variables", "write"]  # fmt: skip
+          "measures [EI, NMSE]", "intervals [seed 0]", "fixed points", "attribution", "diagnostics",
+          "macro variables", "write"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -123,15 +123,30 @@ def _check_sigma2(sigma2: Any, q: int | None = None) -> np.ndarray:
     return s2
 
 
-def _dtype_device(fn: Callable[..., Any]) -> tuple[torch.dtype, torch.device]:
-    """dtype and device of a module's first floating parameter or buffer (float64 on CPU otherwise)."""
+def _dtype_device(fn: Callable[..., Any], q: int) -> tuple[torch.dtype, torch.device]:
+    """dtype and device on which ``fn`` accepts ``(B, q)`` inputs.
+
+    A module: those of its first floating parameter or buffer. A plain callable (e.g.
+    ``lambda y: y + net(y)``, the official code's call) has no parameters to read, so it is
+    tried on one float64 point, then float32, on the CPU; float64 when it accepts neither
+    (its own error then surfaces at the real call).
+    """
     import torch
 
     if isinstance(fn, torch.nn.Module):
         for t in (*fn.parameters(), *fn.buffers()):
             if t.is_floating_point():
                 return t.dtype, t.device
-    return torch.float64, torch.device("cpu")
+        return torch.float64, torch.device("cpu")
+    cpu = torch.device("cpu")
+    for dtype in (torch.float64, torch.float32):
+        try:
+            with torch.no_grad():
+                fn(torch.zeros(1, q, dtype=dtype))
+        except RuntimeError:
+            continue
+        return dtype, cpu
+    return torch.float64, cpu
 
 
 def _as_tensor(y: Any, fn: Callable[..., Any], name: str) -> torch.Tensor:
@@ -142,7 +157,7 @@ def _as_tensor(y: Any, fn: Callable[..., Any], name: str) -> torch.Tensor:
             raise InputError(f"{name} must be a finite tensor of shape (n_samples, q), got shape {tuple(y.shape)}.")
         return y.detach()
     arr = as_array(y, name, ndim=2)
-    dtype, device = _dtype_device(fn)
+    dtype, device = _dtype_device(fn, arr.shape[1])
     return torch.as_tensor(arr, dtype=dtype, device=device)
 
 
@@ -310,7 +325,7 @@ def gaussian_ei(
             raise InputError("weights apply to given samples; pass samples= as well, or drop weights.")
         n_samples = as_count(n_samples, "n_samples")
         gen = torch.Generator().manual_seed(int(seed))
-        dtype, device = _dtype_device(fn)
+        dtype, device = _dtype_device(fn, q)
         unit = torch.rand(n_samples, q, generator=gen, dtype=torch.float64)
         y = ((2.0 * unit - 1.0) * L).to(dtype=dtype, device=device)
     else:

@@ -205,3 +205,16 @@ def test_other_bad_input() -> None:
         estimate_sigma2(np.zeros((3, 2)), np.zeros((3, 2)), convention="var")  # type: ignore[arg-type]
     with pytest.raises(InputError, match=r"shape \(n_samples, q\)"):
         logabsdet_jacobian(lambda y: y, torch.zeros(3))
+
+
+def test_plain_callable_wrapping_a_float32_module() -> None:
+    """The official code's call, ``gaussian_ei(lambda y: y + net(y), ...)``, with a float32 ``net``."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3))  # float32
+    res = gaussian_ei(lambda y: y + net(y), [0.01, 0.02, 0.03], n_samples=200, seed=1)
+    y = (2 * torch.rand(200, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64) - 1).float()
+    per_sample = [
+        torch.linalg.slogdet(torch.autograd.functional.jacobian(lambda v: v + net(v), row).double()).logabsdet.item()
+        for row in y
+    ]
+    assert res.jacobian_term == pytest.approx(3 * math.log(2.0) + np.mean(per_sample), rel=1e-6)
