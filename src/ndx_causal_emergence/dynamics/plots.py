@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from .style import OKABE_ITO, SEQUENTIAL_CMAP, palette, styled
+from .style import OKABE_ITO, SEQUENTIAL_CMAP, palette, shorten, styled
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -157,7 +157,7 @@ def plot_potential(
     axes[-1].set_xlabel("macro variable y (normalised, dimensionless)")
     _unique_legend(fig, axes, loc="outside lower center", ncols=3)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(shorten(title))
     return fig
 
 
@@ -199,7 +199,7 @@ def plot_drift_field(
            ylim=(y2.min(), y2.max()))  # fmt: skip
     _unique_legend(fig, [ax], loc="outside lower center", ncols=2)
     if title:
-        ax.set_title(title)
+        ax.set_title(shorten(title))
     return fig
 
 
@@ -231,7 +231,7 @@ def plot_emergence(emergence: pd.DataFrame, *, title: str | None = None) -> Figu
     ax_d.axhline(0.0, color="black", lw=0.8)
     ax_d.set(ylabel=r"$\Delta J = J_k - J_0$ (nats)", xlabel="scale (dimension q)")
     if title:
-        fig.suptitle(title)
+        fig.suptitle(shorten(title))
     return fig
 
 
@@ -262,7 +262,7 @@ def plot_conditions(emergence: dict[str, pd.DataFrame], *, title: str | None = N
         color = palette(i)
         for ax, col in ((ax_j, "dimension_averaged_ei"), (ax_d, "causal_emergence")):
             y = df[col].to_numpy(dtype=float)
-            ax.plot(d, y, color=color, lw=1.2, label=condition if ax is ax_j else None)
+            ax.plot(d, y, color=color, lw=1.2, label=shorten(condition, 40) if ax is ax_j else None)
             if f"{col}_ci_low" in df:
                 err = np.abs(np.vstack([y - df[f"{col}_ci_low"].to_numpy(dtype=float),
                                         df[f"{col}_ci_high"].to_numpy(dtype=float) - y]))  # fmt: skip
@@ -286,7 +286,7 @@ def plot_conditions(emergence: dict[str, pd.DataFrame], *, title: str | None = N
         ax_j.errorbar([], [], yerr=[], fmt="none", ecolor="gray", capsize=2, label="95 % interval")
     ax_j.legend()
     if title:
-        fig.suptitle(title)
+        fig.suptitle(shorten(title))
     return fig
 
 
@@ -337,7 +337,7 @@ def plot_attribution(
     ax.set(xlabel="scale", ylabel=channel_name)
     fig.colorbar(image, ax=ax, label=f"importance ({method};\nshare of the scale, dimensionless)")
     if title:
-        ax.set_title(title)
+        ax.set_title(shorten(title))
     return fig
 
 
@@ -397,7 +397,7 @@ def plot_attribution_map(
     assert image is not None
     fig.colorbar(image, ax=list(axes[:n]), label=f"importance ({method};\nshare of the scale)", shrink=0.8)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(shorten(title))
     return fig
 
 
@@ -430,9 +430,9 @@ def plot_fit_quality(emergence: dict[str, pd.DataFrame], *, title: str | None = 
         ok = df["fit_ok"].to_numpy(dtype=bool) if "fit_ok" in df else np.ones(len(df), dtype=bool)
         color = palette(i)
         model = df["latent_nmse"].to_numpy(dtype=float)
-        ax.plot(d, model, color=color, lw=1.2, label=f"{condition}: learned map F")
+        ax.plot(d, model, color=color, lw=1.2, label=f"{shorten(condition, 40)}: learned map F")
         ax.plot(d, df["latent_nmse_persistence"].to_numpy(dtype=float), color=color, lw=1.0, ls=":",
-                marker="s", ms=4, label=f"{condition}: persistence")  # fmt: skip
+                marker="s", ms=4, label=f"{shorten(condition, 40)}: persistence")  # fmt: skip
         ax.plot(d[ok], model[ok], "o", color=color)
         ax.plot(d[~ok], model[~ok], "o", mfc="white", mec=color)
     ax.axhline(1.0, color="black", lw=0.8, ls="--", label="the mean (NMSE = 1)")
@@ -442,7 +442,7 @@ def plot_fit_quality(emergence: dict[str, pd.DataFrame], *, title: str | None = 
     ax.set_ylabel("one-step NMSE of the latents\n(test block, dimensionless)")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     if title:
-        ax.set_title(title)
+        ax.set_title(shorten(title))
     return fig
 
 
@@ -489,6 +489,6 @@ def plot_state_timeline(
                    label=f"transition into state {state}")  # fmt: skip
     ax.set(xlabel="time (s)", ylabel="macro variable y\n(normalised, dimensionless)")
     counted = f"{len(transitions)} transition{'s' if len(transitions) != 1 else ''} on the test block"
-    ax.set_title(f"{title}: {counted}" if title else counted)
+    ax.set_title(shorten(f"{title}: {counted}" if title else counted))
     _unique_legend(fig, [ax], loc="outside right upper")
     return fig

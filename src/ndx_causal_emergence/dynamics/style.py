@@ -13,7 +13,7 @@ import functools
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-__all__ = ["OKABE_ITO", "SEQUENTIAL_CMAP", "figure_style", "palette", "styled"]
+__all__ = ["OKABE_ITO", "SEQUENTIAL_CMAP", "figure_style", "palette", "shorten", "styled"]
 
 #: Okabe–Ito colours, in the order the figures use them (yellow last: weak on white).
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442")
@@ -39,6 +39,12 @@ _RC = {
 }
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def shorten(text: str, width: int = 90) -> str:
+    """``text`` cut to ``width`` characters (an ellipsis marks the cut): names from a file can be of any length."""
+    text = str(text)
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def palette(i: int) -> str:

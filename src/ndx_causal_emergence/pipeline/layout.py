@@ -77,12 +77,14 @@ def _owner_image(x: np.ndarray, y: np.ndarray, weight: np.ndarray, row: np.ndarr
 def _pixel_mask_labels(column: Any) -> tuple[np.ndarray | None, str]:
     """Label image of a ragged ``pixel_mask`` (or ``voxel_mask``) column, all of it read at once (bounded)."""
     target = column.target.data
-    n = int(target.shape[0])
+    n = len(target)
     if n > MAX_MASK_ENTRIES:
         return None, f"the masks hold {n} pixels, more than the {MAX_MASK_ENTRIES} drawn"
     if not n:
         return None, "the masks are empty"
-    entries = target[:]
+    entries = np.asarray(target[:])  # compound (x, y, weight) in a file, rows of 3 numbers in memory
+    if entries.dtype.names is None:
+        entries = {"x": entries[:, 0], "y": entries[:, 1], "weight": entries[:, -1]}
     ends = np.asarray(column.data[:], dtype=np.int64)
     counts = np.diff(np.concatenate([[0], ends]))
     if len(ends) and (counts.min() < 0 or ends[-1] != n):
