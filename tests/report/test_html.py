@@ -83,3 +83,10 @@ def test_plots_prints_every_figure_it_writes(two_condition_results, tmp_path):
     assert {"conditions", "fit_quality", "causal_emergence_awake_flow_scale1", "causal_emergence_awake_states"} <= names
     for svg in folder.glob("*.svg"):
         assert ET.parse(svg).getroot().tag.endswith("svg")
+
+
+def test_html_into_a_missing_folder_is_a_one_line_error(two_condition_results, tmp_path):
+    from tests.security.conftest import invoke, one_line_error
+
+    one_line_error(invoke("report", two_condition_results, "--html", tmp_path / "absent" / "r.html"), "does not exist")
+    assert not (tmp_path / "absent").exists()

@@ -43,8 +43,11 @@ def report(
     comparisons with the other conditions of the same series. --html writes all of it with every
     figure into one page; --plots writes the figures one by one and prints their paths.
     """
+    from ..pipeline.html_report import check_html_target
     from ..pipeline.report import report_document, report_text
 
+    if html_out is not None:
+        check_html_target(html_out)  # before any work
     doc = report_document(file)
     if plots is not None:
         from ..pipeline.figures import save_figures

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import OutputError
 from .report import GLOSSARY, fixed_point_counts, results_document
 from .results import ConditionResult, read_results
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
     from .layout import RoiLayout
 
-__all__ = ["CONTENT_SECURITY_POLICY", "html_report", "render_html", "save_html", "write_html"]
+__all__ = ["CONTENT_SECURITY_POLICY", "check_html_target", "html_report", "render_html", "save_html", "write_html"]
 
 #: The page loads nothing but its own data: images from ``data:`` URIs, the inline style; no script.
 CONTENT_SECURITY_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -294,12 +295,22 @@ def html_report(path: str | Path) -> str:
     return render_html(read_results(path), str(path), layouts=roi_layouts(path))
 
 
+def check_html_target(out: str | Path) -> Path:
+    """``out`` as a path, refused (:class:`OutputError`) unless its folder exists and it is not a folder itself."""
+    out = Path(out)
+    if out.is_dir():
+        raise OutputError(f"cannot write the HTML report to {out}: it is a folder; name a file.")
+    if not out.absolute().parent.is_dir():
+        raise OutputError(f"cannot write the HTML report to {out}: its folder {out.absolute().parent} does not exist.")
+    return out
+
+
 def save_html(text: str, out: str | Path) -> Path:
     """Write an HTML page to ``out``, replacing it atomically (never a half-written page); returns ``out``."""
     import os
     import tempfile
 
-    out = Path(out)
+    out = check_html_target(out)
     fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.absolute().parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -316,4 +327,5 @@ def save_html(text: str, out: str | Path) -> Path:
 
 def write_html(path: str | Path, out: str | Path) -> Path:
     """Write the HTML page of the NWB file ``path`` to ``out``; returns ``out``."""
+    check_html_target(out)  # before the work
     return save_html(html_report(path), out)

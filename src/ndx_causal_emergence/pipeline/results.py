@@ -312,7 +312,7 @@ def _macro_variables(analysis: Any) -> list[Any]:
         check_allocation(
             8.0 * np.prod(s.data.shape),
             f"macro variables {s.name} of {analysis.name} {s.data.shape}",
-            remedy="report without --plots",
+            remedy="report without --plots or --html",
         )
     return [s.to_xarray() for s in series]
 
