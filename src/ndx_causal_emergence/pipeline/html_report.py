@@ -65,7 +65,13 @@ def _e(value: Any) -> str:
 
 
 def _num(value: Any, fmt: str = ".3f") -> str:
-    return "" if value is None else format(value, fmt)
+    """A number formatted; empty for a missing one, as stored for anything else (a file may hold anything)."""
+    if value is None:
+        return ""
+    try:
+        return format(value, fmt)
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def _figure(fig: Figure, caption: str) -> str:
@@ -110,7 +116,7 @@ def _scales_table(analysis: dict[str, Any]) -> str:
     for s in analysis["scales"]:
         interval = ""
         if s["scale"] and s.get("causal_emergence_ci_low") is not None:
-            interval = f"[{s['causal_emergence_ci_low']:+.3f}, {s['causal_emergence_ci_high']:+.3f}]"
+            interval = f"[{_num(s['causal_emergence_ci_low'], '+.3f')}, {_num(s['causal_emergence_ci_high'], '+.3f')}]"
         rows.append([
             s["scale"], s["dimension"], _num(s["effective_information"]), _num(s["dimension_averaged_ei"]),
             _num(s["causal_emergence"], "+.3f"), interval,
