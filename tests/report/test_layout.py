@@ -85,3 +85,11 @@ def test_many_channels_stay_readable():
     attribution = pd.DataFrame({"scale": 0, "channel": np.arange(2000), "importance": rng.uniform(size=2000)})
     fig = plot_attribution(attribution)
     assert len(fig.axes[0].get_yticklabels()) <= 40 and fig.get_size_inches()[1] <= 10
+
+
+def test_a_large_field_of_view_is_drawn_subsampled_in_its_own_pixels():
+    labels = np.full((3000, 2000), -1)
+    labels[1000:1200, 500:700] = 0
+    fig = plot_attribution_map(labels, pd.DataFrame({1: [1.0]}, index=[0]))
+    image = fig.axes[0].images[1]
+    assert max(image.get_array().shape) <= 1024 and image.get_extent() == [-0.5, 1999.5, 2999.5, -0.5]

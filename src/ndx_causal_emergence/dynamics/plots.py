@@ -37,6 +37,8 @@ _MARKERS = {"stable": ("o", "black"), "unstable": ("o", "white"), "saddle": ("X"
 _SOURCES = {"model": "learned map", "empirical": "empirical drift"}
 #: Most tick labels on a channel axis (20 or 2000 channels stay readable).
 _MAX_TICKS = 40
+#: Most pixels along a side of a drawn field of view (larger ones are subsampled).
+_MAX_MAP_PIXELS = 1024
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -373,6 +375,8 @@ def plot_attribution_map(
     lab = np.asarray(labels)
     if lab.ndim != 2 or not importance.shape[1]:
         raise InputError(f"labels must be a 2-D image and importance have a column per scale, got {lab.shape}.")
+    extent = (-0.5, lab.shape[1] - 0.5, lab.shape[0] - 0.5, -0.5)  # axes in the field of view's own pixels
+    lab = lab[:: -(-max(lab.shape) // _MAX_MAP_PIXELS), :: -(-max(lab.shape) // _MAX_MAP_PIXELS)]
     n = importance.shape[1]
     ncols = min(n, 3)
     nrows = -(-n // ncols)
@@ -388,8 +392,9 @@ def plot_attribution_map(
         values = np.full(size, np.nan)
         values[rows] = importance[scale].to_numpy(dtype=float)
         shown = values[np.where(inside, lab, size - 1)]
-        ax.imshow(np.where(inside, 1.0, np.nan), cmap="Greys", vmin=0.0, vmax=4.0, interpolation="nearest")
-        image = ax.imshow(shown, cmap=SEQUENTIAL_CMAP, vmin=0.0, vmax=vmax, interpolation="nearest")
+        ax.imshow(np.where(inside, 1.0, np.nan), cmap="Greys", vmin=0.0, vmax=4.0, interpolation="nearest",
+                  extent=extent)  # fmt: skip
+        image = ax.imshow(shown, cmap=SEQUENTIAL_CMAP, vmin=0.0, vmax=vmax, interpolation="nearest", extent=extent)
         ax.set_title(f"scale {scale}")
         ax.set(xlabel=f"x ({pixel_unit})", ylabel=f"y ({pixel_unit})")
     for ax in axes[n:]:

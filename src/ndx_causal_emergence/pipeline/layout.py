@@ -69,7 +69,7 @@ def _owner_image(x: np.ndarray, y: np.ndarray, weight: np.ndarray, row: np.ndarr
     norm = weight / np.where(top[row] > 0, top[row], 1.0)
     keep = norm >= EXTENT_THRESHOLD
     order = np.argsort(norm[keep], kind="stable")  # the largest weight is written last and wins
-    labels = np.full(shape, -1, dtype=np.int64)
+    labels = np.full(shape, -1, dtype=np.int32)
     labels[y[keep][order], x[keep][order]] = row[keep][order]
     return labels
 
@@ -106,8 +106,8 @@ def _image_mask_labels(column: Any) -> tuple[np.ndarray | None, str]:
     shape = tuple(int(s) for s in data.shape)
     if len(shape) not in (3, 4) or shape[1] * shape[2] > MAX_LAYOUT_PIXELS:
         return None, f"image masks of shape {shape} are not drawn (2-D masks up to {MAX_LAYOUT_PIXELS} pixels)"
-    best = np.zeros((shape[2], shape[1]))
-    labels = np.full((shape[2], shape[1]), -1, dtype=np.int64)
+    best = np.zeros((shape[2], shape[1]), dtype=np.float32)
+    labels = np.full((shape[2], shape[1]), -1, dtype=np.int32)
     for i in range(shape[0]):
         mask = np.asarray(data[i], dtype=float)
         mask = (mask.max(axis=2) if mask.ndim == 3 else mask).T  # (y, x); a volume seen from above
