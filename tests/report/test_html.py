@@ -90,3 +90,12 @@ def test_html_into_a_missing_folder_is_a_one_line_error(two_condition_results, t
 
     one_line_error(invoke("report", two_condition_results, "--html", tmp_path / "absent" / "r.html"), "does not exist")
     assert not (tmp_path / "absent").exists()
+
+
+def test_roi_rows_the_table_lacks_are_not_drawn(two_condition_results, tmp_path):
+    path = shutil.copyfile(two_condition_results, tmp_path / "rows.nwb")
+    with h5py.File(path, "a") as f:
+        rows = f["processing/ophys/causal_emergence_awake/attribution/roi"]
+        rows[0], rows[1] = 10**12, -5  # beyond the 8-row ROI table
+    parsed = check_page(html_report(path))
+    assert any(c.startswith("awake:") and "on the field of view" in c for c in _captions(parsed))

@@ -111,8 +111,12 @@ def _attribution_figures(result: ConditionResult, layout: RoiLayout | None, titl
     out["attribution"] = plot_attribution(
         attribution, title=title, channel_labels=labels, channel_name=name, method=ATTRIBUTION_METHOD
     )
-    if layout is not None and layout.labels is not None and "roi" in attribution:
-        importance = attribution.pivot_table(index="roi", columns="scale", values="importance", aggfunc="sum")
+    if layout is None or layout.labels is None or "roi" not in attribution:
+        return out
+    rows = pd.to_numeric(attribution["roi"], errors="coerce")
+    known = attribution[rows.between(0, len(layout.ids) - 1)]  # a row the ROI table lacks has no place to be drawn
+    if len(known):
+        importance = known.pivot_table(index="roi", columns="scale", values="importance", aggfunc="sum")
         out["attribution_map"] = plot_attribution_map(
             layout.labels, importance, title=f"{title}: importance of each ROI on the field of view",
             method=ATTRIBUTION_METHOD,
