@@ -7,47 +7,61 @@ from pathlib import Path
 
 import click
 
+from ..pipeline.report import GLOSSARY
 from .main import Context, handle_errors, max_memory_option
-
-GLOSSARY = """Glossary (information in nats, natural logarithms):
-
-\b
-EI      effective information of a scale's learned dynamics F under a uniform intervention on
-        the box [-1, 1]^d of its normalised coordinates (nats): noise term + Jacobian term.
-J       EI per dimension (EI / d), comparable across scales (nats).
-dJ      causal emergence: J of the scale minus J of the micro level (scale 0); > 0 means the
-        coarse-grained dynamics are more effective per variable than the micro ones.
-interval  95 % interval of dJ: moving-block bootstrap of the test block (pooled over seeds).
-p (Holm)  one-sided p-value of dJ > min_effect (0.1 nats by default: above the estimator's
-          bias on data without emergence), adjusted over the macro scales (Holm); * significant.
-fit     'ok' when the scale's map predicts its next state better than persistence
-        (y_t+1 = y_t) and than the mean; otherwise its J and dJ cannot be interpreted.
-NMSE    one-step error of the decoded micro prediction over the variance of the data (test
-        block); 'persist.' is the same for x_t+1 = x_t. 1 = no better than the mean.
-power   causal power: share of the scale in the increase of J from micro to macro.
-emergent complexity  entropy of the causal power shares, bits (normalised by log2 #scales).
-fraction in box  share of held-out latents inside the intervention box."""
 
 
 @click.command("report", epilog=GLOSSARY)
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON document instead of tables.")
-@click.option("--plots", type=click.Path(file_okay=False, path_type=Path), help="Write PNG figures into this folder.")
+@click.option(
+    "--html",
+    "html_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write one self-contained HTML page (figures embedded, loads nothing from the network) to this file.",
+)
+@click.option("--plots", type=click.Path(file_okay=False, path_type=Path), help="Write the figures into this folder.")
+@click.option(
+    "--plot-format",
+    "plot_formats",
+    type=click.Choice(["png", "svg"]),
+    multiple=True,
+    default=("png",),
+    show_default=True,
+    help="Format of the --plots figures (repeat for both).",
+)
 @max_memory_option
 @click.pass_obj
 @handle_errors
-def report(obj: Context, file: Path, as_json: bool, plots: Path | None) -> None:
+def report(
+    obj: Context, file: Path, as_json: bool, html_out: Path | None, plots: Path | None, plot_formats: tuple[str, ...]
+) -> None:
     """Summarise every causal-emergence analysis in FILE (per condition and scale).
 
     For each analysis: the per-scale table (EI, J, dJ with its interval and p-value, the fit
     gate, NMSE beside persistence), sentences saying what can and cannot be concluded, and the
-    comparisons with the other conditions of the same series.
+    comparisons with the other conditions of the same series. --html writes all of it with every
+    figure into one page; --plots writes the figures one by one and prints their paths.
     """
+    from ..pipeline.html_report import check_html_target
     from ..pipeline.report import report_document, report_text
 
+    if html_out is not None:
+        check_html_target(html_out)  # before any work
     doc = report_document(file)
     if plots is not None:
         from ..pipeline.figures import save_figures
 
-        doc["plots"] = [str(p) for p in save_figures(file, plots)]
-    click.echo(json.dumps(doc, indent=2) if as_json else report_text(doc))
+        doc["plots"] = [str(p) for p in save_figures(file, plots, formats=plot_formats)]
+    if html_out is not None:
+        from ..pipeline.html_report import write_html
+
+        doc["html"] = str(write_html(file, html_out))
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+        return
+    click.echo(report_text(doc))
+    for path in doc.get("plots", []):
+        click.echo(f"figure: {path}")
+    if "html" in doc:
+        click.echo(f"HTML report: {doc['html']}")

@@ -24,7 +24,16 @@ from .fixed_points import (
     find_fixed_points,
     support_mask,
 )
-from .plots import plot_attribution, plot_drift_field, plot_emergence, plot_potential
+from .plots import (
+    plot_attribution,
+    plot_attribution_map,
+    plot_conditions,
+    plot_drift_field,
+    plot_emergence,
+    plot_fit_quality,
+    plot_potential,
+    plot_state_timeline,
+)
 from .potential import (
     TRANSITION_COLUMNS,
     basin_boundaries,
@@ -58,9 +67,13 @@ __all__ = [
     "occupancy_potential",
     "occupied_extent",
     "plot_attribution",
+    "plot_attribution_map",
+    "plot_conditions",
     "plot_drift_field",
     "plot_emergence",
+    "plot_fit_quality",
     "plot_potential",
+    "plot_state_timeline",
     "state_points",
     "support_mask",
 ]

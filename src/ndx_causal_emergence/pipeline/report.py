@@ -8,6 +8,26 @@ from typing import Any
 
 from .results import ConditionResult, read_results
 
+#: What the report's words and columns mean (``report --help``, the HTML report).
+GLOSSARY = """Glossary (information in nats, natural logarithms):
+
+\b
+EI      effective information of a scale's learned dynamics F under a uniform intervention on
+        the box [-1, 1]^d of its normalised coordinates (nats): noise term + Jacobian term.
+J       EI per dimension (EI / d), comparable across scales (nats).
+dJ      causal emergence: J of the scale minus J of the micro level (scale 0); > 0 means the
+        coarse-grained dynamics are more effective per variable than the micro ones.
+interval  95 % interval of dJ: moving-block bootstrap of the test block (pooled over seeds).
+p (Holm)  one-sided p-value of dJ > min_effect (0.1 nats by default: above the estimator's
+          bias on data without emergence), adjusted over the macro scales (Holm); * significant.
+fit     'ok' when the scale's map predicts its next state better than persistence
+        (y_t+1 = y_t) and than the mean; otherwise its J and dJ cannot be interpreted.
+NMSE    one-step error of the decoded micro prediction over the variance of the data (test
+        block); 'persist.' is the same for x_t+1 = x_t. 1 = no better than the mean.
+power   causal power: share of the scale in the increase of J from micro to macro.
+emergent complexity  entropy of the causal power shares, bits (normalised by log2 #scales).
+fraction in box  share of held-out latents inside the intervention box."""
+
 
 def _clean(value: Any) -> Any:
     """Plain JSON values (NaN → None, numpy scalars → Python)."""
@@ -108,10 +128,28 @@ def conclusions(analysis: dict[str, Any]) -> list[str]:
     return out
 
 
+def results_document(results: dict[str, ConditionResult], file: str) -> dict[str, Any]:
+    """The report document of analyses (by name) read from, or to be written to, ``file``."""
+    return {"file": file, "analyses": [analysis_summary(n, r) for n, r in results.items()]}
+
+
 def report_document(path: str | Path) -> dict[str, Any]:
     """The JSON report of every analysis in an NWB file: ``{"file": ..., "analyses": [...]}``."""
-    results = read_results(path, load_models=False, load_macro_variables=False)
-    return {"file": str(path), "analyses": [analysis_summary(n, r) for n, r in results.items()]}
+    return results_document(read_results(path, load_models=False, load_macro_variables=False), str(path))
+
+
+def fixed_point_counts(analysis: dict[str, Any]) -> str:
+    """The in-support fixed points of an analysis counted per scale, source and kind, in words ("none" if none)."""
+    kinds: dict[tuple[int, str], dict[str, int]] = {}
+    for fp in analysis["fixed_points"]:
+        if fp["in_support"]:
+            counts = kinds.setdefault((fp["scale"], fp.get("source", "model")), {})
+            counts[fp["stability"]] = counts.get(fp["stability"], 0) + 1
+    described = "; ".join(
+        f"scale {scale} ({source}): " + ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+        for (scale, source), counts in sorted(kinds.items())
+    )
+    return described or "none"
 
 
 def report_text(document: dict[str, Any]) -> str:
@@ -145,16 +183,7 @@ def report_text(document: dict[str, Any]) -> str:
             )
         lines += [f"  {sentence}" for sentence in a.get("conclusions", [])]
         if a["fixed_points"]:
-            kinds: dict[tuple[int, str], dict[str, int]] = {}
-            for fp in a["fixed_points"]:
-                if fp["in_support"]:
-                    counts = kinds.setdefault((fp["scale"], fp.get("source", "model")), {})
-                    counts[fp["stability"]] = counts.get(fp["stability"], 0) + 1
-            described = "; ".join(
-                f"scale {scale} ({source}): " + ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
-                for (scale, source), counts in sorted(kinds.items())
-            )
-            lines.append(f"  fixed points in the data support: {described or 'none'}")
+            lines.append(f"  fixed points in the data support: {fixed_point_counts(a)}")
         lines.append(f"  state transitions: {a['n_transitions']}")
         prov = a["provenance"]
         lines.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -150,6 +151,44 @@ class Results:
         """The summary as an ``xarray.Dataset`` indexed by ``condition`` and ``scale``."""
         return self.summary().set_index(["condition", "scale"]).to_xarray()
 
+    def _by_analysis(self) -> dict[str, ConditionResult]:
+        """The conditions by analysis name, their attribution linked to the ROI table's rows (as written)."""
+        out = {}
+        for name, res in self.conditions.items():
+            if res.attribution is not None and self.roi_indices is not None and "roi" not in res.attribution:
+                rows = np.asarray(self.roi_indices)[res.attribution["channel"].to_numpy(dtype=int)]
+                res = dataclasses.replace(res, attribution=res.attribution.assign(roi=rows))
+            out[res.analysis_name or name] = res
+        return out
+
+    def _layouts(self) -> dict[str, Any]:
+        """The ROI layout of the input's ROI table for every analysis (none without an ROI table)."""
+        from ..nwb.read import open_nwb
+        from .layout import layout_of_table
+
+        if self.roi_table_object_id is None:
+            return {}
+        with open_nwb(self.source.location) as opened:
+            layout = layout_of_table(opened.nwbfile.objects[self.roi_table_object_id])
+        return dict.fromkeys(self._by_analysis(), layout)
+
+    def figures(self) -> dict[str, Any]:
+        """Every figure of the analyses, matplotlib Figures by name (see :func:`.figures.result_figures`)."""
+        from .figures import result_figures
+
+        return result_figures(self._by_analysis(), self._layouts())
+
+    def to_html(self, path: str | Path | None = None) -> str:
+        """One self-contained HTML page of the analyses (see :mod:`.html_report`); also written to ``path`` if given."""
+        from ..safety.redact import redact_url
+        from .html_report import render_html, save_html
+
+        label = f"{redact_url(str(self.source.location))} (results not yet written)"
+        page = render_html(self._by_analysis(), label, layouts=self._layouts())
+        if path is not None:
+            save_html(page, path)
+        return page
+
     def write(self, path: str | Path | None = None, *, in_place: bool = False, overwrite: bool = False) -> Path:
         """Write the results into NWB.
 
@@ -273,7 +312,7 @@ def _macro_variables(analysis: Any) -> list[Any]:
         check_allocation(
             8.0 * np.prod(s.data.shape),
             f"macro variables {s.name} of {analysis.name} {s.data.shape}",
-            remedy="report without --plots",
+            remedy="report without --plots or --html",
         )
     return [s.to_xarray() for s in series]
 
