@@ -173,7 +173,8 @@ def render(doc: dict) -> str:
         f"`python {doc['command']}` (commit {doc.get('commit', 'not recorded')}; {machine['platform']}, "
         f"{machine['cpus']} CPUs, load {load} at the end; {doc['wall_seconds'] / 60:.0f} min)"
     )
-    return head + "\n\n" + _table(doc["kind"], doc["records"])
+    notes = f"\n\n{doc['notes']}" if doc.get("notes") else ""
+    return head + notes + "\n\n" + _table(doc["kind"], doc["records"])
 
 
 def _commit() -> str:
@@ -207,12 +208,12 @@ def main() -> None:
         print("\n\n".join(render(json.loads(path.read_text())) for path in args.files))
         return
     config = AnalysisConfig(preset=args.preset, split_cycles=args.split_cycles)
-    start = time.time()
+    start, commit = time.time(), _commit()  # the code this run imported, not HEAD at a later write
     records = []
     for record in {"linear": run_linear, "null": run_null, "pair": run_pair}[args.kind](args, config):
         records.append(record)
         doc = {
-            "benchmark": "calibration", "kind": args.kind, "command": " ".join(sys.argv), "commit": _commit(),
+            "benchmark": "calibration", "kind": args.kind, "command": " ".join(sys.argv), "commit": commit,
             "config": config.to_dict(),
             "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "loadavg": os.getloadavg()},
             "wall_seconds": time.time() - start, "records": records,
