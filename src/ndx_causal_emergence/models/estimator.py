@@ -25,7 +25,7 @@ from ..measures.resampling import ScaleResiduals
 from ..runtime.progress import tracked
 from .dynamics import AffineConjugate
 from .multiscale import EncoderMap, MultiscaleModule, check_scales, dyadic_ladder
-from .presets import PRESETS
+from .presets import DEPRECATED_PRESETS, PRESETS, canonical_preset
 from .serialize import restore, state_of
 from .training import (
     TrainConfig,
@@ -87,21 +87,47 @@ class _NISEstimator:
         _NISEstimator._registry[cls.__name__] = cls
 
     # ---------------------------------------------------------------- parameters
+    def __new__(cls, *args: Any, **kwargs: Any) -> _NISEstimator:
+        obj = super().__new__(cls)
+        obj._explicit = frozenset(kwargs)  # the parameters the caller chose: no preset overrides them
+        return obj
+
     @classmethod
     def _param_names(cls) -> list[str]:
         return [p.name for p in inspect.signature(cls.__init__).parameters.values() if p.name != "self"]
 
+    def _apply_preset(self) -> None:
+        """Set every parameter the caller did not choose to the preset's value (or the default, without a preset).
+
+        Called at the end of ``__init__`` and when ``set_params`` changes the preset; an unknown
+        preset name is left for :meth:`_resolved` (at ``fit``) to reject.
+        """
+        explicit = getattr(self, "_explicit", frozenset())
+        sig = inspect.signature(type(self).__init__).parameters
+        values: dict[str, Any] = {}
+        if isinstance(self.preset, str) and (self.preset in PRESETS or self.preset in DEPRECATED_PRESETS):
+            values = PRESETS[canonical_preset(self.preset)]
+        for name in self._param_names():
+            if name != "preset" and name not in explicit:
+                setattr(self, name, values.get(name, sig[name].default))
+
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The constructor parameters (scikit-learn contract; ``deep`` is accepted and ignored)."""
+        """The parameters ``fit`` uses: explicit arguments, then the preset's values (``deep`` is ignored)."""
         return {name: getattr(self, name) for name in self._param_names()}
 
     def set_params(self, **params: Any) -> _NISEstimator:
-        """Set constructor parameters; unknown names raise :class:`InputError`. Returns ``self``."""
+        """Set parameters (they count as explicit); a new ``preset`` resets the others. Returns ``self``.
+
+        Unknown names raise :class:`InputError`.
+        """
         known = self._param_names()
         for name, value in params.items():
             if name not in known:
                 raise InputError(f"{type(self).__name__} has no parameter {name!r}; known: {sorted(known)}.")
             setattr(self, name, value)
+        self._explicit = getattr(self, "_explicit", frozenset()) | (set(params) - {"preset"})
+        if "preset" in params:
+            self._apply_preset()
         return self
 
     def __repr__(self) -> str:
@@ -111,22 +137,18 @@ class _NISEstimator:
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> _NISEstimator:
-        """A plain instance with the preset's values (for this class's parameters), updated by ``overrides``."""
-        if name not in PRESETS:
-            raise InputError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}.")
+        """A plain instance (``preset=None``): the preset's values for this class's parameters, then ``overrides``."""
         names = cls._param_names()
-        return cls(**{**{k: v for k, v in PRESETS[name].items() if k in names}, **overrides})
+        return cls(**{**{k: v for k, v in PRESETS[canonical_preset(name)].items() if k in names}, **overrides})
 
     def _resolved(self) -> dict[str, Any]:
-        """All hyperparameters: own values, then preset values for those left at their default, then fixed ones."""
-        sig = inspect.signature(type(self).__init__).parameters
+        """All hyperparameters: own values (preset already applied), preset values for parameters this class lacks,
+        defaults for the rest, then the fixed ones."""
+        names = set(self._param_names())
         params = {**_ALL_DEFAULTS, **self.get_params()}
         if params["preset"] is not None:
-            if params["preset"] not in PRESETS:
-                raise InputError(f"unknown preset {params['preset']!r}; choose one of {sorted(PRESETS)}.")
-            for key, value in PRESETS[params["preset"]].items():
-                if key not in sig or params[key] == sig[key].default:
-                    params[key] = value
+            preset = PRESETS[canonical_preset(params["preset"])]
+            params.update({k: v for k, v in preset.items() if k not in names})
         params.update(self._fixed)
         for key, allowed in (("ei_domain", ("normalized", "box")), ("sigma_convention", ("mse", "mae"))):
             if params[key] not in allowed:
@@ -521,11 +543,25 @@ class _NISEstimator:
         target = cls._registry.get(name)
         if target is None:
             raise InputError(f"unknown model class {name!r}; known: {sorted(cls._registry)}.")
-        arch = checked_architecture(arch, tensors, target)
+        arch = checked_architecture(_explicit_params(arch, target), tensors, target)
         est = target(**arch["params"])
         scales = check_scales(arch["scales"], arch["n_features_in"])
         restore(est, arch, tensors, est._build(arch["n_features_in"], scales, est._resolved()))
         return est
+
+
+def _explicit_params(arch: dict[str, Any], target: type[_NISEstimator]) -> dict[str, Any]:
+    """``arch`` with the parameters its fit used, also for files written before explicit arguments won over presets.
+
+    Those files store the constructor's values with a preset that replaced every value left at its
+    default; passing them all back would make the defaults explicit, so they are left out.
+    """
+    params = arch.get("params")
+    if arch.get("params_resolved") or not isinstance(params, dict) or params.get("preset") is None:
+        return arch
+    sig = inspect.signature(target.__init__).parameters
+    kept = {k: v for k, v in params.items() if k not in sig or k == "preset" or v != sig[k].default}
+    return {**arch, "params": kept}
 
 
 class MultiscaleNISPlus(_NISEstimator):
@@ -541,8 +577,9 @@ class MultiscaleNISPlus(_NISEstimator):
         Dimension of the top scale of the automatic ladder (default 1).
     coarsening : int
         Ladder factor ``c`` (default 2).
-    preset : {"fast", "paper", "sir"}, optional
-        Fills the parameters left at their defaults (see :mod:`~ndx_causal_emergence.models.presets`).
+    preset : {"fast", "fmri", "sir"}, optional
+        Sets every parameter not given explicitly (see :mod:`~ndx_causal_emergence.models.presets`);
+        an explicit argument always wins, and :meth:`get_params` reports the values used.
     n_coupling_layers, hidden_width : int
         Affine coupling layers per encoder ``ψ_k`` and width of their ``s``/``t`` MLPs.
     dynamics_width, dynamics_depth : int
@@ -687,6 +724,7 @@ class MultiscaleNISPlus(_NISEstimator):
         self.device = device
         self.seed = seed
         self.verbose = verbose
+        self._apply_preset()
 
     def _ladder(self, n_features: int, params: dict[str, Any]) -> list[int]:
         if params["scales"] is not None:

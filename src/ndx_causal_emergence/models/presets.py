@@ -5,9 +5,11 @@
   100 steps, patience 3, best model kept): on short recordings the model overfits within a few
   hundred steps (the bundled 700-frame demo: test NMSE 0.96 after 1,500 steps, 0.61 when
   stopped at its best validation loss, against 0.70 for persistence).
-- ``paper``: the group's multiscale defaults (fMRI code of Wang et al. 2025,
-  arXiv:2509.10891): hidden width 256, Adam lr 1e-4, batches of 100 pairs, 10,000 steps,
-  weights refreshed every 1,000 steps, forward + 0.5 x reverse, decoder padding noise 1/3.
+- ``fmri``: the defaults of the group's multiscale fMRI code (called ``paper`` in earlier versions; that
+  name stays as a deprecated alias): hidden width 256, Adam lr 1e-4, batches of 100 pairs,
+  10,000 steps, weights refreshed every 1,000 steps, forward + 0.5 x reverse, decoder padding
+  noise 1/3. It is not the protocol of the mice paper (Wang et al. 2025, arXiv:2509.10891),
+  whose published code differs at many points.
 - ``sir``: the published NIS+ SIR set-up with the official conventions (Yang et al. 2024,
   arXiv:2308.09952; docs/method.md §5): 3 coupling layers (the official SIR flow builds 6 masks
   but uses ``len(masks) // 2`` layers), hidden width 64, batches of 700, 30,000 steps, λ = 3,
@@ -15,14 +17,18 @@
   inverse-probability weights, the reverse term training the encoder, no latent forward term, no
   principal-axes start of the encoder and no polishing of the maps before they are measured.
 
-A preset fills only the parameters left at their default values.
+A preset sets the parameters the constructor was not given: an explicit argument always wins,
+whatever its value, and ``get_params()`` reports the values ``fit`` uses.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
-__all__ = ["PRESETS"]
+from ..errors import InputError
+
+__all__ = ["DEPRECATED_PRESETS", "PRESETS", "canonical_preset"]
 
 PRESETS: dict[str, dict[str, Any]] = {
     "fast": {
@@ -36,7 +42,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "eval_every": 100,
         "patience": 3,
     },
-    "paper": {
+    "fmri": {
         "n_coupling_layers": 6,
         "hidden_width": 256,
         "dynamics_width": 256,
@@ -68,3 +74,17 @@ PRESETS: dict[str, dict[str, Any]] = {
         "eval_every": 500,
     },
 }
+
+#: Old preset names and the names that replace them (accepted with a ``DeprecationWarning``).
+DEPRECATED_PRESETS: dict[str, str] = {"paper": "fmri"}
+
+
+def canonical_preset(name: str) -> str:
+    """The current name of preset ``name`` (a deprecated alias warns); raises InputError if unknown."""
+    if name in DEPRECATED_PRESETS:
+        new = DEPRECATED_PRESETS[name]
+        warnings.warn(f"preset {name!r} is deprecated; it is now called {new!r}.", DeprecationWarning, stacklevel=3)
+        return new
+    if name not in PRESETS:
+        raise InputError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}.")
+    return name

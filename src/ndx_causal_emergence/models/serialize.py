@@ -31,6 +31,7 @@ def state_of(est: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     arch = {
         "class": type(est).__name__, "params": params, "scales": est.scales_, "n_features_in": est.n_features_in_,
         "device": est.device_, "history": history, "observed_reference": est.observed_model_ is not None,
+        "params_resolved": True,  # params are the values the fit used (a preset no longer overrides them)
     }  # fmt: skip
     json.dumps(arch)  # fail here, not in the writer, if something is not JSON-able
     tensors = {f"model.{k}": v.detach().clone() for k, v in est.model_.state_dict().items()}

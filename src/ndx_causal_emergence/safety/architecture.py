@@ -20,7 +20,7 @@ from .memory import check_allocation
 
 __all__ = ["LIMITS", "check_model_size", "checked_architecture", "parameter_count"]
 
-#: Largest accepted value of each size field (far above any preset: ``paper`` uses 6 layers of width 256).
+#: Largest accepted value of each size field (far above any preset: ``fmri`` uses 6 layers of width 256).
 LIMITS = {
     "n_coupling_layers": 1000,
     "hidden_width": 65536,

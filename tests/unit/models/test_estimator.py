@@ -12,6 +12,7 @@ import torch
 from ndx_causal_emergence.data.synthetic import double_well_latent, embed_nonlinear
 from ndx_causal_emergence.errors import DataError, InputError, NotFittedError
 from ndx_causal_emergence.models import NIS, MultiscaleNISPlus, NISPlus
+from ndx_causal_emergence.models.presets import PRESETS
 
 torch.set_num_threads(1)
 
@@ -46,7 +47,7 @@ def test_init_only_stores_and_params_round_trip() -> None:
     assert "reverse_weight" not in NIS().get_params()
 
 
-def test_presets_fill_only_parameters_left_at_default() -> None:
+def test_presets_set_the_parameters_not_given() -> None:
     resolved = MultiscaleNISPlus(preset="fast", hidden_width=32)._resolved()
     assert resolved["hidden_width"] == 32 and resolved["max_steps"] == 1500 and resolved["learning_rate"] == 1e-3
     plain = MultiscaleNISPlus.from_preset("sir", max_steps=7)
@@ -58,6 +59,81 @@ def test_presets_fill_only_parameters_left_at_default() -> None:
         MultiscaleNISPlus(preset="slow")._resolved()
     with pytest.raises(InputError, match="ei_domain"):
         MultiscaleNISPlus(ei_domain="latent")._resolved()
+
+
+def _other_value(value):
+    """A valid value of a parameter's type that differs from ``value``."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, str):
+        return {"normalized": "box", "box": "normalized", "mse": "mae", "mae": "mse"}[value]
+    if value is None:
+        return 0.5
+    return value * 2 if value else 1
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+@pytest.mark.parametrize("cls", [MultiscaleNISPlus, NISPlus, NIS])
+def test_an_explicit_argument_wins_over_every_preset_for_every_parameter(cls, preset) -> None:
+    """Every parameter a preset sets, given explicitly (its default value included), is what get_params and fit use."""
+    defaults = {p: v for p, v in cls().get_params().items()}
+    for name, preset_value in PRESETS[preset].items():
+        if name not in defaults:
+            continue
+        for chosen in {repr(v): v for v in (defaults[name], _other_value(preset_value))}.values():
+            if chosen == preset_value:
+                continue
+            model = cls(preset=preset, **{name: chosen})
+            assert model.get_params()[name] == chosen, (name, chosen)
+            assert model._resolved()[name] == chosen, (name, chosen)
+        untouched = cls(preset=preset)
+        assert untouched.get_params()[name] == preset_value == untouched._resolved()[name]
+    model = cls(preset=preset)
+    resolved = model._resolved()
+    assert all(resolved[k] == v for k, v in model.get_params().items()), "get_params must report what fit uses"
+
+
+def test_explicit_default_values_reach_the_fit(data) -> None:
+    """``preset="fast"`` with the package defaults given explicitly: the fit uses those, not the preset's."""
+    model = MultiscaleNISPlus(preset="fast", n_coupling_layers=6, learning_rate=1e-4, reverse_weight=1.0, **{
+        k: v for k, v in _TINY.items() if k not in ("n_coupling_layers",)})  # fmt: skip
+    cfg = model._train_config(model._resolved(), 3, "cpu")
+    assert (cfg.learning_rate, cfg.reverse_weight, cfg.max_steps) == (1e-4, 1.0, 60)
+    model.fit(data[0])
+    assert all(len(enc.layers) == 6 for enc in model.model_.encoders)
+    assert model.history_["step"][-1] == 60 and model.get_params()["n_coupling_layers"] == 6
+
+
+def test_set_params_changes_the_preset_of_the_parameters_not_given() -> None:
+    model = MultiscaleNISPlus(preset="fast", hidden_width=32)
+    model.set_params(preset="sir")
+    assert model.hidden_width == 32 and model.max_steps == 30000 and model.ei_domain == "box"
+    model.set_params(max_steps=5, preset=None)
+    assert model.max_steps == 5 and model.ei_domain == "normalized" and model.n_coupling_layers == 6
+
+
+def test_paper_is_a_deprecated_name_of_fmri() -> None:
+    with pytest.warns(DeprecationWarning, match="now called 'fmri'"):
+        old = MultiscaleNISPlus(preset="paper")
+    new = MultiscaleNISPlus(preset="fmri")
+    assert {**old.get_params(), "preset": "fmri"} == new.get_params()
+    assert new.reverse_weight == 0.5 and MultiscaleNISPlus(preset="fmri", reverse_weight=1.0).reverse_weight == 1.0
+
+
+def test_models_written_before_explicit_arguments_won_still_load(data) -> None:
+    """Old files stored the constructor's values with the preset that replaced the defaults; they load as fitted."""
+    given = {k: v for k, v in _TINY.items() if k != "n_coupling_layers"}
+    model = MultiscaleNISPlus(preset="fast", **given).fit(data[0])
+    arch, tensors = model.to_state()
+    assert arch["params"]["n_coupling_layers"] == 4  # the preset's value, as the fit used it
+    defaults = MultiscaleNISPlus().get_params()
+    replaced = set(PRESETS["fast"]) - set(given)
+    legacy_params = {k: (defaults[k] if k in replaced else v) for k, v in arch["params"].items()}
+    legacy = {k: v for k, v in arch.items() if k != "params_resolved"} | {"params": legacy_params}
+    assert legacy_params["n_coupling_layers"] == 6  # what the old get_params reported
+    again = MultiscaleNISPlus.from_state(legacy, tensors)
+    assert again.get_params() == model.get_params()
+    np.testing.assert_allclose(again.transform(data[1]), model.transform(data[1]), rtol=1e-6)
 
 
 def test_scales_for_gives_the_ladder_a_fit_would_use() -> None:
