@@ -60,8 +60,8 @@ def _record_full_paths(value: bool) -> bool:
     "--preset",
     type=click.Choice([*PRESETS, *DEPRECATED_PRESETS]),
     default="fast",
-    help="Model preset: fast (default), fmri (the group's fMRI defaults; 'paper' is its deprecated old name) or "
-    "sir (official NIS+ conventions).",
+    help="Model preset: fast (default), fmri (the group's fMRI defaults; 'paper' is its deprecated old name), "
+    "sir (official NIS+ conventions) or wang2025 (a replica of the mice paper's official protocol).",
 )
 @click.option(
     "--split-cycles",

@@ -28,7 +28,12 @@ from ..errors import InputError
 from .coupling import RealNVP
 from .dynamics import ResidualMLP
 
-__all__ = ["EncoderMap", "MultiscaleModule", "check_scales", "dyadic_ladder"]
+__all__ = ["COUPLING_LAYOUTS", "EncoderMap", "MultiscaleModule", "check_scales", "coupling_layers", "dyadic_ladder"]
+
+#: Ways of choosing the coupling layers of each encoder (see :func:`coupling_layers`).
+COUPLING_LAYOUTS = ("uniform", "wang2025")
+#: Layers of the official mice code's first (N → N) flow and of its flows reading more than 64 inputs.
+_WANG2025_SHORT_FLOW = 4
 
 
 def dyadic_ladder(n_features: int, *, coarsening: int = 2, cut: int = 1) -> list[int]:
@@ -81,6 +86,25 @@ def check_scales(scales: Sequence[int], n_features: int) -> list[int]:
     return out
 
 
+def coupling_layers(in_dims: Sequence[int], n_layers: int, layout: str = "uniform") -> list[int]:
+    """Coupling layers of each encoder ``ψ_k`` reading ``in_dims[k]`` coordinates.
+
+    ``"uniform"``: ``n_layers`` each. ``"wang2025"``: the layout of the official mice code
+    (arXiv:2509.10891): 4 layers for ``ψ_0`` and for every encoder reading more than 64
+    coordinates, ``n_layers`` (6 in its code) for the others.
+
+    Examples
+    --------
+    >>> coupling_layers([100, 100, 50, 25], 6, "wang2025")
+    [4, 4, 6, 6]
+    """
+    if layout == "uniform":
+        return [int(n_layers)] * len(in_dims)
+    if layout == "wang2025":
+        return [_WANG2025_SHORT_FLOW if k == 0 or d > 64 else int(n_layers) for k, d in enumerate(in_dims)]
+    raise InputError(f"coupling_layout must be one of {COUPLING_LAYOUTS}, got {layout!r}.")
+
+
 class MultiscaleModule(nn.Module):
     """Encoders, forward and reverse dynamics of every scale.
 
@@ -90,12 +114,18 @@ class MultiscaleModule(nn.Module):
         ``N`` input channels.
     scales : sequence of int
         Strictly decreasing ``d_0, ..., d_K`` with ``d_0 <= N``.
-    n_coupling_layers, hidden_width : int
-        Size of each RealNVP ``ψ_k``.
+    n_coupling_layers : int or sequence of int
+        Coupling layers of each RealNVP ``ψ_k`` (one number for all, or one per encoder).
+    hidden_width : int
+        Width of the coupling layers' MLPs.
     dynamics_width, dynamics_depth : int
         Width and number of hidden layers of ``F_k`` and ``G_k``.
+    dynamics_activation : {"tanh", "silu", "leaky_relu"}
+        Hidden activation of ``F_k`` and ``G_k``.
     squash : bool
         ``tanh`` on the forward dynamics output.
+    squash_reverse : bool
+        ``tanh`` on the reverse dynamics output too (official mice code).
     use_reverse : bool
         Build the reverse dynamics ``G_k`` (NIS+).
 
@@ -114,26 +144,32 @@ class MultiscaleModule(nn.Module):
         n_features: int,
         scales: Sequence[int],
         *,
-        n_coupling_layers: int = 6,
+        n_coupling_layers: int | Sequence[int] = 6,
         hidden_width: int = 64,
         dynamics_width: int = 64,
         dynamics_depth: int = 2,
+        dynamics_activation: str = "tanh",
         squash: bool = False,
+        squash_reverse: bool = False,
         use_reverse: bool = True,
     ) -> None:
         super().__init__()
         self.n_features = int(n_features)
         self.scales = check_scales(scales, self.n_features)
         self.in_dims = [self.n_features, *self.scales[:-1]]
-        self.encoders = nn.ModuleList(RealNVP(d, n_coupling_layers, hidden_width) for d in self.in_dims)
-        self.forward_maps = nn.ModuleList(
-            ResidualMLP(d, hidden_width=dynamics_width, n_hidden=dynamics_depth, squash=squash) for d in self.scales
-        )
-        self.reverse_maps = (
-            nn.ModuleList(ResidualMLP(d, hidden_width=dynamics_width, n_hidden=dynamics_depth) for d in self.scales)
-            if use_reverse
-            else None
-        )
+        n_dims = len(self.in_dims)
+        layers = list(n_coupling_layers) if isinstance(n_coupling_layers, Sequence) else [n_coupling_layers] * n_dims
+        if len(layers) != n_dims:
+            raise InputError(f"need one coupling-layer count per encoder ({n_dims}), got {layers}.")
+        encoders = (RealNVP(d, int(n), hidden_width) for d, n in zip(self.in_dims, layers, strict=True))
+        self.encoders = nn.ModuleList(encoders)
+
+        def dynamics(d: int, squashed: bool) -> ResidualMLP:
+            return ResidualMLP(d, hidden_width=dynamics_width, n_hidden=dynamics_depth, squash=squashed,
+                               activation=dynamics_activation)  # fmt: skip
+
+        self.forward_maps = nn.ModuleList(dynamics(d, squash) for d in self.scales)
+        self.reverse_maps = nn.ModuleList(dynamics(d, squash_reverse) for d in self.scales) if use_reverse else None
         # the first level whose encoder keeps fewer coordinates than it reads
         self.rotated_level = next((k for k, (a, b) in enumerate(zip(self.in_dims, self.scales, strict=True)) if b < a),
                                   None)  # fmt: skip

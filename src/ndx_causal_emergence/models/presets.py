@@ -16,6 +16,34 @@
   ``tanh`` squash, raw latents in a fixed box (``ei_domain="box"``), MAE as variance weighted by
   inverse-probability weights, the reverse term training the encoder, no latent forward term, no
   principal-axes start of the encoder and no polishing of the maps before they are measured.
+- ``wang2025``: a replica of the protocol of the mice paper's published code (Wang et al. 2025,
+  arXiv:2509.10891; ``WZPBelieveFuture/Causal-Emergence-of-Consciousness-in-Mice``: ``NIS.py``,
+  ``src/models.py``, ``src/EI_calculation.py``), for comparing with published numbers, not for
+  new analyses (docs/method.md, "The official protocol"). Stage 1 (the warm-up, half the
+  steps): all scales on the mean micro L1 error, no reverse term, no weights, Adam lr 1e-4
+  with weight decay 1e-4. Stage 2: a new Adam with weight decay 1e-5; the unweighted forward
+  micro L1 plus λ = 1 times the IPW-weighted reverse latent L1 whose gradient reaches the
+  encoder; weights ``w = 1`` for 1000 steps, then refreshed every 1000 steps from an unclipped
+  Gaussian KDE (bandwidth 0.05) of the raw latents, PCA to 100 dimensions above 200. Width 50
+  everywhere; dynamics ``y + f(y)`` with 4 hidden LeakyReLU layers and ``tanh`` on every
+  predicted latent (forward and reverse); 4 coupling layers for the first (N → N) flow and for
+  flows reading more than 64 coordinates, 6 for the others; decoder padding noise 1/3; batches
+  of 512 distinct pairs; no principal-axes start, no polishing, no observed reference. EI:
+  ``ei_convention="official"`` (no ``q ln 2L``, clipped at 0, Jacobian without ``tanh``) in
+  raw latents on the box ``[-1, 1]^q``, σ² the IPW-weighted per-dimension MSE of the ``tanh``
+  prediction. What it does not replicate (each states a reason in docs/method.md):
+
+  * stage 2 runs once for all scales jointly (mean of the per-scale losses); the official code
+    trains a separate copy of the stage-1 model for each scale;
+  * the official code measures EI on (up to 1000) training pairs; the pipeline measures on the
+    held-out test block (``emergence_table`` measures whatever frames it is given);
+  * odd-sized flows: the official code drops the last coordinate of an odd-sized input (with N
+    odd, one channel is never read); ours transforms every coordinate;
+  * the official ``s``/``t`` networks start random; ours start at zero (each flow starts as the
+    identity), and the official KDE reads the starting frames of the training pairs, ours every
+    training frame;
+  * step counts: the official scripts run 1,000,001 steps per stage; the preset runs 10,000 per
+    stage (``max_steps=20000``, ``warmup_fraction=0.5``); set ``max_steps`` for other lengths.
 
 A preset sets the parameters the constructor was not given: an explicit argument always wins,
 whatever its value, and ``get_params()`` reports the values ``fit`` uses.
@@ -72,6 +100,45 @@ PRESETS: dict[str, dict[str, Any]] = {
         "pca_init": False,
         "polish_steps": 0,
         "eval_every": 500,
+    },
+    "wang2025": {
+        "n_coupling_layers": 6,
+        "coupling_layout": "wang2025",
+        "hidden_width": 50,
+        "dynamics_width": 50,
+        "dynamics_depth": 4,
+        "dynamics_activation": "leaky_relu",
+        "squash": True,
+        "squash_reverse": True,
+        "decoder_noise": 1.0 / 3.0,
+        "learning_rate": 1e-4,
+        "weight_decay": 1e-4,
+        "weighted_weight_decay": 1e-5,
+        "batch_size": 512,
+        "batch_replacement": False,
+        "max_steps": 20000,
+        "warmup_fraction": 0.5,
+        "warmup_reverse": False,
+        "latent_forward_weight": 0.0,
+        "reverse_weight": 1.0,
+        "reverse_trains_encoder": True,
+        "forward_weighted": False,
+        "weight_refresh": 1000,
+        "weight_delay": 1000,
+        "weight_clip": None,
+        "kde_bandwidth": 0.05,
+        "kde_max_dims": 200,
+        "kde_components": 100,
+        "ei_domain": "box",
+        "sigma_convention": "mse",
+        "weighted_measures": True,
+        "ei_convention": "official",
+        "intervention_half_width": 1.0,
+        "pca_init": False,
+        "polish_steps": 0,
+        "eval_every": 1000,
+        "patience": None,
+        "observed_reference": False,
     },
 }
 

@@ -215,6 +215,15 @@ class TrainConfig:
     reverse_trains_encoder: bool = False
     latent_forward_weight: float = 1.0
     weight_refresh: int = 1000
+    weight_delay: int = 0
+    weight_clip: float | None = 10.0
+    kde_max_dims: int = 10
+    kde_components: int | None = None
+    forward_weighted: bool = True
+    warmup_reverse: bool = True
+    weight_decay: float = 0.0
+    weighted_weight_decay: float | None = None
+    batch_replacement: bool = True
     kde_bandwidth: float = 0.05
     weight_domain: str = "normalized"
     multi_lag: bool = False
@@ -249,8 +258,9 @@ def _batch_loss(
     y0 = module.encode(x0)
     decoded = module.decode(module.step(y0, lag=lag), noise_std=cfg.decoder_noise, generator=generator)
     w = [None] * module.n_scales if weights is None else list(weights)
-    total = torch.stack([_wmean((xh - x1).abs().mean(dim=1), wk) for xh, wk in zip(decoded, w, strict=True)]).mean()
-    reverse = cfg.use_reverse and module.reverse_maps is not None
+    wf = w if cfg.forward_weighted else [None] * module.n_scales
+    total = torch.stack([_wmean((xh - x1).abs().mean(dim=1), wk) for xh, wk in zip(decoded, wf, strict=True)]).mean()
+    reverse = cfg.use_reverse and module.reverse_maps is not None and (weighted_stage or cfg.warmup_reverse)
     if not (reverse or cfg.latent_forward_weight > 0):
         return total
     encoder_trained = reverse and weighted_stage and cfg.reverse_trains_encoder
@@ -259,7 +269,7 @@ def _batch_loss(
     fixed0, fixed1 = [y.detach() for y in y0], [y.detach() for y in y1]
     if cfg.latent_forward_weight > 0:  # F_k fits the encoded transitions; trains F only (no gradient to encoder)
         ahead = module.step(fixed0, lag=lag)
-        fit = torch.stack([_wmean((f - t).abs().mean(dim=1), wk) for f, t, wk in zip(ahead, fixed1, w, strict=True)])
+        fit = torch.stack([_wmean((f - t).abs().mean(dim=1), wk) for f, t, wk in zip(ahead, fixed1, wf, strict=True)])
         total = total + cfg.latent_forward_weight * fit.mean()
     if reverse:  # trains G only, unless the official convention lets it train the encoder
         back = module.step(y1 if encoder_trained else fixed1, lag=lag, reverse=True)
@@ -287,7 +297,8 @@ def _refresh_weights(
         if cfg.weight_domain == "normalized":
             center, half = percentile_affine(lat)
             lat = (lat - center) / half
-        w = ipw_weights(lat, bandwidth=cfg.kde_bandwidth, clip=10.0, seed=cfg.seed + step)
+        w = ipw_weights(lat, bandwidth=cfg.kde_bandwidth, clip=cfg.weight_clip, max_dims=cfg.kde_max_dims,
+                        n_components=cfg.kde_components, seed=cfg.seed + step)  # fmt: skip
         out[k, torch.as_tensor(rows, device=frames.device)] = torch.as_tensor(w, dtype=out.dtype, device=out.device)
     return out
 
@@ -315,10 +326,18 @@ def _lag_distribution(data: TransitionData, cfg: TrainConfig) -> tuple[np.ndarra
     return lags, p / p.sum()
 
 
-def _adam(module: torch.nn.Module, learning_rate: float) -> torch.optim.Adam:
+def _adam(module: torch.nn.Module, learning_rate: float, weight_decay: float = 0.0) -> torch.optim.Adam:
     """Adam with the multi-tensor (``foreach``) update also on the CPU: the same numbers as the per-tensor
-    loop (CUDA's default), in about half its time, which matters on the small models of short recordings."""
-    return torch.optim.Adam(module.parameters(), lr=learning_rate, foreach=True)
+    loop (CUDA's default), in about half its time, which matters on the small models of short recordings.
+    ``weight_decay`` is Adam's L2 penalty (the official mice code's convention)."""
+    return torch.optim.Adam(module.parameters(), lr=learning_rate, weight_decay=weight_decay, foreach=True)
+
+
+def _batch(rng: np.random.Generator, starts: np.ndarray, cfg: TrainConfig) -> np.ndarray:
+    """The start indices of one batch: i.i.d. draws, or distinct pairs (``batch_replacement=False``)."""
+    if cfg.batch_replacement or len(starts) <= cfg.batch_size:
+        return starts[rng.integers(len(starts), size=cfg.batch_size)]
+    return starts[rng.choice(len(starts), size=cfg.batch_size, replace=False)]
 
 
 def _save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
@@ -382,7 +401,7 @@ def train(
     frames = torch.as_tensor(np.nan_to_num(data.frames), device=device)
     val_frames = None if validation is None else torch.as_tensor(np.nan_to_num(validation.frames), device=device)
     rows = data.finite_rows
-    optimizer = _adam(module, cfg.learning_rate)
+    optimizer = _adam(module, cfg.learning_rate, cfg.weight_decay)
     rng = np.random.default_rng(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)  # CPU: decoder noise identical on every device
     lags, lag_p = _lag_distribution(data, cfg)
@@ -429,11 +448,14 @@ def train(
         for step in tqdm(range(start, cfg.max_steps), disable=not cfg.verbose, desc="fit", initial=start,
                          total=cfg.max_steps):  # fmt: skip
             weighted_stage = step >= n_warm
-            if cfg.use_weights and weighted_stage and (step - n_warm) % cfg.weight_refresh == 0:
+            if step == n_warm and cfg.weighted_weight_decay is not None:  # a new optimizer, as a second stage
+                optimizer = _adam(module, cfg.learning_rate, cfg.weighted_weight_decay)
+            since = step - n_warm - cfg.weight_delay
+            if cfg.use_weights and weighted_stage and since >= 0 and since % cfg.weight_refresh == 0:
                 weights = _refresh_weights(module, frames, rows, cfg, step)
                 history["weight_refresh_steps"].append(step)
             lag = int(rng.choice(lags, p=lag_p)) if len(lags) > 1 else 1
-            pick = data.starts[lag][rng.integers(len(data.starts[lag]), size=cfg.batch_size)]
+            pick = _batch(rng, data.starts[lag], cfg)
             idx = torch.as_tensor(pick, device=device)
             w = weights[:, idx] if (weighted_stage and weights is not None) else None
             loss = _batch_loss(module, frames[idx], frames[idx + lag], lag, w, cfg, weighted_stage, generator)

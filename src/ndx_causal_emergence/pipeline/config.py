@@ -14,7 +14,7 @@ from typing import Any
 from ..errors import InputError
 
 #: The model presets an analysis accepts: the keys of ``models.presets.PRESETS`` (listed here: no torch import).
-PRESETS = ("fast", "fmri", "sir")
+PRESETS = ("fast", "fmri", "sir", "wang2025")
 #: Old preset names an analysis still accepts (with a DeprecationWarning): ``models.presets.DEPRECATED_PRESETS``.
 DEPRECATED_PRESETS = {"paper": "fmri"}
 #: Fields that set how a job runs, not what it computes: outputs that differ only in them are the same analysis.
@@ -40,7 +40,7 @@ class AnalysisConfig:
     cut : int, optional
         Dimension of the ladder's top scale (default 1; ``--cut`` on the command line): the
         ladder stops before going below it and ends with it, as ``MultiscaleNISPlus(cut=...)``.
-    preset : {"fast", "fmri", "sir"}
+    preset : {"fast", "fmri", "sir", "wang2025"}
         Model preset (``"paper"``, the old name of ``"fmri"``, is accepted with a DeprecationWarning and
         stored as ``"fmri"``).
     split_cycles : int

@@ -46,18 +46,21 @@ def _size(name: str, value: Any) -> int:
 def parameter_count(n_features: int, scales: Sequence[int], p: Mapping[str, Any]) -> tuple[int, int]:
     """(lower bound, upper bound) of the number of parameters of a multiscale NIS+ module.
 
-    One RealNVP encoder per scale (``n_coupling_layers`` layers of two MLPs ``d -> w -> w -> d``)
-    and one dynamics MLP (``d -> W -> ... -> d``, ``dynamics_depth`` hidden layers) per scale and
-    direction. The lower bound counts only the ``w x w`` and ``W x W`` matrices.
+    One RealNVP encoder per scale (its layers, from ``n_coupling_layers`` and ``coupling_layout``,
+    of two MLPs ``d -> w -> w -> d``) and one dynamics MLP (``d -> W -> ... -> d``,
+    ``dynamics_depth`` hidden layers) per scale and direction. The lower bound counts only the
+    ``w x w`` and ``W x W`` matrices.
     """
+    from ..models.multiscale import coupling_layers
+
     layers, w = _size("n_coupling_layers", p["n_coupling_layers"]), _size("hidden_width", p["hidden_width"])
     depth, big_w = _size("dynamics_depth", p["dynamics_depth"]), _size("dynamics_width", p["dynamics_width"])
     n = _size("n_features", n_features)
+    per_encoder = coupling_layers([n, *scales[:-1]], layers, p.get("coupling_layout", "uniform"))
     directions = 2 if p.get("use_reverse", True) else 1
-    lower = len(scales) * (layers * 2 * w * w + directions * (depth - 1) * big_w * big_w)
-    upper = len(scales) * (
-        layers * 2 * (w * w + 2 * n * w + 2 * w + 2 * n)
-        + directions * ((depth - 1) * big_w * big_w + 2 * n * big_w + depth * big_w + n)
+    lower = sum(k * 2 * w * w for k in per_encoder) + len(scales) * directions * (depth - 1) * big_w * big_w
+    upper = sum(k * 2 * (w * w + 2 * n * w + 2 * w + 2 * n) for k in per_encoder) + len(scales) * directions * (
+        (depth - 1) * big_w * big_w + 2 * n * big_w + depth * big_w + n
     )
     return lower, upper
 

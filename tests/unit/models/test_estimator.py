@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
@@ -66,7 +67,8 @@ def _other_value(value):
     if isinstance(value, bool):
         return not value
     if isinstance(value, str):
-        return {"normalized": "box", "box": "normalized", "mse": "mae", "mae": "mse"}[value]
+        return {"normalized": "box", "box": "normalized", "mse": "mae", "mae": "mse", "wang2025": "uniform",
+                "leaky_relu": "tanh", "official": "standard"}[value]  # fmt: skip
     if value is None:
         return 0.5
     return value * 2 if value else 1
@@ -91,6 +93,30 @@ def test_an_explicit_argument_wins_over_every_preset_for_every_parameter(cls, pr
     model = cls(preset=preset)
     resolved = model._resolved()
     assert all(resolved[k] == v for k, v in model.get_params().items()), "get_params must report what fit uses"
+
+
+def test_wang2025_builds_the_official_architecture_and_measures_the_official_ei(data) -> None:
+    """Coupling layout 4/6, 4 LeakyReLU layers, tanh on F and G; EI without q ln 2L, clipped, un-squashed Jacobian."""
+    model = MultiscaleNISPlus(preset="wang2025", max_steps=40, batch_size=64, weight_refresh=10, weight_delay=10,
+                              device="cpu").fit(data[0])  # fmt: skip
+    assert [len(e.layers) for e in model.model_.encoders] == [4, 6, 6]  # 7 -> 7 -> 3 -> 1
+    f, g = model.model_.forward_maps[1], model.model_.reverse_maps[1]
+    assert (f.activation, len(f.layers) - 1, f.hidden_width, f.squash, g.squash) == ("leaky_relu", 4, 50, True, True)
+    assert model.history_["weight_refresh_steps"] == [30]  # stage 2 from step 20, w = 1 for its first 10 steps
+    table = model.emergence_table(data[1], n_samples=100, seed=3)
+    assert table.attrs["ei_convention"] == "official" and (table["effective_information"] >= 0).all()
+    # the Jacobian term: the mean ln|det| of y + f(y) (no tanh) by autograd at the same uniform points, no q ln 2L
+    for k, q in enumerate(model.scales_):
+        net = copy.deepcopy(model.model_.forward_maps[k]).double()
+        net.squash = False
+        points = 2.0 * torch.rand(100, q, generator=torch.Generator().manual_seed(3), dtype=torch.float64) - 1.0
+        logdets = [torch.linalg.slogdet(torch.autograd.functional.jacobian(net, y[None])[0, :, 0]).logabsdet
+                   for y in points]  # fmt: skip
+        assert table["jacobian_term"][k] == pytest.approx(float(torch.stack(logdets).mean()), rel=1e-5, abs=1e-6)
+        ei = table["noise_term"][k] + table["jacobian_term"][k]
+        assert table["effective_information"][k] == pytest.approx(max(ei, 0.0), rel=1e-9, abs=1e-12)
+    standard = model.set_params(ei_convention="standard").emergence_table(data[1], n_samples=100, seed=3)
+    np.testing.assert_allclose(standard["noise_term"], table["noise_term"], rtol=1e-9)  # σ² of the squashed map
 
 
 def test_explicit_default_values_reach_the_fit(data) -> None:
