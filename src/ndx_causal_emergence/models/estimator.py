@@ -26,7 +26,15 @@ from ..measures.ei import EIResult
 from ..measures.resampling import ScaleResiduals
 from ..runtime.progress import tracked
 from .dynamics import AffineConjugate, ResidualMLP
-from .multiscale import COUPLING_LAYOUTS, EncoderMap, MultiscaleModule, check_scales, coupling_layers, dyadic_ladder
+from .multiscale import (
+    COUPLING_LAYOUTS,
+    EncoderMap,
+    MultiscaleModule,
+    PerScaleModule,
+    check_scales,
+    coupling_layers,
+    dyadic_ladder,
+)
 from .presets import DEPRECATED_PRESETS, PRESETS, canonical_preset
 from .serialize import restore, state_of
 from .training import (
@@ -40,6 +48,7 @@ from .training import (
     resolve_device,
     split_validation,
     train,
+    train_per_scale,
 )
 
 __all__ = ["Measurement", "MultiscaleNISPlus"]
@@ -62,7 +71,7 @@ _ALL_DEFAULTS: dict[str, Any] = {
     "pca_init": True, "polish_steps": 2000, "dynamics_activation": "tanh", "squash_reverse": False,
     "coupling_layout": "uniform", "forward_weighted": True, "warmup_reverse": True, "weight_decay": 0.0,
     "weighted_weight_decay": None, "weight_delay": 0, "weight_clip": 10.0, "kde_max_dims": 10,
-    "kde_components": None, "batch_replacement": True, "ei_convention": "standard",
+    "kde_components": None, "batch_replacement": True, "ei_convention": "standard", "stage2_per_scale": False,
 }  # fmt: skip
 #: Allowed values of the parameters that name a convention.
 _CHOICES = {
@@ -246,7 +255,11 @@ class _NISEstimator:
         if p["pca_init"]:
             module.set_rotation(torch.as_tensor(train_data.frames[train_data.finite_rows]))
         start = time.perf_counter()
-        self.history_ = train(module, train_data, cfg, validation=val_data, checkpoint_path=p["checkpoint_path"])
+        if p["stage2_per_scale"]:
+            module, self.history_ = train_per_scale(module, train_data, cfg, validation=val_data,
+                                                    checkpoint_path=p["checkpoint_path"])  # fmt: skip
+        else:
+            self.history_ = train(module, train_data, cfg, validation=val_data, checkpoint_path=p["checkpoint_path"])
         if p["polish_steps"]:
             module.eval()
             self.history_["polish_steps"] = polish_forward_maps(module, train_data, val_data, cfg,
@@ -581,7 +594,11 @@ class _NISEstimator:
         arch = checked_architecture(_explicit_params(arch, target), tensors, target)
         est = target(**arch["params"])
         scales = check_scales(arch["scales"], arch["n_features_in"])
-        restore(est, arch, tensors, est._build(arch["n_features_in"], scales, est._resolved()))
+        p = est._resolved()
+        module = est._build(arch["n_features_in"], scales, p)
+        if p["stage2_per_scale"]:
+            module = PerScaleModule([copy.deepcopy(module) for _ in scales])
+        restore(est, arch, tensors, module)
         return est
 
 
@@ -703,6 +720,11 @@ class MultiscaleNISPlus(_NISEstimator):
         of the intervention's entropy, clipped at 0, with the Jacobian of ``y + f(y)`` without
         the ``tanh`` squash (σ² stays that of the squashed map). Bootstrap intervals of the
         pipeline resample J with the standard formula (``ΔJ`` is the same where the clip does not bind).
+    stage2_per_scale : bool
+        After the warm-up (stage 1, all scales), train a separate copy of the model for each scale
+        on that scale's loss alone, and read each scale from its own copy (the official mice
+        code's stage 2; :func:`~ndx_causal_emergence.models.training.train_per_scale`). The
+        scales then no longer share encoders, and training costs ``K + 1`` second stages.
     checkpoint_path : str, optional
         Checkpoint file; an interrupted fit resumes from it.
     device : str
@@ -761,7 +783,7 @@ class MultiscaleNISPlus(_NISEstimator):
         forward_weighted: bool = True, warmup_reverse: bool = True, weight_decay: float = 0.0,
         weighted_weight_decay: float | None = None, weight_delay: int = 0, weight_clip: float | None = 10.0,
         kde_max_dims: int = 10, kde_components: int | None = None, batch_replacement: bool = True,
-        ei_convention: str = "standard",
+        ei_convention: str = "standard", stage2_per_scale: bool = False,
         checkpoint_path: str | None = None, device: str = "auto", seed: int = 0, verbose: bool = False,
     ) -> None:  # fmt: skip
         self.scales = scales
@@ -808,6 +830,7 @@ class MultiscaleNISPlus(_NISEstimator):
         self.kde_components = kde_components
         self.batch_replacement = batch_replacement
         self.ei_convention = ei_convention
+        self.stage2_per_scale = stage2_per_scale
         self.checkpoint_path = checkpoint_path
         self.device = device
         self.seed = seed

@@ -28,7 +28,10 @@ from ..errors import InputError
 from .coupling import RealNVP
 from .dynamics import ResidualMLP
 
-__all__ = ["COUPLING_LAYOUTS", "EncoderMap", "MultiscaleModule", "check_scales", "coupling_layers", "dyadic_ladder"]
+__all__ = [
+    "COUPLING_LAYOUTS", "EncoderMap", "MultiscaleModule", "PerScaleModule", "check_scales", "coupling_layers",
+    "dyadic_ladder",
+]  # fmt: skip
 
 #: Ways of choosing the coupling layers of each encoder (see :func:`coupling_layers`).
 COUPLING_LAYOUTS = ("uniform", "wang2025")
@@ -269,10 +272,82 @@ class MultiscaleModule(nn.Module):
         return out
 
 
+class PerScaleModule(nn.Module):
+    """One :class:`MultiscaleModule` per scale, scale ``k`` read from its own copy (the official mice protocol).
+
+    The official code's second stage trains a separate copy of the first-stage model for each
+    scale (``stage2_per_scale=True``): scale ``k``'s encoders ``ψ_0..ψ_k`` and maps ``F_k``,
+    ``G_k`` are those of ``parts[k]``, so the scales no longer share their encoders. The
+    interface is that of :class:`MultiscaleModule` (``encode``, ``decode``, ``step``,
+    ``forward_maps``, ``reverse_maps``).
+
+    Parameters
+    ----------
+    parts : sequence of MultiscaleModule
+        One module per scale, all with the same ladder.
+    """
+
+    def __init__(self, parts: Sequence[MultiscaleModule]) -> None:
+        super().__init__()
+        if not parts or len(parts) != parts[0].n_scales or any(m.scales != parts[0].scales for m in parts):
+            raise InputError("need one MultiscaleModule per scale, all with the same ladder.")
+        self.parts = nn.ModuleList(parts)
+        self.n_features, self.scales, self.in_dims = parts[0].n_features, parts[0].scales, parts[0].in_dims
+
+    @property
+    def n_scales(self) -> int:
+        """Number of scales ``K + 1``."""
+        return len(self.scales)
+
+    @property
+    def forward_maps(self) -> list[nn.Module]:
+        """``F_k`` of each scale, from its own part."""
+        return [m.forward_maps[k] for k, m in enumerate(self.parts)]
+
+    @property
+    def reverse_maps(self) -> list[nn.Module] | None:
+        """``G_k`` of each scale, from its own part (None without reverse dynamics)."""
+        if self.parts[0].reverse_maps is None:
+            return None
+        return [m.reverse_maps[k] for k, m in enumerate(self.parts)]
+
+    def encode(self, x: torch.Tensor, *, upto: int | None = None) -> list[torch.Tensor]:
+        """Latents ``[y^(0), ..., y^(upto)]``, each through its own part's encoders."""
+        last = self.n_scales - 1 if upto is None else upto
+        return [self.parts[k].encode(x, upto=k)[k] for k in range(last + 1)]
+
+    def decode(
+        self,
+        latents: Sequence[torch.Tensor | None],
+        *,
+        noise_std: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> list[torch.Tensor | None]:
+        """Decode each scale's latents through its own part (see :meth:`MultiscaleModule.decode`)."""
+        return [
+            None if y is None else self.parts[k].decode([None] * k + [y], noise_std=noise_std, generator=generator)[k]
+            for k, y in enumerate(latents)
+        ]
+
+    def step(self, latents: Sequence[torch.Tensor], *, lag: int = 1, reverse: bool = False) -> list[torch.Tensor]:
+        """Apply each scale's ``F_k`` (or ``G_k``) ``lag`` times."""
+        maps = self.reverse_maps if reverse else self.forward_maps
+        if maps is None:
+            raise InputError("this model has no reverse dynamics (use_reverse=False).")
+        out = []
+        for k, y in enumerate(latents):
+            for _ in range(lag):
+                y = maps[k](y)
+            out.append(y)
+        return out
+
+
 class EncoderMap(nn.Module):
     """Differentiable ``x -> (y^(k) - c) / h``: encoder of one scale in normalised coordinates."""
 
-    def __init__(self, module: MultiscaleModule, scale: int, center: torch.Tensor, half_range: torch.Tensor) -> None:
+    def __init__(
+        self, module: MultiscaleModule | PerScaleModule, scale: int, center: torch.Tensor, half_range: torch.Tensor
+    ) -> None:
         super().__init__()
         self.module = module
         self.scale = scale

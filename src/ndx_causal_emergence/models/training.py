@@ -33,7 +33,7 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from statistics import NormalDist
 from typing import Any
@@ -45,7 +45,7 @@ from torch import nn
 from ..errors import DataError, InputError
 from ..measures import ipw_weights
 from .dynamics import ResidualMLP
-from .multiscale import MultiscaleModule
+from .multiscale import MultiscaleModule, PerScaleModule
 
 __all__ = [
     "MIN_PAIRS",
@@ -59,6 +59,7 @@ __all__ = [
     "resolve_device",
     "split_validation",
     "train",
+    "train_per_scale",
     "principal_affine",
     "validation_loss",
 ]
@@ -224,6 +225,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     weighted_weight_decay: float | None = None
     batch_replacement: bool = True
+    only_scale: int | None = None
     kde_bandwidth: float = 0.05
     weight_domain: str = "normalized"
     multi_lag: bool = False
@@ -245,6 +247,11 @@ def _wmean(values: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
     return values.mean() if weights is None else (values * weights).mean()
 
 
+def _over_scales(per_scale: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
+    """The mean of per-scale losses, or the one scale a per-scale stage trains (``cfg.only_scale``)."""
+    return per_scale.mean() if cfg.only_scale is None else per_scale[cfg.only_scale]
+
+
 def _batch_loss(
     module: MultiscaleModule,
     x0: torch.Tensor,
@@ -259,7 +266,9 @@ def _batch_loss(
     decoded = module.decode(module.step(y0, lag=lag), noise_std=cfg.decoder_noise, generator=generator)
     w = [None] * module.n_scales if weights is None else list(weights)
     wf = w if cfg.forward_weighted else [None] * module.n_scales
-    total = torch.stack([_wmean((xh - x1).abs().mean(dim=1), wk) for xh, wk in zip(decoded, wf, strict=True)]).mean()
+    total = _over_scales(
+        torch.stack([_wmean((xh - x1).abs().mean(dim=1), wk) for xh, wk in zip(decoded, wf, strict=True)]), cfg
+    )
     reverse = cfg.use_reverse and module.reverse_maps is not None and (weighted_stage or cfg.warmup_reverse)
     if not (reverse or cfg.latent_forward_weight > 0):
         return total
@@ -270,12 +279,12 @@ def _batch_loss(
     if cfg.latent_forward_weight > 0:  # F_k fits the encoded transitions; trains F only (no gradient to encoder)
         ahead = module.step(fixed0, lag=lag)
         fit = torch.stack([_wmean((f - t).abs().mean(dim=1), wk) for f, t, wk in zip(ahead, fixed1, wf, strict=True)])
-        total = total + cfg.latent_forward_weight * fit.mean()
+        total = total + cfg.latent_forward_weight * _over_scales(fit, cfg)
     if reverse:  # trains G only, unless the official convention lets it train the encoder
         back = module.step(y1 if encoder_trained else fixed1, lag=lag, reverse=True)
         target = y0 if encoder_trained else fixed0
         rev = torch.stack([_wmean((b - t).abs().mean(dim=1), wk) for b, t, wk in zip(back, target, w, strict=True)])
-        total = total + cfg.reverse_weight * rev.mean()
+        total = total + cfg.reverse_weight * _over_scales(rev, cfg)
     return total
 
 
@@ -294,6 +303,8 @@ def _refresh_weights(
     """IPW weights ``(K + 1, n_frames)`` of every training frame (0 on missing frames)."""
     out = torch.zeros(module.n_scales, frames.shape[0], device=frames.device)
     for k, lat in enumerate(_encode_rows(module, frames, rows)):
+        if cfg.only_scale is not None and k != cfg.only_scale:
+            continue  # a per-scale stage weighs only its own scale
         if cfg.weight_domain == "normalized":
             center, half = percentile_affine(lat)
             lat = (lat - center) / half
@@ -498,6 +509,41 @@ def train(
     history["stopped_by_time"] = [out_of_time]
     history["best_step"] = [best["step"] if best["state"] is not None else (history["step"][-1:] or [0])[0]]
     return history
+
+
+def train_per_scale(
+    module: MultiscaleModule,
+    data: TransitionData,
+    cfg: TrainConfig,
+    *,
+    validation: TransitionData | None = None,
+    checkpoint_path: str | os.PathLike | None = None,
+) -> tuple[PerScaleModule, dict[str, list]]:
+    """The official mice protocol's two stages: all scales together, then each scale on its own copy.
+
+    Stage 1 is :func:`train` for the warm-up's steps (``warmup_fraction`` of ``max_steps``);
+    stage 2 trains, for each scale ``k``, a copy of the stage-1 model on scale ``k``'s loss alone
+    for the remaining steps (seed ``seed + 1 + k``, no validation, its own checkpoint file
+    ``<checkpoint_path>.scale<k>``). Returns the :class:`PerScaleModule` of the copies and the
+    history: stage 1's keys, then ``stage2_scale<k>_step``, ``..._train_loss`` and
+    ``..._weight_refresh_steps`` per scale.
+    """
+    n_warm = int(round(cfg.warmup_fraction * cfg.max_steps))
+    history = train(module, data, replace(cfg, max_steps=max(n_warm, 1), warmup_fraction=1.0),
+                    validation=validation, checkpoint_path=checkpoint_path)  # fmt: skip
+    parts = []
+    for k in range(module.n_scales):
+        part = copy.deepcopy(module)
+        stage2 = replace(
+            cfg, max_steps=cfg.max_steps - n_warm, warmup_fraction=0.0, only_scale=k, seed=cfg.seed + 1 + k
+        )
+        path = None if checkpoint_path is None else f"{os.fspath(checkpoint_path)}.scale{k}"
+        if stage2.max_steps > 0:
+            h = train(part, data, stage2, checkpoint_path=path)
+            for key in ("step", "train_loss", "weight_refresh_steps"):
+                history[f"stage2_scale{k}_{key}"] = h[key]
+        parts.append(part)
+    return PerScaleModule(parts), history
 
 
 @torch.no_grad()

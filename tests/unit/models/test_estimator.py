@@ -99,10 +99,20 @@ def test_wang2025_builds_the_official_architecture_and_measures_the_official_ei(
     """Coupling layout 4/6, 4 LeakyReLU layers, tanh on F and G; EI without q ln 2L, clipped, un-squashed Jacobian."""
     model = MultiscaleNISPlus(preset="wang2025", max_steps=40, batch_size=64, weight_refresh=10, weight_delay=10,
                               device="cpu").fit(data[0])  # fmt: skip
-    assert [len(e.layers) for e in model.model_.encoders] == [4, 6, 6]  # 7 -> 7 -> 3 -> 1
+    parts = model.model_.parts  # stage 2 per scale: one copy of the stage-1 model per scale
+    assert [len(e.layers) for e in parts[0].encoders] == [4, 6, 6]  # 7 -> 7 -> 3 -> 1
     f, g = model.model_.forward_maps[1], model.model_.reverse_maps[1]
     assert (f.activation, len(f.layers) - 1, f.hidden_width, f.squash, g.squash) == ("leaky_relu", 4, 50, True, True)
-    assert model.history_["weight_refresh_steps"] == [30]  # stage 2 from step 20, w = 1 for its first 10 steps
+    assert f is parts[1].forward_maps[1]
+    # a scale's copy trains only that scale: F_1 moved in copy 1 only, copies 0 and 2 keep stage 1's
+    stage1, other, trained = (m.forward_maps[1].parameters() for m in (parts[0], parts[2], parts[1]))
+    same = [torch.equal(a, b) for a, b in zip(stage1, other, strict=True)]
+    moved = [torch.equal(a, b) for a, b in zip(parts[0].forward_maps[1].parameters(), trained, strict=True)]
+    assert all(same) and not any(moved)
+    assert model.history_["weight_refresh_steps"] == []  # stage 1: no weights
+    assert model.history_["stage2_scale1_weight_refresh_steps"] == [10]  # w = 1 for stage 2's first 10 steps
+    again = MultiscaleNISPlus.from_state(*model.to_state())
+    np.testing.assert_allclose(again.encode(data[1])[1], model.encode(data[1])[1], rtol=1e-6)
     table = model.emergence_table(data[1], n_samples=100, seed=3)
     assert table.attrs["ei_convention"] == "official" and (table["effective_information"] >= 0).all()
     # the Jacobian term: the mean ln|det| of y + f(y) (no tanh) by autograd at the same uniform points, no q ln 2L
