@@ -247,11 +247,6 @@ def _wmean(values: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
     return values.mean() if weights is None else (values * weights).mean()
 
 
-def _over_scales(per_scale: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
-    """The mean of per-scale losses, or the one scale a per-scale stage trains (``cfg.only_scale``)."""
-    return per_scale.mean() if cfg.only_scale is None else per_scale[cfg.only_scale]
-
-
 def _batch_loss(
     module: MultiscaleModule,
     x0: torch.Tensor,
@@ -262,29 +257,32 @@ def _batch_loss(
     weighted_stage: bool,
     generator: torch.Generator,
 ) -> torch.Tensor:
-    y0 = module.encode(x0)
-    decoded = module.decode(module.step(y0, lag=lag), noise_std=cfg.decoder_noise, generator=generator)
+    last = module.n_scales - 1 if cfg.only_scale is None else cfg.only_scale
+    used = list(range(last + 1)) if cfg.only_scale is None else [last]  # the scales whose terms count
+    y0 = module.encode(x0, upto=last)
+    ahead = module.step(y0, lag=lag)
+    decoded = module.decode([a if k in used else None for k, a in enumerate(ahead)], noise_std=cfg.decoder_noise,
+                            generator=generator)  # fmt: skip
     w = [None] * module.n_scales if weights is None else list(weights)
     wf = w if cfg.forward_weighted else [None] * module.n_scales
-    total = _over_scales(
-        torch.stack([_wmean((xh - x1).abs().mean(dim=1), wk) for xh, wk in zip(decoded, wf, strict=True)]), cfg
-    )
+
+    def mean_l1(pred: list, target: list, wk: list) -> torch.Tensor:
+        """The weighted L1 error of each used scale, averaged over them."""
+        return torch.stack([_wmean((pred[k] - target[k]).abs().mean(dim=1), wk[k]) for k in used]).mean()
+
+    total = mean_l1(decoded, [x1] * (last + 1), wf)
     reverse = cfg.use_reverse and module.reverse_maps is not None and (weighted_stage or cfg.warmup_reverse)
     if not (reverse or cfg.latent_forward_weight > 0):
         return total
     encoder_trained = reverse and weighted_stage and cfg.reverse_trains_encoder
     with torch.set_grad_enabled(encoder_trained):
-        y1 = module.encode(x1)
+        y1 = module.encode(x1, upto=last)
     fixed0, fixed1 = [y.detach() for y in y0], [y.detach() for y in y1]
     if cfg.latent_forward_weight > 0:  # F_k fits the encoded transitions; trains F only (no gradient to encoder)
-        ahead = module.step(fixed0, lag=lag)
-        fit = torch.stack([_wmean((f - t).abs().mean(dim=1), wk) for f, t, wk in zip(ahead, fixed1, wf, strict=True)])
-        total = total + cfg.latent_forward_weight * _over_scales(fit, cfg)
+        total = total + cfg.latent_forward_weight * mean_l1(module.step(fixed0, lag=lag), fixed1, wf)
     if reverse:  # trains G only, unless the official convention lets it train the encoder
         back = module.step(y1 if encoder_trained else fixed1, lag=lag, reverse=True)
-        target = y0 if encoder_trained else fixed0
-        rev = torch.stack([_wmean((b - t).abs().mean(dim=1), wk) for b, t, wk in zip(back, target, w, strict=True)])
-        total = total + cfg.reverse_weight * _over_scales(rev, cfg)
+        total = total + cfg.reverse_weight * mean_l1(back, y0 if encoder_trained else fixed0, w)
     return total
 
 
