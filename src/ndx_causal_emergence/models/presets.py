@@ -19,7 +19,7 @@
 - ``wang2025``: a replica of the protocol of the mice paper's published code (Wang et al. 2025,
   arXiv:2509.10891; ``WZPBelieveFuture/Causal-Emergence-of-Consciousness-in-Mice``: ``NIS.py``,
   ``src/models.py``, ``src/EI_calculation.py``), for comparing with published numbers, not for
-  new analyses (docs/method.md, "The official protocol"). Stage 1 (the warm-up, half the
+  new analyses (docs/method.md §2.4). Stage 1 (the warm-up, half the
   steps): all scales on the mean micro L1 error, no reverse term, no weights, Adam lr 1e-4
   with weight decay 1e-4. Stage 2: a new Adam with weight decay 1e-5; the unweighted forward
   micro L1 plus λ = 1 times the IPW-weighted reverse latent L1 whose gradient reaches the
