@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -9,6 +11,7 @@ from pynwb import NWBHDF5IO, TimeSeries
 from pynwb.testing.mock.file import mock_NWBFile
 
 from ndx_causal_emergence.cli.main import cli
+from ndx_causal_emergence.errors import InputError
 from ndx_causal_emergence.testing.simulated import write_two_condition_nwb
 from tests.conftest import PHASE_LINE
 
@@ -153,6 +156,22 @@ def test_ladder_options_mean_what_the_estimator_means(two_condition, tmp_path):
     assert "Error: the top scale's dimension cut=500 must be between 1 and the number of channels N=16" in result.output
     assert "fit [" not in result.output and "model: ladder" not in result.output  # checked before any fit
     assert not (tmp_path / "o.nwb").exists()
+
+
+@pytest.mark.parametrize("preset", ["sir", "fmri", "paper"])
+def test_every_preset_reaches_the_fit_from_run_and_analyze(two_condition, tmp_path, preset):
+    """``run --preset`` and ``analyze(preset=...)`` accept every preset: they fail only at the later ladder check."""
+    from ndx_causal_emergence.pipeline.run import analyze
+
+    out = tmp_path / "o.nwb"
+    warns = pytest.warns(DeprecationWarning, match="now called") if preset == "paper" else contextlib.nullcontext()
+    with warns:
+        result = _invoke("run", str(two_condition), "--preset", preset, "--cut", "500", "--out", str(out))
+    assert result.exit_code == 2 and "--preset" not in result.output
+    assert "the top scale's dimension cut=500" in result.output
+    with warns, pytest.raises(InputError, match="the top scale's dimension cut=500"):
+        analyze(str(two_condition), preset=preset, cut=500)
+    assert not out.exists()
 
 
 def test_report_text_counts_fixed_points_per_source():

@@ -187,6 +187,16 @@ def emergence_table() -> NWBGroupSpec:
         "causal_emergence_p_value": "One-sided bootstrap p-value of Delta J > 0 (NaN at scale 0).",
         "causal_emergence_p_holm": "The p-value adjusted by Holm's method over the macro scales.",
         "causal_emergence_surrogate_p_value": "P-value of Delta J against refits on circularly shifted channels.",
+        "coverage": (
+            "Coverage C_d of the scale's attribution: the participation ratio of the channels' importance shares "
+            "over the number of channels N, 1 / (N sum_c p_c^2); 1 when all channels contribute equally, 1/N when "
+            "one carries everything (NaN where the scale was not attributed)."
+        ),
+        "coverage_top_fraction": "Fraction of the channels that hold 80 % of the scale's importance (the fewest).",
+        "coverage_extent": (
+            "Importance-weighted radius of gyration of the centroids of the ROI masks of those channels, in the "
+            "masks' pixel (or voxel) units; NaN where the ROI table has no masks."
+        ),
     }
     for name, doc in optional.items():
         cols += _column(name, doc, "float64", required=False)

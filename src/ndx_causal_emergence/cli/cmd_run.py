@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from click.core import ParameterSource
 
+from ..pipeline.config import DEPRECATED_PRESETS, PRESETS
 from .main import Context, handle_errors, max_memory_option, max_time_option, threads_option
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -57,9 +58,10 @@ def _record_full_paths(value: bool) -> bool:
 )
 @click.option(
     "--preset",
-    type=click.Choice(["fast", "paper", "sir"]),
+    type=click.Choice([*PRESETS, *DEPRECATED_PRESETS]),
     default="fast",
-    help="Model preset: fast (default), paper (the fMRI defaults) or sir (official NIS+ conventions).",
+    help="Model preset: fast (default), fmri (the group's fMRI defaults; 'paper' is its deprecated old name), "
+    "sir (official NIS+ conventions) or wang2025 (a replica of the mice paper's official protocol).",
 )
 @click.option(
     "--split-cycles",

@@ -86,6 +86,10 @@ class Recording:
         Row index of each channel in that table.
     source : SourceInfo
         Where the file came from.
+    roi_centroids : ndarray of shape (n_channels, n_axes), or None
+        Centre of each channel's ROI mask (mask-weighted mean pixel or voxel position, in the
+        mask's index units), where the ROI table has image, pixel or voxel masks; NaN rows for
+        empty masks.
     """
 
     data: np.ndarray
@@ -100,6 +104,7 @@ class Recording:
     roi_table_path: str | None
     roi_indices: np.ndarray | None
     source: SourceInfo = field(default_factory=lambda: SourceInfo(location="<memory>", kind="memory"))
+    roi_centroids: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n_frames, n_channels = np.shape(self.data)
@@ -112,6 +117,8 @@ class Recording:
             checks["labels"] = (np.shape(self.labels), (n_frames,))
         if self.roi_indices is not None:
             checks["roi_indices"] = (np.shape(self.roi_indices), (n_channels,))
+        if self.roi_centroids is not None:
+            checks["roi_centroids"] = (np.shape(self.roi_centroids)[:1], (n_channels,))
         for name, (found, expected) in checks.items():
             if found != expected:
                 raise ValueError(

@@ -8,7 +8,7 @@ Importing this package does not import torch or matplotlib; the functions load t
 """
 
 from .analysis import DynamicsAnalysis, analyze_dynamics, state_points
-from .attribution import ATTRIBUTION_COLUMNS, attribution_table, integrated_gradients
+from .attribution import ATTRIBUTION_COLUMNS, COVERAGE_COLUMNS, attribution_table, coverage_table, integrated_gradients
 from .diagnostics import (
     autocorrelation_time,
     dynamics_diagnostics,
@@ -45,11 +45,13 @@ from .potential import (
 
 __all__ = [
     "ATTRIBUTION_COLUMNS",
+    "COVERAGE_COLUMNS",
     "FIXED_POINT_COLUMNS",
     "TRANSITION_COLUMNS",
     "DynamicsAnalysis",
     "analyze_dynamics",
     "attribution_table",
+    "coverage_table",
     "autocorrelation_time",
     "basin_boundaries",
     "classify_stability",

@@ -23,9 +23,11 @@ import pandas as pd
 from ..errors import InputError
 from .fixed_points import as_2d
 
-__all__ = ["ATTRIBUTION_COLUMNS", "attribution_table", "integrated_gradients"]
+__all__ = ["ATTRIBUTION_COLUMNS", "COVERAGE_COLUMNS", "attribution_table", "coverage_table", "integrated_gradients"]
 
 ATTRIBUTION_COLUMNS = ["scale", "channel", "importance", "attribution"]
+#: Columns of :func:`coverage_table` (also optional columns of the NWB ``EmergenceTable``).
+COVERAGE_COLUMNS = ["scale", "coverage", "coverage_top_fraction", "coverage_extent"]
 
 
 def integrated_gradients(
@@ -143,3 +145,65 @@ def attribution_table(attributions: Sequence[np.ndarray], *, scales: Sequence[in
             for c in range(a.shape[0])
         ]
     return pd.DataFrame(rows, columns=ATTRIBUTION_COLUMNS)
+
+
+def coverage_table(
+    attribution: pd.DataFrame, *, centroids: np.ndarray | None = None, mass: float = 0.8
+) -> pd.DataFrame:
+    """Coverage ``C_d`` of each scale: how many channels, and how wide a region, its macro variables draw on (§4).
+
+    With ``p_c`` the importance shares of the ``N`` channels of a scale (summing to 1):
+
+    - ``coverage`` = ``1 / (N Σ_c p_c²)``, the participation ratio of the shares over ``N``: 1 when
+      every channel contributes equally, ``1/N`` when one channel carries everything;
+    - ``coverage_top_fraction``: the fewest channels whose shares reach ``mass`` (80 %), over ``N``;
+    - ``coverage_extent``: the share-weighted radius of gyration of those channels' ROI centroids
+      (in the mask's pixel or voxel units); NaN without ``centroids`` or where one is missing.
+
+    Parameters
+    ----------
+    attribution : pd.DataFrame
+        Columns ``scale, channel, importance`` (:func:`attribution_table`).
+    centroids : np.ndarray of shape (n_channels, n_axes), optional
+        ROI centroid of each channel, indexed by the table's ``channel`` values.
+    mass : float
+        Share of the importance the top channels must hold, in (0, 1].
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per scale, columns :data:`COVERAGE_COLUMNS`.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"scale": [0] * 4 + [1] * 4, "channel": list(range(4)) * 2,
+    ...                       "importance": [0.25] * 4 + [1.0, 0.0, 0.0, 0.0]})
+    >>> coverage_table(table)[["scale", "coverage", "coverage_top_fraction"]].to_numpy().tolist()
+    [[0.0, 1.0, 1.0], [1.0, 0.25, 0.25]]
+    """
+    if not 0.0 < mass <= 1.0:
+        raise InputError(f"mass must lie in (0, 1], got {mass}.")
+    if not {"scale", "channel", "importance"} <= set(attribution.columns):
+        raise InputError("attribution must have the columns scale, channel and importance.")
+    points = None if centroids is None else np.asarray(centroids, dtype=float)
+    rows = []
+    for k, part in attribution.groupby("scale", sort=True):
+        share = np.abs(part["importance"].to_numpy(dtype=float))
+        n = len(share)
+        if not share.sum() > 0:
+            rows.append({"scale": int(k), "coverage": np.nan, "coverage_top_fraction": np.nan,
+                         "coverage_extent": np.nan})  # fmt: skip
+            continue
+        share = share / share.sum()
+        order = np.argsort(-share, kind="stable")
+        n_top = min(int(np.searchsorted(np.cumsum(share[order]), mass * (1.0 - 1e-12))) + 1, n)
+        extent = np.nan
+        if points is not None:
+            top, w = part["channel"].to_numpy(dtype=int)[order[:n_top]], share[order[:n_top]]
+            xy = points[top]
+            if np.isfinite(xy).all():
+                centre = w @ xy / w.sum()
+                extent = float(np.sqrt(w @ np.square(xy - centre).sum(axis=1) / w.sum()))
+        rows.append({"scale": int(k), "coverage": float(1.0 / (n * np.square(share).sum())),
+                     "coverage_top_fraction": n_top / n, "coverage_extent": extent})  # fmt: skip
+    return pd.DataFrame(rows, columns=COVERAGE_COLUMNS)

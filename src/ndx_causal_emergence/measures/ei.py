@@ -102,9 +102,15 @@ def noise_term(sigma2: np.ndarray) -> float | np.ndarray:
 
 
 def _result(
-    noise: float, mean_logdet: float, q: int, L: float, clip: bool, samples: np.ndarray | None = None
+    noise: float,
+    mean_logdet: float,
+    q: int,
+    L: float,
+    clip: bool,
+    samples: np.ndarray | None = None,
+    box_entropy: bool = True,
 ) -> EIResult:
-    jac = q * math.log(2.0 * L) + mean_logdet
+    jac = (q * math.log(2.0 * L) if box_entropy else 0.0) + mean_logdet
     ei = noise + jac
     if clip:
         ei = max(ei, 0.0)
@@ -266,6 +272,7 @@ def gaussian_ei(
     clip: bool = False,
     samples: Any = None,
     weights: Any = None,
+    box_entropy: bool = True,
 ) -> EIResult:
     r"""Effective information of ``y' = F(y) + ε``, ``ε ~ N(0, diag(σ²))``, under ``y ~ U([-L, L]^q)``.
 
@@ -296,6 +303,10 @@ def gaussian_ei(
         entropy of the intervention is kept, so only the Jacobian average changes.
     weights : array-like, shape (n_samples,), optional
         Non-negative weights of ``samples`` (e.g. IPW weights); requires ``samples``.
+    box_entropy : bool, default True
+        Include the entropy ``q ln 2L`` of the intervention in the Jacobian term. False with
+        ``clip=True`` is the official mice code's EI (arXiv:2509.10891), which leaves it out;
+        both are reported as computed, so they differ by ``ln 2L`` per dimension where EI > 0.
 
     Returns
     -------
@@ -338,7 +349,7 @@ def gaussian_ei(
     else:
         w = as_weights(weights, logdet.shape[0])
         mean_logdet = float(np.sum(w * logdet) / np.sum(w))
-    return _result(noise_term(s2), mean_logdet, q, L, clip, logdet)
+    return _result(noise_term(s2), mean_logdet, q, L, clip, logdet, box_entropy)
 
 
 def linear_gaussian_ei(A: Any, sigma2: Any, L: float = 1.0) -> EIResult:

@@ -337,6 +337,7 @@ def ipw_weights(
     bandwidth: float | str | Any = 0.05,
     clip: float | None = 10.0,
     max_dims: int = 10,
+    n_components: int | None = None,
     n_reference: int | None = None,
     seed: int = 0,
     normalize: bool = True,
@@ -367,8 +368,11 @@ def ipw_weights(
         Clip the mean-1 weights at this value and renormalise to mean 1 (``None``: no
         clipping, the convention when estimating Σ).
     max_dims : int, default 10
-        Latents with more dimensions are standardised and reduced to ``max_dims`` principal
+        Latents with more dimensions are standardised and reduced to ``n_components`` principal
         components before the KDE.
+    n_components : int or None, default None
+        Components kept by that reduction (``None``: ``max_dims``; the official mice code reduces
+        latents of more than 200 dimensions to 100).
     n_reference : int or None, default None
         Size of a random reference subsample (``None``: all points, the exact KDE).
     seed : int, default 0
@@ -393,8 +397,9 @@ def ipw_weights(
     max_dims = as_count(max_dims, "max_dims")
     if clip is not None:
         clip = as_positive(clip, "clip")
+    n_components = max_dims if n_components is None else as_count(n_components, "n_components")
     if x.shape[1] > max_dims:
-        x = _standardised_pca(x, max_dims)
+        x = _standardised_pca(x, min(n_components, max_dims))
     n, q = x.shape
     if n_reference is None or as_count(n_reference, "n_reference") >= n:
         ref_idx = np.arange(n)

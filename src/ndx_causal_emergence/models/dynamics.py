@@ -37,14 +37,24 @@ def _silu_grad(z: torch.Tensor) -> torch.Tensor:
     return s * (1.0 + z * (1.0 - s))
 
 
-_ACTIVATIONS = {"tanh": (torch.tanh, _tanh_grad), "silu": (nn.functional.silu, _silu_grad)}
+def _leaky_relu_grad(z: torch.Tensor) -> torch.Tensor:
+    return torch.where(z > 0, torch.ones_like(z), torch.full_like(z, _LEAKY_SLOPE))
+
+
+_LEAKY_SLOPE = 0.01  # torch's default negative slope
+_ACTIVATIONS = {
+    "tanh": (torch.tanh, _tanh_grad),
+    "silu": (nn.functional.silu, _silu_grad),
+    "leaky_relu": (nn.functional.leaky_relu, _leaky_relu_grad),
+}
 
 
 class ResidualMLP(nn.Module):
     r"""Residual dynamics ``F(y) = y + f(y)`` (or ``tanh(y + f(y))``) with an MLP ``f``.
 
     ``f`` is ``Linear(dim, H) → σ → [Linear(H, H) → σ] × (n_hidden − 1) → Linear(H, dim)``
-    with a smooth activation ``σ``, so that the Jacobian is meaningful everywhere.
+    with a smooth activation ``σ``, so that the Jacobian is meaningful everywhere (``leaky_relu``,
+    the official mice code's choice, is piecewise linear: its Jacobian is exact almost everywhere).
 
     Parameters
     ----------
@@ -56,8 +66,8 @@ class ResidualMLP(nn.Module):
         Number of hidden layers (≥ 1).
     squash : bool, default False
         Apply ``tanh`` to the output (as in the official SIR and fMRI code).
-    activation : {"tanh", "silu"}, default "tanh"
-        Hidden activation.
+    activation : {"tanh", "silu", "leaky_relu"}, default "tanh"
+        Hidden activation (``leaky_relu``: negative slope 0.01).
 
     Examples
     --------
@@ -72,7 +82,7 @@ class ResidualMLP(nn.Module):
         hidden_width: int = 64,
         n_hidden: int = 2,
         squash: bool = False,
-        activation: Literal["tanh", "silu"] = "tanh",
+        activation: Literal["tanh", "silu", "leaky_relu"] = "tanh",
     ) -> None:
         super().__init__()
         for name, value in (("dim", dim), ("hidden_width", hidden_width), ("n_hidden", n_hidden)):

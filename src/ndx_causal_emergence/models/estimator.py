@@ -9,6 +9,7 @@ before ``fit``. Measures are delegated to :mod:`ndx_causal_emergence.measures`.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import math
 import time
@@ -21,11 +22,20 @@ import torch
 
 from ..errors import InputError, NotFittedError
 from ..measures import causal_emergence, causal_power, emergent_complexity, estimate_sigma2, gaussian_ei, ipw_weights
+from ..measures.ei import EIResult
 from ..measures.resampling import ScaleResiduals
 from ..runtime.progress import tracked
-from .dynamics import AffineConjugate
-from .multiscale import EncoderMap, MultiscaleModule, check_scales, dyadic_ladder
-from .presets import PRESETS
+from .dynamics import AffineConjugate, ResidualMLP
+from .multiscale import (
+    COUPLING_LAYOUTS,
+    EncoderMap,
+    MultiscaleModule,
+    PerScaleModule,
+    check_scales,
+    coupling_layers,
+    dyadic_ladder,
+)
+from .presets import DEPRECATED_PRESETS, PRESETS, canonical_preset
 from .serialize import restore, state_of
 from .training import (
     TrainConfig,
@@ -38,6 +48,7 @@ from .training import (
     resolve_device,
     split_validation,
     train,
+    train_per_scale,
 )
 
 __all__ = ["Measurement", "MultiscaleNISPlus"]
@@ -57,7 +68,15 @@ _ALL_DEFAULTS: dict[str, Any] = {
     "warmup_fraction": 0.1, "weight_refresh": 1000, "multi_lag": False, "eval_every": 250, "patience": None,
     "observed_reference": True, "intervention_half_width": 1.0, "ei_domain": "normalized", "sigma_convention": "mse",
     "checkpoint_path": None, "device": "auto", "seed": 0, "verbose": False, "weighted_measures": False,
-    "pca_init": True, "polish_steps": 2000,
+    "pca_init": True, "polish_steps": 2000, "dynamics_activation": "tanh", "squash_reverse": False,
+    "coupling_layout": "uniform", "forward_weighted": True, "warmup_reverse": True, "weight_decay": 0.0,
+    "weighted_weight_decay": None, "weight_delay": 0, "weight_clip": 10.0, "kde_max_dims": 10,
+    "kde_components": None, "batch_replacement": True, "ei_convention": "standard", "stage2_per_scale": False,
+}  # fmt: skip
+#: Allowed values of the parameters that name a convention.
+_CHOICES = {
+    "ei_domain": ("normalized", "box"), "sigma_convention": ("mse", "mae"), "ei_convention": ("standard", "official"),
+    "coupling_layout": COUPLING_LAYOUTS, "dynamics_activation": ("tanh", "silu", "leaky_relu"),
 }  # fmt: skip
 
 
@@ -66,6 +85,22 @@ def _apply(fn: torch.nn.Module, u: np.ndarray) -> np.ndarray:
     """``fn`` on the rows of ``u`` (float32 chunks), float64 out."""
     parts = [fn(torch.as_tensor(u[i : i + _CHUNK], dtype=torch.float32)) for i in range(0, len(u), _CHUNK)]
     return torch.cat(parts).double().numpy() if parts else np.zeros_like(u)
+
+
+def _ei(fn: AffineConjugate, sigma2: np.ndarray, p: dict[str, Any], **options: Any) -> EIResult:
+    """EI of a map in measurement coordinates under the estimator's ``ei_convention``.
+
+    ``"official"`` (the mice code of arXiv:2509.10891): the Jacobian of the map without its
+    ``tanh`` squash, no ``q ln 2L`` term, EI clipped at 0; σ² is still that of the squashed map.
+    """
+    if p["ei_convention"] == "official":
+        net = fn.fn
+        if isinstance(net, ResidualMLP) and net.squash:
+            net = copy.deepcopy(net)
+            net.squash = False
+        fn = AffineConjugate(net, fn.center, fn.half_range, fn.axes).eval()
+        return gaussian_ei(fn, sigma2, L=p["intervention_half_width"], clip=True, box_entropy=False, **options)
+    return gaussian_ei(fn, sigma2, L=p["intervention_half_width"], **options)
 
 
 @dataclass(frozen=True)
@@ -87,21 +122,47 @@ class _NISEstimator:
         _NISEstimator._registry[cls.__name__] = cls
 
     # ---------------------------------------------------------------- parameters
+    def __new__(cls, *args: Any, **kwargs: Any) -> _NISEstimator:
+        obj = super().__new__(cls)
+        obj._explicit = frozenset(kwargs)  # the parameters the caller chose: no preset overrides them
+        return obj
+
     @classmethod
     def _param_names(cls) -> list[str]:
         return [p.name for p in inspect.signature(cls.__init__).parameters.values() if p.name != "self"]
 
+    def _apply_preset(self) -> None:
+        """Set every parameter the caller did not choose to the preset's value (or the default, without a preset).
+
+        Called at the end of ``__init__`` and when ``set_params`` changes the preset; an unknown
+        preset name is left for :meth:`_resolved` (at ``fit``) to reject.
+        """
+        explicit = getattr(self, "_explicit", frozenset())
+        sig = inspect.signature(type(self).__init__).parameters
+        values: dict[str, Any] = {}
+        if isinstance(self.preset, str) and (self.preset in PRESETS or self.preset in DEPRECATED_PRESETS):
+            values = PRESETS[canonical_preset(self.preset)]
+        for name in self._param_names():
+            if name != "preset" and name not in explicit:
+                setattr(self, name, values.get(name, sig[name].default))
+
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The constructor parameters (scikit-learn contract; ``deep`` is accepted and ignored)."""
+        """The parameters ``fit`` uses: explicit arguments, then the preset's values (``deep`` is ignored)."""
         return {name: getattr(self, name) for name in self._param_names()}
 
     def set_params(self, **params: Any) -> _NISEstimator:
-        """Set constructor parameters; unknown names raise :class:`InputError`. Returns ``self``."""
+        """Set parameters (they count as explicit); a new ``preset`` resets the others. Returns ``self``.
+
+        Unknown names raise :class:`InputError`.
+        """
         known = self._param_names()
         for name, value in params.items():
             if name not in known:
                 raise InputError(f"{type(self).__name__} has no parameter {name!r}; known: {sorted(known)}.")
             setattr(self, name, value)
+        self._explicit = getattr(self, "_explicit", frozenset()) | (set(params) - {"preset"})
+        if "preset" in params:
+            self._apply_preset()
         return self
 
     def __repr__(self) -> str:
@@ -111,24 +172,20 @@ class _NISEstimator:
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> _NISEstimator:
-        """A plain instance with the preset's values (for this class's parameters), updated by ``overrides``."""
-        if name not in PRESETS:
-            raise InputError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}.")
+        """A plain instance (``preset=None``): the preset's values for this class's parameters, then ``overrides``."""
         names = cls._param_names()
-        return cls(**{**{k: v for k, v in PRESETS[name].items() if k in names}, **overrides})
+        return cls(**{**{k: v for k, v in PRESETS[canonical_preset(name)].items() if k in names}, **overrides})
 
     def _resolved(self) -> dict[str, Any]:
-        """All hyperparameters: own values, then preset values for those left at their default, then fixed ones."""
-        sig = inspect.signature(type(self).__init__).parameters
+        """All hyperparameters: own values (preset already applied), preset values for parameters this class lacks,
+        defaults for the rest, then the fixed ones."""
+        names = set(self._param_names())
         params = {**_ALL_DEFAULTS, **self.get_params()}
         if params["preset"] is not None:
-            if params["preset"] not in PRESETS:
-                raise InputError(f"unknown preset {params['preset']!r}; choose one of {sorted(PRESETS)}.")
-            for key, value in PRESETS[params["preset"]].items():
-                if key not in sig or params[key] == sig[key].default:
-                    params[key] = value
+            preset = PRESETS[canonical_preset(params["preset"])]
+            params.update({k: v for k, v in preset.items() if k not in names})
         params.update(self._fixed)
-        for key, allowed in (("ei_domain", ("normalized", "box")), ("sigma_convention", ("mse", "mae"))):
+        for key, allowed in _CHOICES.items():
             if params[key] not in allowed:
                 raise InputError(f"{key} must be one of {allowed}, got {params[key]!r}.")
         return params
@@ -198,7 +255,11 @@ class _NISEstimator:
         if p["pca_init"]:
             module.set_rotation(torch.as_tensor(train_data.frames[train_data.finite_rows]))
         start = time.perf_counter()
-        self.history_ = train(module, train_data, cfg, validation=val_data, checkpoint_path=p["checkpoint_path"])
+        if p["stage2_per_scale"]:
+            module, self.history_ = train_per_scale(module, train_data, cfg, validation=val_data,
+                                                    checkpoint_path=p["checkpoint_path"])  # fmt: skip
+        else:
+            self.history_ = train(module, train_data, cfg, validation=val_data, checkpoint_path=p["checkpoint_path"])
         if p["polish_steps"]:
             module.eval()
             self.history_["polish_steps"] = polish_forward_maps(module, train_data, val_data, cfg,
@@ -234,7 +295,11 @@ class _NISEstimator:
             warmup_fraction=p["warmup_fraction"], use_weights=p["use_weights"], use_reverse=p["use_reverse"],
             reverse_weight=p["reverse_weight"], reverse_trains_encoder=p["reverse_trains_encoder"],
             latent_forward_weight=p["latent_forward_weight"],
-            weight_refresh=p["weight_refresh"], kde_bandwidth=p["kde_bandwidth"],
+            weight_refresh=p["weight_refresh"], kde_bandwidth=p["kde_bandwidth"], weight_delay=p["weight_delay"],
+            weight_clip=p["weight_clip"], kde_max_dims=p["kde_max_dims"], kde_components=p["kde_components"],
+            forward_weighted=p["forward_weighted"], warmup_reverse=p["warmup_reverse"],
+            weight_decay=p["weight_decay"], weighted_weight_decay=p["weighted_weight_decay"],
+            batch_replacement=p["batch_replacement"],
             weight_domain="raw" if p["ei_domain"] == "box" else "normalized", multi_lag=p["multi_lag"],
             decoder_noise=noise, eval_every=p["eval_every"], patience=p["patience"], seed=p["seed"], device=device,
             verbose=p["verbose"],
@@ -245,9 +310,11 @@ class _NISEstimator:
         from ..safety.architecture import check_model_size
 
         check_model_size(n_features, scales, p)  # bounded sizes, within the memory budget, before allocating
+        layers = coupling_layers([n_features, *scales[:-1]], p["n_coupling_layers"], p["coupling_layout"])
         return MultiscaleModule(
-            n_features, scales, n_coupling_layers=p["n_coupling_layers"], hidden_width=p["hidden_width"],
-            dynamics_width=p["dynamics_width"], dynamics_depth=p["dynamics_depth"], squash=p["squash"],
+            n_features, scales, n_coupling_layers=layers, hidden_width=p["hidden_width"],
+            dynamics_width=p["dynamics_width"], dynamics_depth=p["dynamics_depth"],
+            dynamics_activation=p["dynamics_activation"], squash=p["squash"], squash_reverse=p["squash_reverse"],
             use_reverse=p["use_reverse"],
         )  # fmt: skip
 
@@ -363,7 +430,10 @@ class _NISEstimator:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """``(prediction, σ², weights)`` of a map ``fn`` on normalised pairs (weights: IPW, unclipped, or None)."""
         pred = _apply(fn, u0)
-        w = ipw_weights(u0, bandwidth=p["kde_bandwidth"], clip=None, seed=seed) if p["weighted_measures"] else None
+        w = None
+        if p["weighted_measures"]:
+            w = ipw_weights(u0, bandwidth=p["kde_bandwidth"], clip=None, max_dims=p["kde_max_dims"],
+                            n_components=p["kde_components"], seed=seed)  # fmt: skip
         return pred, estimate_sigma2(pred, u1, weights=w, convention=p["sigma_convention"]), w
 
     def _measurement_pairs(
@@ -404,7 +474,7 @@ class _NISEstimator:
         raw0, raw1 = data.frames[t].astype(np.float64), data.frames[t + 1].astype(np.float64)
         u0, u1, fn = self._in_measurement_coordinates(self.observed_model_, raw0, raw1, p)
         _, sigma2, _ = self._measure_pairs(fn, u0, u1, p, seed)
-        return gaussian_ei(fn, sigma2, L=p["intervention_half_width"], n_samples=n_samples, seed=seed).dei
+        return _ei(fn, sigma2, p, n_samples=n_samples, seed=seed).dei
 
     def measure(
         self,
@@ -437,7 +507,7 @@ class _NISEstimator:
             u0, u1, fn = self._measurement_pairs(k, data, p)
             pred, sigma2, w = self._measure_pairs(fn, u0, u1, p, seed)
             extra = {"samples": u0, "weights": w} if jacobian_domain == "data" else {}
-            res = gaussian_ei(fn, sigma2, L=L, n_samples=n_samples, seed=seed, **extra)
+            res = _ei(fn, sigma2, p, n_samples=n_samples, seed=seed, **extra)
             terms = np.abs(pred - u1) if p["sigma_convention"] == "mae" else np.square(pred - u1)
             residuals.append(ScaleResiduals(terms, res.jacobian_samples, L, w))
             nmse, nmse_persist = self._nmse(data, k)
@@ -463,7 +533,7 @@ class _NISEstimator:
         table = table[_TABLE_COLUMNS]
         table.attrs.update({
             "emergent_complexity": float(ec.bits), "emergent_complexity_normalized": float(ec.normalized),
-            "observed_reference_j": float(j_obs), "ei_domain": p["ei_domain"],
+            "observed_reference_j": float(j_obs), "ei_domain": p["ei_domain"], "ei_convention": p["ei_convention"],
             "sigma_convention": p["sigma_convention"], "weighted_measures": bool(p["weighted_measures"]),
             "jacobian_domain": jacobian_domain, "units": "nats", "intervention_half_width": L,
             "n_samples": n_samples, "seed": seed,
@@ -521,11 +591,29 @@ class _NISEstimator:
         target = cls._registry.get(name)
         if target is None:
             raise InputError(f"unknown model class {name!r}; known: {sorted(cls._registry)}.")
-        arch = checked_architecture(arch, tensors, target)
+        arch = checked_architecture(_explicit_params(arch, target), tensors, target)
         est = target(**arch["params"])
         scales = check_scales(arch["scales"], arch["n_features_in"])
-        restore(est, arch, tensors, est._build(arch["n_features_in"], scales, est._resolved()))
+        p = est._resolved()
+        module = est._build(arch["n_features_in"], scales, p)
+        if p["stage2_per_scale"]:
+            module = PerScaleModule([copy.deepcopy(module) for _ in scales])
+        restore(est, arch, tensors, module)
         return est
+
+
+def _explicit_params(arch: dict[str, Any], target: type[_NISEstimator]) -> dict[str, Any]:
+    """``arch`` with the parameters its fit used, also for files written before explicit arguments won over presets.
+
+    Those files store the constructor's values with a preset that replaced every value left at its
+    default; passing them all back would make the defaults explicit, so they are left out.
+    """
+    params = arch.get("params")
+    if arch.get("params_resolved") or not isinstance(params, dict) or params.get("preset") is None:
+        return arch
+    sig = inspect.signature(target.__init__).parameters
+    kept = {k: v for k, v in params.items() if k not in sig or k == "preset" or v != sig[k].default}
+    return {**arch, "params": kept}
 
 
 class MultiscaleNISPlus(_NISEstimator):
@@ -541,8 +629,9 @@ class MultiscaleNISPlus(_NISEstimator):
         Dimension of the top scale of the automatic ladder (default 1).
     coarsening : int
         Ladder factor ``c`` (default 2).
-    preset : {"fast", "paper", "sir"}, optional
-        Fills the parameters left at their defaults (see :mod:`~ndx_causal_emergence.models.presets`).
+    preset : {"fast", "fmri", "sir", "wang2025"}, optional
+        Sets every parameter not given explicitly (see :mod:`~ndx_causal_emergence.models.presets`);
+        an explicit argument always wins, and :meth:`get_params` reports the values used.
     n_coupling_layers, hidden_width : int
         Affine coupling layers per encoder ``ψ_k`` and width of their ``s``/``t`` MLPs.
     dynamics_width, dynamics_depth : int
@@ -596,6 +685,46 @@ class MultiscaleNISPlus(_NISEstimator):
         for at most this many steps, with early stopping on the validation pairs
         (:func:`~ndx_causal_emergence.models.training.polish_forward_maps`); 0: measure the maps
         as trained (official protocol).
+    dynamics_activation : {"tanh", "silu", "leaky_relu"}
+        Hidden activation of ``F_k`` and ``G_k`` (``leaky_relu``: the official mice code).
+    squash_reverse : bool
+        ``tanh`` on the reverse dynamics ``G_k`` too (official mice code).
+    coupling_layout : {"uniform", "wang2025"}
+        ``n_coupling_layers`` for every encoder, or the official mice code's layout (4 layers for
+        ``ψ_0`` and for encoders reading more than 64 coordinates, ``n_coupling_layers`` for the
+        others; :func:`~ndx_causal_emergence.models.multiscale.coupling_layers`).
+    forward_weighted : bool
+        Apply the inverse-probability weights to the forward terms too (off: only the reverse
+        term is weighted, as in the official mice code's second stage).
+    warmup_reverse : bool
+        Include the (unweighted) reverse term during the warm-up (off: the warm-up is the
+        forward term alone, the official mice code's first stage).
+    weight_decay : float
+        Adam's L2 weight decay (the official mice code: 1e-4 in its first stage).
+    weighted_weight_decay : float, optional
+        Start the weighted stage with a new Adam of this weight decay (the official mice code:
+        1e-5 in its second stage); ``None``: keep the optimizer.
+    weight_delay : int
+        Steps of the weighted stage with ``w = 1`` before the first weight refresh (official mice
+        code: 1000).
+    weight_clip : float, optional
+        Clip of the mean-1 training weights (``None``: unclipped, the official codes).
+    kde_max_dims, kde_components : int, int or None
+        The KDE of the weights reduces latents of more than ``kde_max_dims`` dimensions to
+        ``kde_components`` standardised principal components (default ``kde_max_dims``; the
+        official mice code: above 200 to 100).
+    batch_replacement : bool
+        Draw each batch's pairs i.i.d. (off: distinct pairs within a batch, as the official code).
+    ei_convention : {"standard", "official"}
+        ``"official"``: EI as the official mice code computes it, without the ``q ln 2L`` term
+        of the intervention's entropy, clipped at 0, with the Jacobian of ``y + f(y)`` without
+        the ``tanh`` squash (σ² stays that of the squashed map). Bootstrap intervals of the
+        pipeline resample J with the standard formula (``ΔJ`` is the same where the clip does not bind).
+    stage2_per_scale : bool
+        After the warm-up (stage 1, all scales), train a separate copy of the model for each scale
+        on that scale's loss alone, and read each scale from its own copy (the official mice
+        code's stage 2; :func:`~ndx_causal_emergence.models.training.train_per_scale`). The
+        scales then no longer share encoders, and training costs ``K + 1`` second stages.
     checkpoint_path : str, optional
         Checkpoint file; an interrupted fit resumes from it.
     device : str
@@ -650,6 +779,11 @@ class MultiscaleNISPlus(_NISEstimator):
         multi_lag: bool = False, eval_every: int = 250, patience: int | None = None, observed_reference: bool = True,
         intervention_half_width: float = 1.0, ei_domain: str = "normalized", sigma_convention: str = "mse",
         weighted_measures: bool = False, pca_init: bool = True, polish_steps: int = 2000,
+        dynamics_activation: str = "tanh", squash_reverse: bool = False, coupling_layout: str = "uniform",
+        forward_weighted: bool = True, warmup_reverse: bool = True, weight_decay: float = 0.0,
+        weighted_weight_decay: float | None = None, weight_delay: int = 0, weight_clip: float | None = 10.0,
+        kde_max_dims: int = 10, kde_components: int | None = None, batch_replacement: bool = True,
+        ei_convention: str = "standard", stage2_per_scale: bool = False,
         checkpoint_path: str | None = None, device: str = "auto", seed: int = 0, verbose: bool = False,
     ) -> None:  # fmt: skip
         self.scales = scales
@@ -683,10 +817,25 @@ class MultiscaleNISPlus(_NISEstimator):
         self.weighted_measures = weighted_measures
         self.pca_init = pca_init
         self.polish_steps = polish_steps
+        self.dynamics_activation = dynamics_activation
+        self.squash_reverse = squash_reverse
+        self.coupling_layout = coupling_layout
+        self.forward_weighted = forward_weighted
+        self.warmup_reverse = warmup_reverse
+        self.weight_decay = weight_decay
+        self.weighted_weight_decay = weighted_weight_decay
+        self.weight_delay = weight_delay
+        self.weight_clip = weight_clip
+        self.kde_max_dims = kde_max_dims
+        self.kde_components = kde_components
+        self.batch_replacement = batch_replacement
+        self.ei_convention = ei_convention
+        self.stage2_per_scale = stage2_per_scale
         self.checkpoint_path = checkpoint_path
         self.device = device
         self.seed = seed
         self.verbose = verbose
+        self._apply_preset()
 
     def _ladder(self, n_features: int, params: dict[str, Any]) -> list[int]:
         if params["scales"] is not None:

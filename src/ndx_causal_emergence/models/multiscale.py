@@ -28,7 +28,15 @@ from ..errors import InputError
 from .coupling import RealNVP
 from .dynamics import ResidualMLP
 
-__all__ = ["EncoderMap", "MultiscaleModule", "check_scales", "dyadic_ladder"]
+__all__ = [
+    "COUPLING_LAYOUTS", "EncoderMap", "MultiscaleModule", "PerScaleModule", "check_scales", "coupling_layers",
+    "dyadic_ladder",
+]  # fmt: skip
+
+#: Ways of choosing the coupling layers of each encoder (see :func:`coupling_layers`).
+COUPLING_LAYOUTS = ("uniform", "wang2025")
+#: Layers of the official mice code's first (N → N) flow and of its flows reading more than 64 inputs.
+_WANG2025_SHORT_FLOW = 4
 
 
 def dyadic_ladder(n_features: int, *, coarsening: int = 2, cut: int = 1) -> list[int]:
@@ -81,6 +89,25 @@ def check_scales(scales: Sequence[int], n_features: int) -> list[int]:
     return out
 
 
+def coupling_layers(in_dims: Sequence[int], n_layers: int, layout: str = "uniform") -> list[int]:
+    """Coupling layers of each encoder ``ψ_k`` reading ``in_dims[k]`` coordinates.
+
+    ``"uniform"``: ``n_layers`` each. ``"wang2025"``: the layout of the official mice code
+    (arXiv:2509.10891): 4 layers for ``ψ_0`` and for every encoder reading more than 64
+    coordinates, ``n_layers`` (6 in its code) for the others.
+
+    Examples
+    --------
+    >>> coupling_layers([100, 100, 50, 25], 6, "wang2025")
+    [4, 4, 6, 6]
+    """
+    if layout == "uniform":
+        return [int(n_layers)] * len(in_dims)
+    if layout == "wang2025":
+        return [_WANG2025_SHORT_FLOW if k == 0 or d > 64 else int(n_layers) for k, d in enumerate(in_dims)]
+    raise InputError(f"coupling_layout must be one of {COUPLING_LAYOUTS}, got {layout!r}.")
+
+
 class MultiscaleModule(nn.Module):
     """Encoders, forward and reverse dynamics of every scale.
 
@@ -90,12 +117,18 @@ class MultiscaleModule(nn.Module):
         ``N`` input channels.
     scales : sequence of int
         Strictly decreasing ``d_0, ..., d_K`` with ``d_0 <= N``.
-    n_coupling_layers, hidden_width : int
-        Size of each RealNVP ``ψ_k``.
+    n_coupling_layers : int or sequence of int
+        Coupling layers of each RealNVP ``ψ_k`` (one number for all, or one per encoder).
+    hidden_width : int
+        Width of the coupling layers' MLPs.
     dynamics_width, dynamics_depth : int
         Width and number of hidden layers of ``F_k`` and ``G_k``.
+    dynamics_activation : {"tanh", "silu", "leaky_relu"}
+        Hidden activation of ``F_k`` and ``G_k``.
     squash : bool
         ``tanh`` on the forward dynamics output.
+    squash_reverse : bool
+        ``tanh`` on the reverse dynamics output too (official mice code).
     use_reverse : bool
         Build the reverse dynamics ``G_k`` (NIS+).
 
@@ -114,26 +147,32 @@ class MultiscaleModule(nn.Module):
         n_features: int,
         scales: Sequence[int],
         *,
-        n_coupling_layers: int = 6,
+        n_coupling_layers: int | Sequence[int] = 6,
         hidden_width: int = 64,
         dynamics_width: int = 64,
         dynamics_depth: int = 2,
+        dynamics_activation: str = "tanh",
         squash: bool = False,
+        squash_reverse: bool = False,
         use_reverse: bool = True,
     ) -> None:
         super().__init__()
         self.n_features = int(n_features)
         self.scales = check_scales(scales, self.n_features)
         self.in_dims = [self.n_features, *self.scales[:-1]]
-        self.encoders = nn.ModuleList(RealNVP(d, n_coupling_layers, hidden_width) for d in self.in_dims)
-        self.forward_maps = nn.ModuleList(
-            ResidualMLP(d, hidden_width=dynamics_width, n_hidden=dynamics_depth, squash=squash) for d in self.scales
-        )
-        self.reverse_maps = (
-            nn.ModuleList(ResidualMLP(d, hidden_width=dynamics_width, n_hidden=dynamics_depth) for d in self.scales)
-            if use_reverse
-            else None
-        )
+        n_dims = len(self.in_dims)
+        layers = list(n_coupling_layers) if isinstance(n_coupling_layers, Sequence) else [n_coupling_layers] * n_dims
+        if len(layers) != n_dims:
+            raise InputError(f"need one coupling-layer count per encoder ({n_dims}), got {layers}.")
+        encoders = (RealNVP(d, int(n), hidden_width) for d, n in zip(self.in_dims, layers, strict=True))
+        self.encoders = nn.ModuleList(encoders)
+
+        def dynamics(d: int, squashed: bool) -> ResidualMLP:
+            return ResidualMLP(d, hidden_width=dynamics_width, n_hidden=dynamics_depth, squash=squashed,
+                               activation=dynamics_activation)  # fmt: skip
+
+        self.forward_maps = nn.ModuleList(dynamics(d, squash) for d in self.scales)
+        self.reverse_maps = nn.ModuleList(dynamics(d, squash_reverse) for d in self.scales) if use_reverse else None
         # the first level whose encoder keeps fewer coordinates than it reads
         self.rotated_level = next((k for k, (a, b) in enumerate(zip(self.in_dims, self.scales, strict=True)) if b < a),
                                   None)  # fmt: skip
@@ -233,10 +272,82 @@ class MultiscaleModule(nn.Module):
         return out
 
 
+class PerScaleModule(nn.Module):
+    """One :class:`MultiscaleModule` per scale, scale ``k`` read from its own copy (the official mice protocol).
+
+    The official code's second stage trains a separate copy of the first-stage model for each
+    scale (``stage2_per_scale=True``): scale ``k``'s encoders ``ψ_0..ψ_k`` and maps ``F_k``,
+    ``G_k`` are those of ``parts[k]``, so the scales no longer share their encoders. The
+    interface is that of :class:`MultiscaleModule` (``encode``, ``decode``, ``step``,
+    ``forward_maps``, ``reverse_maps``).
+
+    Parameters
+    ----------
+    parts : sequence of MultiscaleModule
+        One module per scale, all with the same ladder.
+    """
+
+    def __init__(self, parts: Sequence[MultiscaleModule]) -> None:
+        super().__init__()
+        if not parts or len(parts) != parts[0].n_scales or any(m.scales != parts[0].scales for m in parts):
+            raise InputError("need one MultiscaleModule per scale, all with the same ladder.")
+        self.parts = nn.ModuleList(parts)
+        self.n_features, self.scales, self.in_dims = parts[0].n_features, parts[0].scales, parts[0].in_dims
+
+    @property
+    def n_scales(self) -> int:
+        """Number of scales ``K + 1``."""
+        return len(self.scales)
+
+    @property
+    def forward_maps(self) -> list[nn.Module]:
+        """``F_k`` of each scale, from its own part."""
+        return [m.forward_maps[k] for k, m in enumerate(self.parts)]
+
+    @property
+    def reverse_maps(self) -> list[nn.Module] | None:
+        """``G_k`` of each scale, from its own part (None without reverse dynamics)."""
+        if self.parts[0].reverse_maps is None:
+            return None
+        return [m.reverse_maps[k] for k, m in enumerate(self.parts)]
+
+    def encode(self, x: torch.Tensor, *, upto: int | None = None) -> list[torch.Tensor]:
+        """Latents ``[y^(0), ..., y^(upto)]``, each through its own part's encoders."""
+        last = self.n_scales - 1 if upto is None else upto
+        return [self.parts[k].encode(x, upto=k)[k] for k in range(last + 1)]
+
+    def decode(
+        self,
+        latents: Sequence[torch.Tensor | None],
+        *,
+        noise_std: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> list[torch.Tensor | None]:
+        """Decode each scale's latents through its own part (see :meth:`MultiscaleModule.decode`)."""
+        return [
+            None if y is None else self.parts[k].decode([None] * k + [y], noise_std=noise_std, generator=generator)[k]
+            for k, y in enumerate(latents)
+        ]
+
+    def step(self, latents: Sequence[torch.Tensor], *, lag: int = 1, reverse: bool = False) -> list[torch.Tensor]:
+        """Apply each scale's ``F_k`` (or ``G_k``) ``lag`` times."""
+        maps = self.reverse_maps if reverse else self.forward_maps
+        if maps is None:
+            raise InputError("this model has no reverse dynamics (use_reverse=False).")
+        out = []
+        for k, y in enumerate(latents):
+            for _ in range(lag):
+                y = maps[k](y)
+            out.append(y)
+        return out
+
+
 class EncoderMap(nn.Module):
     """Differentiable ``x -> (y^(k) - c) / h``: encoder of one scale in normalised coordinates."""
 
-    def __init__(self, module: MultiscaleModule, scale: int, center: torch.Tensor, half_range: torch.Tensor) -> None:
+    def __init__(
+        self, module: MultiscaleModule | PerScaleModule, scale: int, center: torch.Tensor, half_range: torch.Tensor
+    ) -> None:
         super().__init__()
         self.module = module
         self.scale = scale

@@ -77,6 +77,7 @@ class NISPlus(_NISEstimator):
         self.device = device
         self.seed = seed
         self.verbose = verbose
+        self._apply_preset()
 
     def _ladder(self, n_features: int, params: dict[str, Any]) -> list[int]:
         return _one_scale(params["q"], n_features)
@@ -137,6 +138,7 @@ class NIS(_NISEstimator):
         self.device = device
         self.seed = seed
         self.verbose = verbose
+        self._apply_preset()
 
     def _ladder(self, n_features: int, params: dict[str, Any]) -> list[int]:
         return _one_scale(params["q"], n_features)

@@ -14,7 +14,7 @@ import torch
 from .dynamics import ResidualMLP
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .multiscale import MultiscaleModule
+    from .multiscale import MultiscaleModule, PerScaleModule
 
 __all__ = ["restore", "state_of"]
 
@@ -31,6 +31,7 @@ def state_of(est: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     arch = {
         "class": type(est).__name__, "params": params, "scales": est.scales_, "n_features_in": est.n_features_in_,
         "device": est.device_, "history": history, "observed_reference": est.observed_model_ is not None,
+        "params_resolved": True,  # params are the values the fit used (a preset no longer overrides them)
     }  # fmt: skip
     json.dumps(arch)  # fail here, not in the writer, if something is not JSON-able
     tensors = {f"model.{k}": v.detach().clone() for k, v in est.model_.state_dict().items()}
@@ -44,12 +45,13 @@ def state_of(est: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     return arch, tensors
 
 
-def restore(est: Any, arch: dict[str, Any], tensors: dict[str, Any], module: MultiscaleModule) -> None:
+def restore(est: Any, arch: dict[str, Any], tensors: dict[str, Any], module: MultiscaleModule | PerScaleModule) -> None:
     """Set the fitted attributes of a freshly constructed ``est`` from ``state_of`` output and an empty ``module``."""
     t = {k: torch.as_tensor(np.asarray(v)) for k, v in tensors.items()}
     n_scales = len(arch["scales"])
     stored = _prefixed(t, "model.")
-    stored.setdefault("rotation", module.rotation)  # models saved before the principal-axes start: identity
+    if isinstance(getattr(module, "rotation", None), torch.Tensor):  # one MultiscaleModule, not one per scale
+        stored.setdefault("rotation", module.rotation)  # models saved before the principal-axes start: identity
     module.load_state_dict(stored)
     est.model_ = module.eval()
     est.scales_, est.n_features_in_, est.device_ = list(arch["scales"]), arch["n_features_in"], arch["device"]

@@ -33,7 +33,7 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from statistics import NormalDist
 from typing import Any
@@ -45,7 +45,7 @@ from torch import nn
 from ..errors import DataError, InputError
 from ..measures import ipw_weights
 from .dynamics import ResidualMLP
-from .multiscale import MultiscaleModule
+from .multiscale import MultiscaleModule, PerScaleModule
 
 __all__ = [
     "MIN_PAIRS",
@@ -59,6 +59,7 @@ __all__ = [
     "resolve_device",
     "split_validation",
     "train",
+    "train_per_scale",
     "principal_affine",
     "validation_loss",
 ]
@@ -215,6 +216,16 @@ class TrainConfig:
     reverse_trains_encoder: bool = False
     latent_forward_weight: float = 1.0
     weight_refresh: int = 1000
+    weight_delay: int = 0
+    weight_clip: float | None = 10.0
+    kde_max_dims: int = 10
+    kde_components: int | None = None
+    forward_weighted: bool = True
+    warmup_reverse: bool = True
+    weight_decay: float = 0.0
+    weighted_weight_decay: float | None = None
+    batch_replacement: bool = True
+    only_scale: int | None = None
     kde_bandwidth: float = 0.05
     weight_domain: str = "normalized"
     multi_lag: bool = False
@@ -246,26 +257,32 @@ def _batch_loss(
     weighted_stage: bool,
     generator: torch.Generator,
 ) -> torch.Tensor:
-    y0 = module.encode(x0)
-    decoded = module.decode(module.step(y0, lag=lag), noise_std=cfg.decoder_noise, generator=generator)
+    last = module.n_scales - 1 if cfg.only_scale is None else cfg.only_scale
+    used = list(range(last + 1)) if cfg.only_scale is None else [last]  # the scales whose terms count
+    y0 = module.encode(x0, upto=last)
+    ahead = module.step(y0, lag=lag)
+    decoded = module.decode([a if k in used else None for k, a in enumerate(ahead)], noise_std=cfg.decoder_noise,
+                            generator=generator)  # fmt: skip
     w = [None] * module.n_scales if weights is None else list(weights)
-    total = torch.stack([_wmean((xh - x1).abs().mean(dim=1), wk) for xh, wk in zip(decoded, w, strict=True)]).mean()
-    reverse = cfg.use_reverse and module.reverse_maps is not None
+    wf = w if cfg.forward_weighted else [None] * module.n_scales
+
+    def mean_l1(pred: list, target: list, wk: list) -> torch.Tensor:
+        """The weighted L1 error of each used scale, averaged over them."""
+        return torch.stack([_wmean((pred[k] - target[k]).abs().mean(dim=1), wk[k]) for k in used]).mean()
+
+    total = mean_l1(decoded, [x1] * (last + 1), wf)
+    reverse = cfg.use_reverse and module.reverse_maps is not None and (weighted_stage or cfg.warmup_reverse)
     if not (reverse or cfg.latent_forward_weight > 0):
         return total
     encoder_trained = reverse and weighted_stage and cfg.reverse_trains_encoder
     with torch.set_grad_enabled(encoder_trained):
-        y1 = module.encode(x1)
+        y1 = module.encode(x1, upto=last)
     fixed0, fixed1 = [y.detach() for y in y0], [y.detach() for y in y1]
     if cfg.latent_forward_weight > 0:  # F_k fits the encoded transitions; trains F only (no gradient to encoder)
-        ahead = module.step(fixed0, lag=lag)
-        fit = torch.stack([_wmean((f - t).abs().mean(dim=1), wk) for f, t, wk in zip(ahead, fixed1, w, strict=True)])
-        total = total + cfg.latent_forward_weight * fit.mean()
+        total = total + cfg.latent_forward_weight * mean_l1(module.step(fixed0, lag=lag), fixed1, wf)
     if reverse:  # trains G only, unless the official convention lets it train the encoder
         back = module.step(y1 if encoder_trained else fixed1, lag=lag, reverse=True)
-        target = y0 if encoder_trained else fixed0
-        rev = torch.stack([_wmean((b - t).abs().mean(dim=1), wk) for b, t, wk in zip(back, target, w, strict=True)])
-        total = total + cfg.reverse_weight * rev.mean()
+        total = total + cfg.reverse_weight * mean_l1(back, y0 if encoder_trained else fixed0, w)
     return total
 
 
@@ -284,10 +301,13 @@ def _refresh_weights(
     """IPW weights ``(K + 1, n_frames)`` of every training frame (0 on missing frames)."""
     out = torch.zeros(module.n_scales, frames.shape[0], device=frames.device)
     for k, lat in enumerate(_encode_rows(module, frames, rows)):
+        if cfg.only_scale is not None and k != cfg.only_scale:
+            continue  # a per-scale stage weighs only its own scale
         if cfg.weight_domain == "normalized":
             center, half = percentile_affine(lat)
             lat = (lat - center) / half
-        w = ipw_weights(lat, bandwidth=cfg.kde_bandwidth, clip=10.0, seed=cfg.seed + step)
+        w = ipw_weights(lat, bandwidth=cfg.kde_bandwidth, clip=cfg.weight_clip, max_dims=cfg.kde_max_dims,
+                        n_components=cfg.kde_components, seed=cfg.seed + step)  # fmt: skip
         out[k, torch.as_tensor(rows, device=frames.device)] = torch.as_tensor(w, dtype=out.dtype, device=out.device)
     return out
 
@@ -315,10 +335,18 @@ def _lag_distribution(data: TransitionData, cfg: TrainConfig) -> tuple[np.ndarra
     return lags, p / p.sum()
 
 
-def _adam(module: torch.nn.Module, learning_rate: float) -> torch.optim.Adam:
+def _adam(module: torch.nn.Module, learning_rate: float, weight_decay: float = 0.0) -> torch.optim.Adam:
     """Adam with the multi-tensor (``foreach``) update also on the CPU: the same numbers as the per-tensor
-    loop (CUDA's default), in about half its time, which matters on the small models of short recordings."""
-    return torch.optim.Adam(module.parameters(), lr=learning_rate, foreach=True)
+    loop (CUDA's default), in about half its time, which matters on the small models of short recordings.
+    ``weight_decay`` is Adam's L2 penalty (the official mice code's convention)."""
+    return torch.optim.Adam(module.parameters(), lr=learning_rate, weight_decay=weight_decay, foreach=True)
+
+
+def _batch(rng: np.random.Generator, starts: np.ndarray, cfg: TrainConfig) -> np.ndarray:
+    """The start indices of one batch: i.i.d. draws, or distinct pairs (``batch_replacement=False``)."""
+    if cfg.batch_replacement or len(starts) <= cfg.batch_size:
+        return starts[rng.integers(len(starts), size=cfg.batch_size)]
+    return starts[rng.choice(len(starts), size=cfg.batch_size, replace=False)]
 
 
 def _save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
@@ -382,7 +410,7 @@ def train(
     frames = torch.as_tensor(np.nan_to_num(data.frames), device=device)
     val_frames = None if validation is None else torch.as_tensor(np.nan_to_num(validation.frames), device=device)
     rows = data.finite_rows
-    optimizer = _adam(module, cfg.learning_rate)
+    optimizer = _adam(module, cfg.learning_rate, cfg.weight_decay)
     rng = np.random.default_rng(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)  # CPU: decoder noise identical on every device
     lags, lag_p = _lag_distribution(data, cfg)
@@ -429,11 +457,14 @@ def train(
         for step in tqdm(range(start, cfg.max_steps), disable=not cfg.verbose, desc="fit", initial=start,
                          total=cfg.max_steps):  # fmt: skip
             weighted_stage = step >= n_warm
-            if cfg.use_weights and weighted_stage and (step - n_warm) % cfg.weight_refresh == 0:
+            if step == n_warm and cfg.weighted_weight_decay is not None:  # a new optimizer, as a second stage
+                optimizer = _adam(module, cfg.learning_rate, cfg.weighted_weight_decay)
+            since = step - n_warm - cfg.weight_delay
+            if cfg.use_weights and weighted_stage and since >= 0 and since % cfg.weight_refresh == 0:
                 weights = _refresh_weights(module, frames, rows, cfg, step)
                 history["weight_refresh_steps"].append(step)
             lag = int(rng.choice(lags, p=lag_p)) if len(lags) > 1 else 1
-            pick = data.starts[lag][rng.integers(len(data.starts[lag]), size=cfg.batch_size)]
+            pick = _batch(rng, data.starts[lag], cfg)
             idx = torch.as_tensor(pick, device=device)
             w = weights[:, idx] if (weighted_stage and weights is not None) else None
             loss = _batch_loss(module, frames[idx], frames[idx + lag], lag, w, cfg, weighted_stage, generator)
@@ -476,6 +507,41 @@ def train(
     history["stopped_by_time"] = [out_of_time]
     history["best_step"] = [best["step"] if best["state"] is not None else (history["step"][-1:] or [0])[0]]
     return history
+
+
+def train_per_scale(
+    module: MultiscaleModule,
+    data: TransitionData,
+    cfg: TrainConfig,
+    *,
+    validation: TransitionData | None = None,
+    checkpoint_path: str | os.PathLike | None = None,
+) -> tuple[PerScaleModule, dict[str, list]]:
+    """The official mice protocol's two stages: all scales together, then each scale on its own copy.
+
+    Stage 1 is :func:`train` for the warm-up's steps (``warmup_fraction`` of ``max_steps``);
+    stage 2 trains, for each scale ``k``, a copy of the stage-1 model on scale ``k``'s loss alone
+    for the remaining steps (seed ``seed + 1 + k``, no validation, its own checkpoint file
+    ``<checkpoint_path>.scale<k>``). Returns the :class:`PerScaleModule` of the copies and the
+    history: stage 1's keys, then ``stage2_scale<k>_step``, ``..._train_loss`` and
+    ``..._weight_refresh_steps`` per scale.
+    """
+    n_warm = int(round(cfg.warmup_fraction * cfg.max_steps))
+    history = train(module, data, replace(cfg, max_steps=max(n_warm, 1), warmup_fraction=1.0),
+                    validation=validation, checkpoint_path=checkpoint_path)  # fmt: skip
+    parts = []
+    for k in range(module.n_scales):
+        part = copy.deepcopy(module)
+        stage2 = replace(
+            cfg, max_steps=cfg.max_steps - n_warm, warmup_fraction=0.0, only_scale=k, seed=cfg.seed + 1 + k
+        )
+        path = None if checkpoint_path is None else f"{os.fspath(checkpoint_path)}.scale{k}"
+        if stage2.max_steps > 0:
+            h = train(part, data, stage2, checkpoint_path=path)
+            for key in ("step", "train_loss", "weight_refresh_steps"):
+                history[f"stage2_scale{k}_{key}"] = h[key]
+        parts.append(part)
+    return PerScaleModule(parts), history
 
 
 @torch.no_grad()

@@ -341,6 +341,43 @@ def _table_ids(series: TimeSeries, cols: np.ndarray) -> tuple[np.ndarray, str | 
     return cols.astype(np.int64), None, None
 
 
+#: ROI-table columns holding masks, and the coordinates of each row of a listed mask (0: a dense image).
+_MASK_COLUMNS = (("image_mask", 0), ("pixel_mask", 2), ("voxel_mask", 3))
+
+
+def _mask_centroid(mask: Any, n_axes: int) -> np.ndarray:
+    """Weighted mean position of one ROI mask: a dense image (``n_axes = 0``) or (x, y[, z], weight) rows."""
+    if n_axes:
+        rows = np.array([tuple(r) for r in mask], dtype=float).reshape(-1, n_axes + 1)
+        weights = np.abs(rows[:, -1])
+        total = weights.sum()
+        return weights @ rows[:, :-1] / total if total > 0 else np.full(n_axes, np.nan)
+    image = np.abs(np.asarray(mask, dtype=float))
+    total = image.sum()
+    if not total > 0:
+        return np.full(image.ndim, np.nan)
+    # per axis, the position weighted by the mask summed over the other axes
+    return np.array([
+        np.arange(n) @ image.sum(axis=tuple(a for a in range(image.ndim) if a != axis)) / total
+        for axis, n in enumerate(image.shape)
+    ])  # fmt: skip
+
+
+def _roi_centroids(series: TimeSeries, rows: np.ndarray | None) -> np.ndarray | None:
+    """Centroids of the ROI masks of ``rows`` of the series' ROI table, or None where it has no masks."""
+    region = getattr(series, "rois", None)
+    if region is None or rows is None:
+        return None
+    table = region.table
+    for column, n_axes in _MASK_COLUMNS:
+        if column in table.colnames:
+            masks = table[column]
+            if not n_axes:  # one dense image per ROI, read one at a time
+                check_allocation(8.0 * WORKING_COPIES * np.prod(np.shape(masks.data)[1:]), f"ROI masks of {column!r}")
+            return np.stack([_mask_centroid(masks[int(r)], n_axes) for r in rows])
+    return None
+
+
 def _read_timeseries(
     series: TimeSeries, time_range: tuple[float, float] | None, channels: Sequence[int] | slice | None
 ) -> dict[str, Any]:
@@ -367,6 +404,7 @@ def _read_timeseries(
         "channel_ids": ids,
         "roi_table_path": table_path,
         "roi_indices": rows,
+        "roi_centroids": _roi_centroids(series, rows),
     }
 
 

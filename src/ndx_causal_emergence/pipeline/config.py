@@ -6,6 +6,7 @@ import dataclasses
 import inspect
 import json
 import tomllib
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,9 @@ from typing import Any
 from ..errors import InputError
 
 #: The model presets an analysis accepts: the keys of ``models.presets.PRESETS`` (listed here: no torch import).
-PRESETS = ("fast", "paper", "sir")
+PRESETS = ("fast", "fmri", "sir", "wang2025")
+#: Old preset names an analysis still accepts (with a DeprecationWarning): ``models.presets.DEPRECATED_PRESETS``.
+DEPRECATED_PRESETS = {"paper": "fmri"}
 #: Fields that set how a job runs, not what it computes: outputs that differ only in them are the same analysis.
 RUNTIME_FIELDS = ("threads",)
 
@@ -37,8 +40,9 @@ class AnalysisConfig:
     cut : int, optional
         Dimension of the ladder's top scale (default 1; ``--cut`` on the command line): the
         ladder stops before going below it and ends with it, as ``MultiscaleNISPlus(cut=...)``.
-    preset : {"fast", "paper", "sir"}
-        Model preset.
+    preset : {"fast", "fmri", "sir", "wang2025"}
+        Model preset (``"paper"``, the old name of ``"fmri"``, is accepted with a DeprecationWarning and
+        stored as ``"fmri"``).
     split_cycles : int
         Train/validation/test cycles the condition's frames are cut into (docs/method.md §1):
         each cycle is split 70/10/20 % in time order, so with several cycles every block samples
@@ -94,6 +98,11 @@ class AnalysisConfig:
     max_time: float | None = None
 
     def __post_init__(self) -> None:
+        if self.preset in DEPRECATED_PRESETS:
+            new = DEPRECATED_PRESETS[self.preset]
+            warnings.warn(f"preset {self.preset!r} is deprecated; it is now called {new!r}.", DeprecationWarning,
+                          stacklevel=3)  # fmt: skip
+            object.__setattr__(self, "preset", new)
         if self.preset not in PRESETS:
             raise InputError(f"preset must be one of {PRESETS}, got {self.preset!r}.")
         if self.split_cycles < 1:

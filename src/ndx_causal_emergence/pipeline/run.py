@@ -189,6 +189,7 @@ def analyze_condition(recording: Any, condition: str | None, config: AnalysisCon
     """Fit, measure and analyse one condition of a recording (``None``: all frames)."""
     from ..data.prepare import prepare
     from ..dynamics.analysis import analyze_dynamics
+    from ..dynamics.attribution import coverage_table
     from ..models import MultiscaleNISPlus
 
     label = condition or "all"
@@ -207,6 +208,11 @@ def analyze_condition(recording: Any, condition: str | None, config: AnalysisCon
     train, _ = _joined(prepared.train, prepared.timestamps["train"])
     test, test_times = _joined(prepared.test, prepared.timestamps["test"])
     dyn = analyze_dynamics(models[0], train, test, timestamps_test=test_times, random_state=config.seed)
+    attribution = _with_channel_ids(dyn.attribution, prepared)
+    if attribution is not None:  # coverage C_d per scale (docs/method.md §4), NaN for scales not attributed
+        coverage = coverage_table(attribution, centroids=recording.roi_centroids).set_index("scale")
+        for column in coverage.columns:
+            emergence[column] = emergence["scale"].map(coverage[column]).astype(float)
     return ConditionResult(
         condition=label,
         emergence=emergence,
@@ -218,7 +224,7 @@ def analyze_condition(recording: Any, condition: str | None, config: AnalysisCon
         models=models,
         fixed_points=dyn.fixed_points,
         transitions=dyn.transitions,
-        attribution=_with_channel_ids(dyn.attribution, prepared),
+        attribution=attribution,
         diagnostics=dyn.diagnostics,
         dropped_channels=list(prepared.dropped),
         parameters=config.to_dict(),

@@ -20,7 +20,7 @@ from .memory import check_allocation
 
 __all__ = ["LIMITS", "check_model_size", "checked_architecture", "parameter_count"]
 
-#: Largest accepted value of each size field (far above any preset: ``paper`` uses 6 layers of width 256).
+#: Largest accepted value of each size field (far above any preset: ``fmri`` uses 6 layers of width 256).
 LIMITS = {
     "n_coupling_layers": 1000,
     "hidden_width": 65536,
@@ -46,20 +46,24 @@ def _size(name: str, value: Any) -> int:
 def parameter_count(n_features: int, scales: Sequence[int], p: Mapping[str, Any]) -> tuple[int, int]:
     """(lower bound, upper bound) of the number of parameters of a multiscale NIS+ module.
 
-    One RealNVP encoder per scale (``n_coupling_layers`` layers of two MLPs ``d -> w -> w -> d``)
-    and one dynamics MLP (``d -> W -> ... -> d``, ``dynamics_depth`` hidden layers) per scale and
-    direction. The lower bound counts only the ``w x w`` and ``W x W`` matrices.
+    One RealNVP encoder per scale (its layers, from ``n_coupling_layers`` and ``coupling_layout``,
+    of two MLPs ``d -> w -> w -> d``) and one dynamics MLP (``d -> W -> ... -> d``,
+    ``dynamics_depth`` hidden layers) per scale and direction. The lower bound counts only the
+    ``w x w`` and ``W x W`` matrices. With ``stage2_per_scale`` there is one such module per scale.
     """
+    from ..models.multiscale import coupling_layers
+
     layers, w = _size("n_coupling_layers", p["n_coupling_layers"]), _size("hidden_width", p["hidden_width"])
     depth, big_w = _size("dynamics_depth", p["dynamics_depth"]), _size("dynamics_width", p["dynamics_width"])
     n = _size("n_features", n_features)
+    per_encoder = coupling_layers([n, *scales[:-1]], layers, p.get("coupling_layout", "uniform"))
     directions = 2 if p.get("use_reverse", True) else 1
-    lower = len(scales) * (layers * 2 * w * w + directions * (depth - 1) * big_w * big_w)
-    upper = len(scales) * (
-        layers * 2 * (w * w + 2 * n * w + 2 * w + 2 * n)
-        + directions * ((depth - 1) * big_w * big_w + 2 * n * big_w + depth * big_w + n)
+    lower = sum(k * 2 * w * w for k in per_encoder) + len(scales) * directions * (depth - 1) * big_w * big_w
+    upper = sum(k * 2 * (w * w + 2 * n * w + 2 * w + 2 * n) for k in per_encoder) + len(scales) * directions * (
+        (depth - 1) * big_w * big_w + 2 * n * big_w + depth * big_w + n
     )
-    return lower, upper
+    copies = len(scales) if p.get("stage2_per_scale") else 1  # one model per scale (the official stage 2)
+    return lower * copies, upper * copies
 
 
 def check_model_size(n_features: int, scales: Sequence[int], p: Mapping[str, Any]) -> None:

@@ -142,6 +142,17 @@ def test_clip_only_when_asked() -> None:
     assert clipped.noise_term == res.noise_term
 
 
+def test_without_the_box_entropy_the_jacobian_term_drops_q_ln_2L() -> None:
+    """The official mice code's EI: no q ln 2L, and (with clip) never below 0."""
+    net = ResidualMLP(3, hidden_width=8).double()
+    full = gaussian_ei(net, [0.01] * 3, L=2.0, n_samples=200)
+    bare = gaussian_ei(net, [0.01] * 3, L=2.0, n_samples=200, box_entropy=False)
+    assert bare.jacobian_term == pytest.approx(full.jacobian_term - 3 * math.log(4.0), rel=1e-12)
+    assert bare.noise_term == full.noise_term and bare.ei == pytest.approx(full.ei - 3 * math.log(4.0), rel=1e-12)
+    noisy = gaussian_ei(net, [4.0] * 3, L=2.0, n_samples=200, box_entropy=False, clip=True)
+    assert noisy.ei == 0.0 and gaussian_ei(net, [4.0] * 3, L=2.0, n_samples=200, box_entropy=False).ei < 0
+
+
 def test_seeded_and_deterministic() -> None:
     net = ResidualMLP(3, hidden_width=8).double()
     a = gaussian_ei(net, [0.1] * 3, n_samples=100, seed=7)

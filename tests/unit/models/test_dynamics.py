@@ -36,7 +36,7 @@ def _randomised(net: ResidualMLP) -> ResidualMLP:
 
 @pytest.mark.parametrize("dim", [1, 2, 3, 7])
 @pytest.mark.parametrize("squash", [False, True])
-@pytest.mark.parametrize(("n_hidden", "activation"), [(1, "tanh"), (2, "tanh"), (3, "silu")])
+@pytest.mark.parametrize(("n_hidden", "activation"), [(1, "tanh"), (2, "tanh"), (3, "silu"), (4, "leaky_relu")])
 def test_closed_form_jacobian_equals_autograd(dim: int, squash: bool, n_hidden: int, activation: str) -> None:
     torch.manual_seed(dim)
     net = _randomised(ResidualMLP(dim, hidden_width=9, n_hidden=n_hidden, squash=squash, activation=activation))

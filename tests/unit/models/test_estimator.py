@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
@@ -12,6 +13,7 @@ import torch
 from ndx_causal_emergence.data.synthetic import double_well_latent, embed_nonlinear
 from ndx_causal_emergence.errors import DataError, InputError, NotFittedError
 from ndx_causal_emergence.models import NIS, MultiscaleNISPlus, NISPlus
+from ndx_causal_emergence.models.presets import PRESETS
 
 torch.set_num_threads(1)
 
@@ -46,7 +48,7 @@ def test_init_only_stores_and_params_round_trip() -> None:
     assert "reverse_weight" not in NIS().get_params()
 
 
-def test_presets_fill_only_parameters_left_at_default() -> None:
+def test_presets_set_the_parameters_not_given() -> None:
     resolved = MultiscaleNISPlus(preset="fast", hidden_width=32)._resolved()
     assert resolved["hidden_width"] == 32 and resolved["max_steps"] == 1500 and resolved["learning_rate"] == 1e-3
     plain = MultiscaleNISPlus.from_preset("sir", max_steps=7)
@@ -58,6 +60,116 @@ def test_presets_fill_only_parameters_left_at_default() -> None:
         MultiscaleNISPlus(preset="slow")._resolved()
     with pytest.raises(InputError, match="ei_domain"):
         MultiscaleNISPlus(ei_domain="latent")._resolved()
+
+
+def _other_value(value):
+    """A valid value of a parameter's type that differs from ``value``."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, str):
+        return {"normalized": "box", "box": "normalized", "mse": "mae", "mae": "mse", "wang2025": "uniform",
+                "leaky_relu": "tanh", "official": "standard"}[value]  # fmt: skip
+    if value is None:
+        return 0.5
+    return value * 2 if value else 1
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+@pytest.mark.parametrize("cls", [MultiscaleNISPlus, NISPlus, NIS])
+def test_an_explicit_argument_wins_over_every_preset_for_every_parameter(cls, preset) -> None:
+    """Every parameter a preset sets, given explicitly (its default value included), is what get_params and fit use."""
+    defaults = {p: v for p, v in cls().get_params().items()}
+    for name, preset_value in PRESETS[preset].items():
+        if name not in defaults:
+            continue
+        for chosen in {repr(v): v for v in (defaults[name], _other_value(preset_value))}.values():
+            if chosen == preset_value:
+                continue
+            model = cls(preset=preset, **{name: chosen})
+            assert model.get_params()[name] == chosen, (name, chosen)
+            assert model._resolved()[name] == chosen, (name, chosen)
+        untouched = cls(preset=preset)
+        assert untouched.get_params()[name] == preset_value == untouched._resolved()[name]
+    model = cls(preset=preset)
+    resolved = model._resolved()
+    assert all(resolved[k] == v for k, v in model.get_params().items()), "get_params must report what fit uses"
+
+
+def test_wang2025_builds_the_official_architecture_and_measures_the_official_ei(data) -> None:
+    """Coupling layout 4/6, 4 LeakyReLU layers, tanh on F and G; EI without q ln 2L, clipped, un-squashed Jacobian."""
+    model = MultiscaleNISPlus(preset="wang2025", max_steps=40, batch_size=64, weight_refresh=10, weight_delay=10,
+                              device="cpu").fit(data[0])  # fmt: skip
+    parts = model.model_.parts  # stage 2 per scale: one copy of the stage-1 model per scale
+    assert [len(e.layers) for e in parts[0].encoders] == [4, 6, 6]  # 7 -> 7 -> 3 -> 1
+    f, g = model.model_.forward_maps[1], model.model_.reverse_maps[1]
+    assert (f.activation, len(f.layers) - 1, f.hidden_width, f.squash, g.squash) == ("leaky_relu", 4, 50, True, True)
+    assert f is parts[1].forward_maps[1]
+    # a scale's copy trains only that scale: F_1 moved in copy 1 only, copies 0 and 2 keep stage 1's
+    stage1, other, trained = (m.forward_maps[1].parameters() for m in (parts[0], parts[2], parts[1]))
+    same = [torch.equal(a, b) for a, b in zip(stage1, other, strict=True)]
+    moved = [torch.equal(a, b) for a, b in zip(parts[0].forward_maps[1].parameters(), trained, strict=True)]
+    assert all(same) and not any(moved)
+    assert model.history_["weight_refresh_steps"] == []  # stage 1: no weights
+    assert model.history_["stage2_scale1_weight_refresh_steps"] == [10]  # w = 1 for stage 2's first 10 steps
+    again = MultiscaleNISPlus.from_state(*model.to_state())
+    np.testing.assert_allclose(again.encode(data[1])[1], model.encode(data[1])[1], rtol=1e-6)
+    table = model.emergence_table(data[1], n_samples=100, seed=3)
+    assert table.attrs["ei_convention"] == "official" and (table["effective_information"] >= 0).all()
+    # the Jacobian term: the mean ln|det| of y + f(y) (no tanh) by autograd at the same uniform points, no q ln 2L
+    for k, q in enumerate(model.scales_):
+        net = copy.deepcopy(model.model_.forward_maps[k]).double()
+        net.squash = False
+        points = 2.0 * torch.rand(100, q, generator=torch.Generator().manual_seed(3), dtype=torch.float64) - 1.0
+        logdets = [torch.linalg.slogdet(torch.autograd.functional.jacobian(net, y[None])[0, :, 0]).logabsdet
+                   for y in points]  # fmt: skip
+        assert table["jacobian_term"][k] == pytest.approx(float(torch.stack(logdets).mean()), rel=1e-5, abs=1e-6)
+        ei = table["noise_term"][k] + table["jacobian_term"][k]
+        assert table["effective_information"][k] == pytest.approx(max(ei, 0.0), rel=1e-9, abs=1e-12)
+    standard = model.set_params(ei_convention="standard").emergence_table(data[1], n_samples=100, seed=3)
+    np.testing.assert_allclose(standard["noise_term"], table["noise_term"], rtol=1e-9)  # σ² of the squashed map
+
+
+def test_explicit_default_values_reach_the_fit(data) -> None:
+    """``preset="fast"`` with the package defaults given explicitly: the fit uses those, not the preset's."""
+    model = MultiscaleNISPlus(preset="fast", n_coupling_layers=6, learning_rate=1e-4, reverse_weight=1.0, **{
+        k: v for k, v in _TINY.items() if k not in ("n_coupling_layers",)})  # fmt: skip
+    cfg = model._train_config(model._resolved(), 3, "cpu")
+    assert (cfg.learning_rate, cfg.reverse_weight, cfg.max_steps) == (1e-4, 1.0, 60)
+    model.fit(data[0])
+    assert all(len(enc.layers) == 6 for enc in model.model_.encoders)
+    assert model.history_["step"][-1] == 60 and model.get_params()["n_coupling_layers"] == 6
+
+
+def test_set_params_changes_the_preset_of_the_parameters_not_given() -> None:
+    model = MultiscaleNISPlus(preset="fast", hidden_width=32)
+    model.set_params(preset="sir")
+    assert model.hidden_width == 32 and model.max_steps == 30000 and model.ei_domain == "box"
+    model.set_params(max_steps=5, preset=None)
+    assert model.max_steps == 5 and model.ei_domain == "normalized" and model.n_coupling_layers == 6
+
+
+def test_paper_is_a_deprecated_name_of_fmri() -> None:
+    with pytest.warns(DeprecationWarning, match="now called 'fmri'"):
+        old = MultiscaleNISPlus(preset="paper")
+    new = MultiscaleNISPlus(preset="fmri")
+    assert {**old.get_params(), "preset": "fmri"} == new.get_params()
+    assert new.reverse_weight == 0.5 and MultiscaleNISPlus(preset="fmri", reverse_weight=1.0).reverse_weight == 1.0
+
+
+def test_models_written_before_explicit_arguments_won_still_load(data) -> None:
+    """Old files stored the constructor's values with the preset that replaced the defaults; they load as fitted."""
+    given = {k: v for k, v in _TINY.items() if k != "n_coupling_layers"}
+    model = MultiscaleNISPlus(preset="fast", **given).fit(data[0])
+    arch, tensors = model.to_state()
+    assert arch["params"]["n_coupling_layers"] == 4  # the preset's value, as the fit used it
+    defaults = MultiscaleNISPlus().get_params()
+    replaced = set(PRESETS["fast"]) - set(given)
+    legacy_params = {k: (defaults[k] if k in replaced else v) for k, v in arch["params"].items()}
+    legacy = {k: v for k, v in arch.items() if k != "params_resolved"} | {"params": legacy_params}
+    assert legacy_params["n_coupling_layers"] == 6  # what the old get_params reported
+    again = MultiscaleNISPlus.from_state(legacy, tensors)
+    assert again.get_params() == model.get_params()
+    np.testing.assert_allclose(again.transform(data[1]), model.transform(data[1]), rtol=1e-6)
 
 
 def test_scales_for_gives_the_ladder_a_fit_would_use() -> None:

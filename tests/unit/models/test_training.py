@@ -162,3 +162,34 @@ def test_multi_lag_training_runs_and_reverse_gradient_is_stopped() -> None:
     official = TrainConfig(reverse_trains_encoder=True)
     _batch_loss(module, x0, x1, 1, None, official, True, g).backward()
     assert any(not torch.allclose(a, p.grad) for a, p in zip(enc_fwd, module.encoders.parameters(), strict=True))
+
+
+def test_official_stage_options() -> None:
+    """``warmup_reverse=False``: the warm-up leaves G untouched; ``weight_delay``: first refresh that much later;
+    ``batch_replacement=False``: distinct pairs in a batch; ``forward_weighted=False``: weights only on G."""
+    from ndx_causal_emergence.models.training import _batch, _batch_loss
+
+    module, data, _ = _setup()
+    before = [p.detach().clone() for p in module.reverse_maps.parameters()]
+    cfg = TrainConfig(max_steps=60, batch_size=32, weight_refresh=20, warmup_fraction=0.5, warmup_reverse=False,
+                      weight_delay=10, weight_decay=1e-4, weighted_weight_decay=1e-5, weight_clip=None,
+                      batch_replacement=False, eval_every=30, seed=3)  # fmt: skip
+    probe = []
+    history = train(module, data, cfg, callback=lambda step, m: probe.append(
+        (step, all(torch.equal(a, p) for a, p in zip(before, m.reverse_maps.parameters(), strict=True)))))  # fmt: skip
+    assert probe == [(30, True), (60, False)]  # untouched through the warm-up, trained after it
+    assert history["weight_refresh_steps"] == [40]  # warm-up 30 steps, then w = 1 for 10 steps
+    rng = np.random.default_rng(0)
+    starts = np.arange(40)
+    assert len(set(_batch(rng, starts, cfg).tolist())) == 32
+    assert len(set(_batch(rng, starts, TrainConfig(batch_size=32)).tolist())) < 32  # i.i.d. draws repeat
+    x0, x1 = torch.as_tensor(data.frames[:16]), torch.as_tensor(data.frames[1:17])
+    w = torch.ones(module.n_scales, 16)
+    w[:, 0] = 50.0
+    losses = []
+    for forward_weighted in (True, False):
+        c = TrainConfig(use_reverse=False, latent_forward_weight=0.0, forward_weighted=forward_weighted)
+        losses.append(_batch_loss(module, x0, x1, 1, w, c, True, torch.Generator().manual_seed(0)).item())
+    plain = TrainConfig(use_reverse=False, latent_forward_weight=0.0)
+    unweighted = _batch_loss(module, x0, x1, 1, None, plain, True, torch.Generator().manual_seed(0)).item()
+    assert losses[1] == pytest.approx(unweighted) and losses[0] != pytest.approx(unweighted)

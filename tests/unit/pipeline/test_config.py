@@ -44,8 +44,12 @@ def test_bad_values_name_the_problem(values, message) -> None:
 
 
 def test_every_model_preset_is_accepted():
+    from ndx_causal_emergence.models.presets import DEPRECATED_PRESETS as MODEL_DEPRECATED
     from ndx_causal_emergence.models.presets import PRESETS as MODEL_PRESETS
-    from ndx_causal_emergence.pipeline.config import PRESETS
+    from ndx_causal_emergence.pipeline.config import DEPRECATED_PRESETS, PRESETS
 
-    assert set(PRESETS) == set(MODEL_PRESETS)
+    assert set(PRESETS) == set(MODEL_PRESETS) and DEPRECATED_PRESETS == MODEL_DEPRECATED
     assert AnalysisConfig(preset="sir").model_kwargs(0)["preset"] == "sir"
+    with pytest.warns(DeprecationWarning, match="now called 'fmri'"):
+        assert AnalysisConfig(preset="paper").preset == "fmri"
+    assert AnalysisConfig.from_json(AnalysisConfig(preset="fmri").to_json()).preset == "fmri"

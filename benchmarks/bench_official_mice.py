@@ -1,0 +1,186 @@
+"""The official code of the mice paper against ``preset="wang2025"``, side by side on the same NWB input.
+
+The official code (``WZPBelieveFuture/Causal-Emergence-of-Consciousness-in-Mice``, no licence)
+is NOT part of this repository: export its tree outside the checkout and give its path::
+
+    git --git-dir=<mirror> archive HEAD | tar -x -C OFFICIAL_CHECKOUT
+    python benchmarks/bench_official_mice.py OFFICIAL_CHECKOUT [--nwb FILE] --stage1 1000 --stage2 1002
+
+For each condition of the input (default: a simulated awake/anesthesia recording, a double well
+against a noisy single well behind ``--channels`` ROIs), both codes get the same frames: this
+package's split of the condition (``prepare``), the training pairs and the test pairs never
+crossing a segment. Runs alternate, official then ours, per condition and seed. Printed per
+scale: J_d and ΔJ_d of both codes, and each run's wall-clock per phase (stage 1, stage 2 of all
+scales, EI).
+
+What the driver changes to run the official code, and nothing else (its files are not edited):
+
+- it calls ``src.models.train_and_memorize`` directly with tensors (``NIS.py`` reads CSV files
+  and asks for a CUDA device), with ``device=cpu``, ``hidden_units=50``, ``min_dim=1`` and
+  ``batch_size=512`` as ``NIS.py`` does, ``train_stage=1`` once and ``train_stage=2`` once per
+  ``scale_id``, ``epoches`` from ``--stage1`` / ``--stage2``;
+- it runs in a temporary folder holding the ``loc_result_stage*`` and ``loc_model_stage*``
+  folders the official code writes to;
+- it puts an empty ``seaborn`` module in ``sys.modules`` when seaborn is not installed (the
+  official ``src/models.py`` imports it and never uses it);
+- it seeds ``torch``, ``numpy`` and ``random`` before each run;
+- the official J of a scale is the last row of its ``EI_scale<k>.csv`` (its stage 2 writes EI
+  every 1000 steps, on at most 1000 training pairs; ``--stage2 1002`` makes the last one come
+  after its first weight refresh, at step 1000).
+
+Ours: ``MultiscaleNISPlus(preset="wang2025")`` with ``max_steps = stage1 + stage2`` and
+``warmup_fraction = stage1 / max_steps``, the official ladder ``N, N/2, ..., 1``, measured (as the
+official code does) on the training pairs. The published scripts run 1,000,001 steps per
+stage; short schedules here are a smoke comparison, not a replication of published numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import random
+import sys
+import tempfile
+import time
+import types
+from pathlib import Path
+
+import numpy as np
+
+
+def _pairs(segments: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """``(x_t, x_t+1)`` of every segment, never across one."""
+    inputs = np.concatenate([s[:-1] for s in segments if len(s) > 1])
+    targets = np.concatenate([s[1:] for s in segments if len(s) > 1])
+    ok = np.isfinite(inputs).all(axis=1) & np.isfinite(targets).all(axis=1)
+    return inputs[ok], targets[ok]
+
+
+def _seed(seed: int) -> None:
+    import torch
+
+    torch.manual_seed(seed)
+    np.random.seed(seed)  # noqa: NPY002  (the official code draws from numpy's global generator)
+    random.seed(seed)
+
+
+def _official(root: Path, train: tuple, test: tuple, n_scales: int, args: argparse.Namespace, seed: int) -> dict:
+    """Run the official two stages in a temporary folder; J per scale and the wall-clock per phase."""
+    import torch
+
+    if "seaborn" not in sys.modules:
+        with contextlib.suppress(ImportError):
+            import seaborn  # noqa: F401
+    sys.modules.setdefault("seaborn", types.ModuleType("seaborn"))
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from src.models import train_and_memorize  # the official code, from its checkout
+
+    tensors = [torch.tensor(a, dtype=torch.float32) for a in (*train, *test)]
+    folder, mice, stage = "bench", 0, "stage"
+    with tempfile.TemporaryDirectory() as tmp:
+        cwd = Path.cwd()
+        os.chdir(tmp)
+        try:
+            for part in ("loc_result_stage1", "loc_model_stage1", "loc_result_stage2", "loc_model_stage2"):
+                (Path(tmp) / part / folder / str(mice) / (stage if "result" in part else "")).mkdir(
+                    parents=True, exist_ok=True
+                )
+            _seed(seed)
+            t0 = time.perf_counter()
+            train_and_memorize(*tensors, 0, 0, 1e-4, folder, mice, stage, "k-means", device=torch.device("cpu"),
+                               epoches=args.stage1, hidden_units=50, min_dim=1, batch_size=512,
+                               train_stage=1)  # fmt: skip
+            t1 = time.perf_counter()
+            j = []
+            for k in range(n_scales):
+                _seed(seed)
+                train_and_memorize(*tensors, k, 0, 1e-4, folder, mice, stage, "k-means", device=torch.device("cpu"),
+                                   epoches=args.stage2, hidden_units=50, min_dim=1, batch_size=512,
+                                   train_stage=2)  # fmt: skip
+                ei = np.loadtxt(Path(tmp) / "loc_result_stage2" / folder / str(mice) / stage / f"EI_scale{k}.csv",
+                                delimiter=",", ndmin=1)  # fmt: skip
+                j.append(float(np.atleast_1d(ei)[-1]))
+            t2 = time.perf_counter()
+        finally:
+            os.chdir(cwd)
+    return {"j": np.array(j), "stage1_s": t1 - t0, "stage2_s": t2 - t1}
+
+
+def _ours(prepared, args: argparse.Namespace, seed: int) -> dict:  # noqa: ANN001  (PreparedData, imported late)
+    """``preset="wang2025"`` with the same steps, measured on the training pairs."""
+    from ndx_causal_emergence.models import MultiscaleNISPlus
+
+    total = args.stage1 + args.stage2
+    model = MultiscaleNISPlus(preset="wang2025", max_steps=total, warmup_fraction=args.stage1 / total, seed=seed,
+                              device="cpu")  # fmt: skip
+    t0 = time.perf_counter()
+    model.fit(prepared.train, validation=prepared.validation)
+    t1 = time.perf_counter()
+    table = model.emergence_table(prepared.train, n_samples=1000, seed=seed)  # the training pairs, as the official
+    t2 = time.perf_counter()
+    half = [float(np.max(h)) for h in model.latent_half_range_]
+    return {"j": table["dimension_averaged_ei"].to_numpy(), "fit_s": t1 - t0, "ei_s": t2 - t1, "half_range": half,
+            "scales": model.scales_}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("official", type=Path, help="root of an exported checkout of the official code")
+    parser.add_argument("--nwb", type=Path, help="input NWB file with conditions (default: simulated)")
+    parser.add_argument("--conditions", default="epochs", help="intervals table of the conditions")
+    parser.add_argument("--condition-column", default="stage", help="its label column")
+    parser.add_argument("--channels", type=int, default=48, help="ROIs of the simulated recording")
+    parser.add_argument("--frames", type=int, default=3000, help="frames per condition of the simulated recording")
+    parser.add_argument("--stage1", type=int, default=1000, help="stage-1 steps of both codes")
+    parser.add_argument("--stage2", type=int, default=1002, help="stage-2 steps per scale of both codes")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per code and condition")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    args = parser.parse_args()
+    os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    import torch
+
+    from ndx_causal_emergence.data.prepare import prepare
+    from ndx_causal_emergence.nwb.read import read_recording
+    from ndx_causal_emergence.testing.simulated import write_two_condition_nwb
+
+    torch.set_num_threads(args.threads)
+    root = args.official.resolve()
+    if not (root / "src" / "models.py").is_file():
+        sys.exit(f"{root} does not look like the official checkout (no src/models.py)")
+    with tempfile.TemporaryDirectory() as tmp:
+        source = args.nwb or write_two_condition_nwb(Path(tmp) / "two.nwb", n_channels=args.channels,
+                                                     n_frames=args.frames)  # fmt: skip
+        recording = read_recording(str(source), conditions=args.conditions, condition_column=args.condition_column)
+    print(f"input: {args.nwb or 'simulated awake/anesthesia'}, {recording.n_channels} channels; stage 1 "
+          f"{args.stage1} steps, stage 2 {args.stage2} steps per scale; {args.seeds} seed(s); "
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads")  # fmt: skip
+    for condition in recording.conditions():
+        prepared = prepare(recording, condition=condition)
+        train, test = _pairs(prepared.train), _pairs(prepared.test)
+        print(f"\n== {condition}: {prepared.n_features} channels, {len(train[0])} training pairs, "
+              f"{len(test[0])} test pairs")  # fmt: skip
+        runs: dict[str, list[dict]] = {"official": [], "ours": []}
+        for seed in range(args.seeds):
+            ours = _ours(prepared, args, seed)
+            runs["official"].append(_official(root, train, test, len(ours["scales"]), args, seed))
+            runs["ours"].append(ours)
+            o, w = runs["official"][-1], runs["ours"][-1]
+            print(f"seed {seed}: official stage 1 {o['stage1_s']:.1f} s, stage 2 (all scales, EI included) "
+                  f"{o['stage2_s']:.1f} s; ours fit {w['fit_s']:.1f} s, EI {w['ei_s']:.1f} s; ours' largest "
+                  f"latent half-range per scale {[round(h, 3) for h in w['half_range']]}")  # fmt: skip
+        scales = runs["ours"][0]["scales"]
+        print(f"{'d':>4} {'J official':>22} {'J ours':>22} {'dJ official':>22} {'dJ ours':>22}")
+        for k, d in enumerate(scales):
+            cells = []
+            for key in ("official", "ours"):
+                j = np.array([r["j"] for r in runs[key]])
+                cells.append(j[:, k])
+            deltas = [np.array([r["j"][k] - r["j"][0] for r in runs[key]]) for key in ("official", "ours")]
+            fmt = [f"{v.mean():+.3f} ± {v.std(ddof=1) if len(v) > 1 else 0:.3f} (n={len(v)})" for v in cells + deltas]
+            print(f"{d:>4} {fmt[0]:>22} {fmt[1]:>22} {fmt[2]:>22} {fmt[3]:>22}")
+
+
+if __name__ == "__main__":
+    main()
