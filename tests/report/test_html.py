@@ -56,6 +56,7 @@ def test_two_condition_page_from_the_file_and_from_memory(two_condition_fit):
                 assert sum(c.startswith(f"{condition}:") and words in c for c in captions) == 1, (condition, words)
         text = html.unescape("".join(parsed.text))
         assert "permutation" in text and "awake" in text and "anesthesia" in text
+        assert text.count("coverage C_d") == 2  # one coverage table per condition
     assert sorted(_captions(from_file)) == sorted(_captions(from_memory))
 
 

@@ -198,6 +198,20 @@ def _dynamics(analyses: list[dict[str, Any]], figures: dict[str, Figure]) -> str
     return "".join(parts)
 
 
+def _coverage_table(analysis: dict[str, Any]) -> str:
+    """Coverage C_d per scale (docs/method.md §4), where the analysis stored it."""
+    scales = [s for s in analysis["scales"] if s.get("coverage") is not None]
+    if not scales:
+        return ""
+    rows = [
+        [s["scale"], s["dimension"], _num(s["coverage"]), _num(s.get("coverage_top_fraction")),
+         _num(s.get("coverage_extent"), ".1f")]
+        for s in scales
+    ]  # fmt: skip
+    header = ["scale", "d", "coverage C_d", "share of channels holding 80 % of the importance", "extent (pixels)"]
+    return _table(header, rows)
+
+
 def _attribution(analyses: list[dict[str, Any]], figures: dict[str, Figure], layouts: dict[str, RoiLayout]) -> str:
     parts = []
     for a in analyses:
@@ -211,6 +225,7 @@ def _attribution(analyses: list[dict[str, Any]], figures: dict[str, Figure], lay
             note = f"ROIs drawn from the masks of '{layout.table}' and named by their id."
         parts.append(
             f"{_heading(a)}<p>{_e(note)}</p>"
+            + _coverage_table(a)
             + _figures(
                 figures,
                 [
