@@ -329,17 +329,7 @@ class PerScaleModule(nn.Module):
             for k, y in enumerate(latents)
         ]
 
-    def step(self, latents: Sequence[torch.Tensor], *, lag: int = 1, reverse: bool = False) -> list[torch.Tensor]:
-        """Apply each scale's ``F_k`` (or ``G_k``) ``lag`` times."""
-        maps = self.reverse_maps if reverse else self.forward_maps
-        if maps is None:
-            raise InputError("this model has no reverse dynamics (use_reverse=False).")
-        out = []
-        for k, y in enumerate(latents):
-            for _ in range(lag):
-                y = maps[k](y)
-            out.append(y)
-        return out
+    step = MultiscaleModule.step  # each scale's F_k / G_k, the maps held the same way
 
 
 class EncoderMap(nn.Module):
