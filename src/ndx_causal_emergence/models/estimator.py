@@ -45,6 +45,7 @@ from .training import (
     percentile_affine,
     polish_forward_maps,
     principal_affine,
+    principal_axes,
     resolve_device,
     split_validation,
     train,
@@ -275,11 +276,13 @@ class _NISEstimator:
         affines = [percentile_affine(lat) for lat in latents]
         self.latent_center_ = [c for c, _ in affines]
         self.latent_half_range_ = [h for _, h in affines]
-        self.observed_model_ = None
+        self.latent_axes_ = [principal_axes(lat) for lat in latents]
+        self.observed_model_, self.observed_axes_ = None, None
         if p["observed_reference"]:
             self.observed_model_ = fit_observed_map(
                 train_data, cfg, hidden_width=p["dynamics_width"], n_hidden=p["dynamics_depth"]
             )
+            self.observed_axes_ = principal_axes(finite.astype(np.float64))
         held = val_data if val_data is not None else train_data
         self.sigma2_ = [
             self._measure_scale(k, held, p, seed=p["seed"])
@@ -441,26 +444,31 @@ class _NISEstimator:
     ) -> tuple[np.ndarray, np.ndarray, torch.nn.Module]:
         """``(u_t, u_t+1, F̃)`` of a scale on the pairs of ``data``, in measurement coordinates.
 
-        Measurement coordinates are the measured pairs' own starting states along their principal
-        axes, each sending its 1st and 99th percentiles to ∓1 (docs/method.md §3.0): held-out
-        latents can be spread otherwise than the training latents the encoder was fitted on, and
-        correlated coordinates would count one predictable signal once per coordinate. Raw
-        latents with ``ei_domain="box"``.
+        Measurement coordinates are the measured pairs' own starting states along the principal
+        axes of the training latents, each axis sending the starts' 1st and 99th percentiles to ∓1
+        (docs/method.md §3.0, §3.6): held-out latents can be spread otherwise than the training
+        latents the encoder was fitted on, correlated coordinates would count one predictable
+        signal once per coordinate, and axes chosen on the measured states themselves would
+        understate the volume they span. Raw latents with ``ei_domain="box"``.
         """
         t = data.starts[1]
         both = self._encode_raw(np.concatenate([data.frames[t], data.frames[t + 1]]), upto=scale)[scale]
-        return self._in_measurement_coordinates(self.model_.forward_maps[scale], both[: len(t)], both[len(t) :], p)
+        net, axes = self.model_.forward_maps[scale], self.latent_axes_[scale]
+        return self._in_measurement_coordinates(net, both[: len(t)], both[len(t) :], p, axes=axes)
 
     @staticmethod
     @torch.no_grad()
     def _in_measurement_coordinates(
-        net: torch.nn.Module, raw0: np.ndarray, raw1: np.ndarray, p: dict[str, Any]
+        net: torch.nn.Module, raw0: np.ndarray, raw1: np.ndarray, p: dict[str, Any], *, axes: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, AffineConjugate]:
-        """``(u_t, u_t+1, F̃)``: raw pairs and ``net`` in the measurement coordinates of the starts ``raw0``."""
+        """``(u_t, u_t+1, F̃)``: raw pairs and ``net`` in the measurement coordinates of the starts ``raw0``.
+
+        ``axes``: principal axes estimated elsewhere (the training block); default: those of ``raw0``.
+        """
         if p["ei_domain"] == "box":
             fn = AffineConjugate(net, np.zeros(raw0.shape[1]), np.ones(raw0.shape[1])).eval()
         else:
-            fn = AffineConjugate(net, *principal_affine(raw0)).eval()
+            fn = AffineConjugate(net, *principal_affine(raw0, axes=axes)).eval()
         u0, u1 = (fn.normalize(torch.as_tensor(v)).numpy() for v in (raw0, raw1))
         return u0, u1, fn
 
@@ -472,7 +480,7 @@ class _NISEstimator:
     def _observed_j(self, data: TransitionData, p: dict[str, Any], n_samples: int, seed: int) -> float:
         t = data.starts[1]
         raw0, raw1 = data.frames[t].astype(np.float64), data.frames[t + 1].astype(np.float64)
-        u0, u1, fn = self._in_measurement_coordinates(self.observed_model_, raw0, raw1, p)
+        u0, u1, fn = self._in_measurement_coordinates(self.observed_model_, raw0, raw1, p, axes=self.observed_axes_)
         _, sigma2, _ = self._measure_pairs(fn, u0, u1, p, seed)
         return _ei(fn, sigma2, p, n_samples=n_samples, seed=seed).dei
 
@@ -749,10 +757,15 @@ class MultiscaleNISPlus(_NISEstimator):
     latent_center_, latent_half_range_ : list of np.ndarray
         Per-scale affine map to normalised coordinates (1st/99th percentiles of the encoded
         training data sent to ∓1, docs/method.md §3.0).
+    latent_axes_ : list of np.ndarray
+        Per-scale principal axes of the encoded training data (columns): the axes along which
+        every scale is measured (docs/method.md §3.6).
     feature_mean_ : np.ndarray
         Mean training frame (the NMSE reference).
     observed_model_ : ResidualMLP or None
         Observed-space micro reference.
+    observed_axes_ : np.ndarray or None
+        Principal axes of the training frames, along which the observed reference is measured.
     device_ : str
         Device the model was trained on.
     train_seconds_ : float

@@ -40,9 +40,15 @@ def state_of(est: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         tensors[f"latent_center.{k}"] = torch.as_tensor(est.latent_center_[k])
         tensors[f"latent_half_range.{k}"] = torch.as_tensor(est.latent_half_range_[k])
         tensors[f"sigma2.{k}"] = torch.as_tensor(est.sigma2_[k])
+        tensors[f"latent_axes.{k}"] = torch.as_tensor(est.latent_axes_[k])
     if est.observed_model_ is not None:
         tensors.update({f"observed.{k}": v.detach().clone() for k, v in est.observed_model_.state_dict().items()})
+        tensors["observed_axes"] = torch.as_tensor(est.observed_axes_)
     return arch, tensors
+
+
+def _array_or_none(tensors: dict[str, torch.Tensor], key: str) -> np.ndarray | None:
+    return tensors[key].numpy().astype(np.float64) if key in tensors else None
 
 
 def restore(est: Any, arch: dict[str, Any], tensors: dict[str, Any], module: MultiscaleModule | PerScaleModule) -> None:
@@ -60,6 +66,9 @@ def restore(est: Any, arch: dict[str, Any], tensors: dict[str, Any], module: Mul
     est.latent_center_ = [t[f"latent_center.{k}"].numpy() for k in range(n_scales)]
     est.latent_half_range_ = [t[f"latent_half_range.{k}"].numpy() for k in range(n_scales)]
     est.sigma2_ = [t[f"sigma2.{k}"].numpy() for k in range(n_scales)]
+    # models saved before the training-block axes (2026-12-06) are measured along their measured states' own axes
+    est.latent_axes_ = [_array_or_none(t, f"latent_axes.{k}") for k in range(n_scales)]
+    est.observed_axes_ = _array_or_none(t, "observed_axes")
     est.observed_model_ = None
     if arch.get("observed_reference"):
         p = est._resolved()

@@ -61,6 +61,7 @@ __all__ = [
     "train",
     "train_per_scale",
     "principal_affine",
+    "principal_axes",
     "validation_loss",
 ]
 
@@ -178,16 +179,26 @@ def percentile_affine(latents: np.ndarray, *, q: float = 1.0) -> tuple[np.ndarra
 Z99 = NormalDist().inv_cdf(0.99)
 
 
-def principal_affine(values: np.ndarray, *, q: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(center, half_range, axes)`` of :func:`percentile_affine` taken along the principal axes of ``values``.
-
-    In ``u = ((y − center) @ axes) / half_range`` the coordinates are uncorrelated and each sends
-    its ``q``-th and ``(100 − q)``-th percentiles to ∓1. ``axes`` holds the principal axes as
-    columns, by decreasing variance; an axis without spread gets ``half_range = 1``.
-    """
+def principal_axes(values: np.ndarray) -> np.ndarray:
+    """The principal axes of ``values`` as the columns of an orthogonal matrix, by decreasing variance."""
     centred = values - values.mean(axis=0)
     _, axes = np.linalg.eigh(centred.T @ centred / max(len(values), 1))
-    axes = axes[:, ::-1].copy()  # decreasing variance; a copy: torch takes no negative strides
+    return axes[:, ::-1].copy()  # decreasing variance; a copy: torch takes no negative strides
+
+
+def principal_affine(
+    values: np.ndarray, *, axes: np.ndarray | None = None, q: float = 1.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(center, half_range, axes)`` of :func:`percentile_affine` taken along principal axes.
+
+    In ``u = ((y − center) @ axes) / half_range`` each coordinate sends the ``q``-th and
+    ``(100 − q)``-th percentiles of ``values`` to ∓1. ``axes`` holds the axes as columns: the
+    principal axes of ``values`` by default (decreasing variance), or axes estimated elsewhere —
+    the measurement takes them from the training block (docs/method.md §3.6) so that the spread
+    along each axis is not the one the axes were chosen to maximise. An axis without spread gets
+    ``half_range = 1``.
+    """
+    axes = principal_axes(values) if axes is None else np.asarray(axes, dtype=np.float64)
     mid, half = percentile_affine(values @ axes, q=q)
     return mid @ axes.T, half, axes
 
