@@ -45,7 +45,7 @@ from .multiscale import (
     dyadic_ladder,
 )
 from .presets import DEPRECATED_PRESETS, PRESETS, canonical_preset
-from .serialize import restore, state_of
+from .serialize import check_format_version, restore, state_of
 from .training import (
     TrainConfig,
     TransitionData,
@@ -635,10 +635,17 @@ class _NISEstimator:
 
     @classmethod
     def from_state(cls, arch: dict[str, Any], tensors: dict[str, Any]) -> _NISEstimator:
-        """Rebuild a fitted estimator from :meth:`to_state` output (arrays or tensors accepted)."""
+        """Rebuild a fitted estimator from :meth:`to_state` output (arrays or tensors accepted).
+
+        States written before format versions (no ``format_version``) load as version 0; a newer
+        version than :data:`~ndx_causal_emergence.models.serialize.STATE_FORMAT_VERSION` raises
+        :class:`InputError`.
+        """
         from ..safety.architecture import checked_architecture
 
         name = arch.get("class", cls.__name__) if isinstance(arch, dict) else None
+        if name is not None:
+            check_format_version(arch)  # first: a newer layout may hold fields this version cannot name
         target = cls._registry.get(name)
         if target is None:
             raise InputError(f"unknown model class {name!r}; known: {sorted(cls._registry)}.")

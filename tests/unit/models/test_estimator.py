@@ -282,6 +282,18 @@ def test_state_round_trip_is_exact(fitted, data) -> None:
     assert again.get_params() == fitted.get_params()
 
 
+def test_state_has_a_format_version(fitted, data) -> None:
+    arch, tensors = fitted.to_state()
+    assert arch["format_version"] == 1
+    before_versions = {k: v for k, v in arch.items() if k != "format_version"}  # states written before versions
+    assert np.array_equal(MultiscaleNISPlus.from_state(before_versions, tensors).transform(data[1]),
+                          fitted.transform(data[1]))  # fmt: skip
+    with pytest.raises(InputError, match="state format version 2, newer than the 1 .* upgrade"):
+        MultiscaleNISPlus.from_state({**arch, "format_version": 2, "new_field": 1}, tensors)
+    with pytest.raises(InputError, match="format_version must be a whole number"):
+        MultiscaleNISPlus.from_state({**arch, "format_version": "1"}, tensors)
+
+
 def test_segments_validation_and_official_conventions(data) -> None:
     x = data[0]
     labels = np.repeat([0, 1], [280, 280])
