@@ -40,7 +40,7 @@ MODEL = {
 
 def make_inputs(folder: Path, n_inputs: int, n_frames: int, n_rois: int) -> list[Path]:
     """``n_inputs`` NWB files of seeded noise."""
-    from ndx_causal_emergence.testing.convert import write_long_ophys_nwb
+    from ndx_causal_emergence.testing import write_long_ophys_nwb
 
     return [
         write_long_ophys_nwb(folder / f"rec{seed:02d}.nwb", n_frames=n_frames, n_rois=n_rois, rate=10.0, seed=seed)

@@ -113,7 +113,7 @@ def main() -> None:
         print(json.dumps(read_all(args.child, args.cache_dir or None, args.trace, args.plain_session)))
         return
 
-    from ndx_causal_emergence.testing.convert import write_long_ophys_nwb
+    from ndx_causal_emergence.testing import write_long_ophys_nwb
     from ndx_causal_emergence.testing.dandi_server import DandiStandIn
 
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:

@@ -2,7 +2,7 @@
 
 For every cell of the grid (default channels 16, 64, 256, 1024 × frames 1k, 10k, 100k) the
 script writes a synthetic recording (``DfOverF`` of seeded Gaussian noise,
-:func:`~ndx_causal_emergence.testing.convert.write_long_ophys_nwb`; not timed), then runs the
+:func:`~ndx_causal_emergence.testing.write_long_ophys_nwb`; not timed), then runs the
 whole job ``python -m ndx_causal_emergence -q run FILE --out OUT --preset fast`` in a fresh
 process and records, from that child's ``wait4`` resource usage, its wall time, user + system
 CPU time and peak resident memory, together with the 1-minute load average before and after
@@ -46,7 +46,7 @@ def _ints(text: str) -> list[int]:
 
 def run_cell(channels: int, frames: int, folder: Path, *, device: str, timeout: float, extra: list[str]) -> dict:
     """Write the synthetic recording, run the whole job in a child process and measure it."""
-    from ndx_causal_emergence.testing.convert import write_long_ophys_nwb
+    from ndx_causal_emergence.testing import write_long_ophys_nwb
 
     source = write_long_ophys_nwb(folder / f"c{channels}_t{frames}.nwb", n_frames=frames, n_rois=channels,
                                   rate=30.0, seed=channels * 1_000_003 + frames)  # fmt: skip

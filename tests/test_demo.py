@@ -7,8 +7,8 @@ import pytest
 from click.testing import CliRunner
 from pynwb import NWBHDF5IO
 
+from ndx_causal_emergence.convert import caiman_to_nwb
 from ndx_causal_emergence.demo import demo_file
-from ndx_causal_emergence.testing.convert import caiman_to_nwb
 
 
 def test_bundled_file_is_the_converted_real_recording(real_data, tmp_path):

@@ -25,6 +25,7 @@ from click.testing import CliRunner
 from distributed import WorkerPlugin
 from pynwb import NWBHDF5IO, validate
 
+from ndx_causal_emergence import convert
 from ndx_causal_emergence.cli.main import cli
 from ndx_causal_emergence.dandi.dandisets import list_assets, match_glob
 from ndx_causal_emergence.dandi.refs import resolve_asset
@@ -32,7 +33,6 @@ from ndx_causal_emergence.errors import InputError, SourceError, StreamingError
 from ndx_causal_emergence.pipeline.batch import batch_summary_dataset, expand_sources, run_batch
 from ndx_causal_emergence.pipeline.config import AnalysisConfig
 from ndx_causal_emergence.pipeline.results import read_results
-from ndx_causal_emergence.testing import convert
 from ndx_causal_emergence.testing.dandi_server import DandiStandIn, point_dandi_client_at
 
 TINY = {

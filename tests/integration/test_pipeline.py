@@ -188,7 +188,7 @@ def test_report_json_shape(simulated):
 
 def test_real_triplett_recording(tmp_path, real_data):
     """Real zebrafish tectum traces (Triplett et al. 2018, 114 cells), converted to NWB, analysed and written."""
-    from ndx_causal_emergence.testing.convert import triplett_to_nwb
+    from ndx_causal_emergence.convert import triplett_to_nwb
 
     source = triplett_to_nwb(real_data / "triplett2018_zebrafish_tectum", tmp_path / "zf.nwb")
     results = ce.analyze(source, scales=(114, 8, 1), preset="fast", model_params={"max_steps": 400})

@@ -2,7 +2,7 @@
 
 The bundled file ``caiman_cnmfe_demo.nwb`` is the CaImAn CNMF-E result on CaImAn's 1-photon
 microendoscope demo movie (72 components x 1000 frames at 30 Hz, ``F_dff`` in ``DfOverF``),
-converted to NWB by :func:`ndx_causal_emergence.testing.convert.caiman_to_nwb` from
+converted to NWB by :func:`ndx_causal_emergence.convert.caiman_to_nwb` from
 ``tests/data/neuroconv_ophys_segmentation/caiman_analysis.hdf5`` of the repository
 (origin: the NWB/CatalystNeuro ophys testing data; see ``README.md`` beside the file).
 """

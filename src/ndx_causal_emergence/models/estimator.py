@@ -5,6 +5,15 @@ and :class:`~ndx_causal_emergence.models.nis.NIS` are its one-scale variants. ``
 stores parameters; :meth:`fit` holds the logic and puts learned state in trailing-underscore
 attributes; every other public method raises :class:`~ndx_causal_emergence.errors.NotFittedError`
 before ``fit``. Measures are delegated to :mod:`ndx_causal_emergence.measures`.
+
+The estimators keep scikit-learn's contract (``get_params``/``set_params``, ``sklearn.base.clone``,
+``fit``/``transform``/``fit_transform``, tags, ``check_is_fitted``) without importing scikit-learn
+at run time, so they do not subclass ``BaseEstimator``; ``parametrize_with_checks`` runs on them
+in the tests. What differs on purpose: a row with NaN is a missing frame (tag ``allow_nan``); a
+fit needs at least :data:`~ndx_causal_emergence.models.training.MIN_PAIRS` transition pairs;
+a method called before ``fit`` raises the package's
+:class:`~ndx_causal_emergence.errors.NotFittedError` (an ``AttributeError``, as scikit-learn's
+is, but not a subclass of ``sklearn.exceptions.NotFittedError``).
 """
 
 from __future__ import annotations
@@ -36,7 +45,7 @@ from .multiscale import (
     dyadic_ladder,
 )
 from .presets import DEPRECATED_PRESETS, PRESETS, canonical_preset
-from .serialize import restore, state_of
+from .serialize import check_format_version, restore, state_of
 from .training import (
     TrainConfig,
     TransitionData,
@@ -148,7 +157,11 @@ class _NISEstimator:
                 setattr(self, name, values.get(name, sig[name].default))
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The parameters ``fit`` uses: explicit arguments, then the preset's values (``deep`` is ignored)."""
+        """The parameters ``fit`` uses: explicit arguments, then the preset's values.
+
+        ``deep`` (scikit-learn's flag for the parameters of nested estimators) changes nothing: no
+        parameter is itself an estimator, so the deep and the shallow parameters are the same.
+        """
         return {name: getattr(self, name) for name in self._param_names()}
 
     def set_params(self, **params: Any) -> _NISEstimator:
@@ -165,6 +178,29 @@ class _NISEstimator:
         if "preset" in params:
             self._apply_preset()
         return self
+
+    def __sklearn_clone__(self) -> _NISEstimator:
+        """An unfitted copy (what ``sklearn.base.clone`` returns) with the same parameters, the same ones explicit.
+
+        A plain ``cls(**get_params())`` would make every parameter explicit, so a later
+        ``set_params(preset=...)`` (a grid search over presets) would change nothing on the copy.
+        """
+        explicit = getattr(self, "_explicit", frozenset()) | {"preset"}
+        return type(self)(**{k: copy.deepcopy(v) for k, v in self.get_params().items() if k in explicit})
+
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn's tags (imports scikit-learn, which only scikit-learn calls this): an unsupervised
+        transformer that accepts NaN rows (missing frames) and needs ``fit``."""
+        from sklearn.utils import InputTags, Tags, TargetTags, TransformerTags
+
+        return Tags(
+            estimator_type=None, target_tags=TargetTags(required=False), transformer_tags=TransformerTags(),
+            input_tags=InputTags(allow_nan=True), requires_fit=True,
+        )  # fmt: skip
+
+    def __sklearn_is_fitted__(self) -> bool:
+        """Whether :meth:`fit` has run (``sklearn.utils.validation.check_is_fitted``)."""
+        return hasattr(self, "model_")
 
     def __repr__(self) -> str:
         defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()}
@@ -212,7 +248,7 @@ class _NISEstimator:
 
         Parameters
         ----------
-        X : array of shape (n_frames, n_features), or list of such segments
+        X : array-like of shape (n_frames, n_features), or list of such 2-D segments
             z-scored channels (about [-1, 1]); rows with NaN are missing frames. Transition
             pairs never cross a segment boundary or a missing frame.
         y : None
@@ -323,13 +359,16 @@ class _NISEstimator:
 
     # ---------------------------------------------------------------- encoding and prediction
     def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
+        if not self.__sklearn_is_fitted__():
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(X) before using it.")
 
     def _frames(self, X: Any, segments: Any = None) -> tuple[np.ndarray, np.ndarray]:
         frames, labels = as_frames(X, segments)
         if frames.shape[1] != self.n_features_in_:
-            raise InputError(f"X has {frames.shape[1]} features but the model was fitted on {self.n_features_in_}.")
+            raise InputError(
+                f"X has {frames.shape[1]} features, but {type(self).__name__} is expecting {self.n_features_in_} "
+                "features as input (the channels it was fitted on)."
+            )
         return frames, labels
 
     @torch.no_grad()
@@ -368,6 +407,10 @@ class _NISEstimator:
         """The top-scale macro variables, ``(n_frames, d_K)`` in normalised coordinates."""
         return self.encode(X)[-1]
 
+    def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> np.ndarray:
+        """:meth:`fit` on ``X`` (``fit_params``: ``segments``, ``validation``), then :meth:`transform` of ``X``."""
+        return self.fit(X, y, **fit_params).transform(X)
+
     @torch.no_grad()
     def _predict_rows(self, frames: np.ndarray, scale: int) -> np.ndarray:
         x = torch.as_tensor(np.asarray(frames, dtype=np.float32))
@@ -378,7 +421,7 @@ class _NISEstimator:
             outs.append(self.model_.decode([None] * scale + [pred[scale]])[scale])
         return torch.cat(outs).double().numpy() if outs else np.zeros((0, self.n_features_in_))
 
-    def predict(self, X: Any, scale: int = 0) -> np.ndarray:
+    def predict(self, X: Any, *, scale: int = 0) -> np.ndarray:
         """One-step micro prediction ``x̂_{t+1}`` for every frame ``x_t`` through scale ``scale``.
 
         The decode is deterministic: discarded coordinates are set to 0, their mean (docs/method.md §5).
@@ -592,10 +635,17 @@ class _NISEstimator:
 
     @classmethod
     def from_state(cls, arch: dict[str, Any], tensors: dict[str, Any]) -> _NISEstimator:
-        """Rebuild a fitted estimator from :meth:`to_state` output (arrays or tensors accepted)."""
+        """Rebuild a fitted estimator from :meth:`to_state` output (arrays or tensors accepted).
+
+        States written before format versions (no ``format_version``) load as version 0; a newer
+        version than :data:`~ndx_causal_emergence.models.serialize.STATE_FORMAT_VERSION` raises
+        :class:`InputError`.
+        """
         from ..safety.architecture import checked_architecture
 
         name = arch.get("class", cls.__name__) if isinstance(arch, dict) else None
+        if name is not None:
+            check_format_version(arch)  # first: a newer layout may hold fields this version cannot name
         target = cls._registry.get(name)
         if target is None:
             raise InputError(f"unknown model class {name!r}; known: {sorted(cls._registry)}.")
@@ -770,6 +820,15 @@ class MultiscaleNISPlus(_NISEstimator):
         Device the model was trained on.
     train_seconds_ : float
         Wall-clock time of the training loop.
+
+    Notes
+    -----
+    scikit-learn's contract without scikit-learn at run time (``clone``, pipelines and grid
+    searches work; ``parametrize_with_checks`` passes except where the design differs): rows with
+    NaN are missing frames (tag ``allow_nan``); a fit needs at least
+    :data:`~ndx_causal_emergence.models.training.MIN_PAIRS` transition pairs; the error before
+    ``fit`` is the package's :class:`~ndx_causal_emergence.errors.NotFittedError`, an
+    ``AttributeError`` but not a subclass of scikit-learn's (that would import scikit-learn).
 
     Examples
     --------

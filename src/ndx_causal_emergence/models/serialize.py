@@ -11,12 +11,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from ..errors import InputError
 from .dynamics import ResidualMLP
 
 if TYPE_CHECKING:  # pragma: no cover
     from .multiscale import MultiscaleModule, PerScaleModule
 
-__all__ = ["restore", "state_of"]
+__all__ = ["STATE_FORMAT_VERSION", "check_format_version", "restore", "state_of"]
+
+#: Version of the layout ``state_of`` writes (``arch["format_version"]``); states without one are version 0.
+STATE_FORMAT_VERSION = 1
 
 
 def _prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
@@ -32,6 +36,7 @@ def state_of(est: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         "class": type(est).__name__, "params": params, "scales": est.scales_, "n_features_in": est.n_features_in_,
         "device": est.device_, "history": history, "observed_reference": est.observed_model_ is not None,
         "params_resolved": True,  # params are the values the fit used (a preset no longer overrides them)
+        "format_version": STATE_FORMAT_VERSION,
     }  # fmt: skip
     json.dumps(arch)  # fail here, not in the writer, if something is not JSON-able
     tensors = {f"model.{k}": v.detach().clone() for k, v in est.model_.state_dict().items()}
@@ -45,6 +50,19 @@ def state_of(est: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         tensors.update({f"observed.{k}": v.detach().clone() for k, v in est.observed_model_.state_dict().items()})
         tensors["observed_axes"] = torch.as_tensor(est.observed_axes_)
     return arch, tensors
+
+
+def check_format_version(arch: dict[str, Any]) -> int:
+    """The state's format version (0 when absent: written before versions); a newer one raises InputError."""
+    version = arch.get("format_version", 0)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise InputError(f"the stored model's format_version must be a whole number >= 0, got {version!r}.")
+    if version > STATE_FORMAT_VERSION:
+        raise InputError(
+            f"the stored model has state format version {version}, newer than the {STATE_FORMAT_VERSION} this "
+            "ndx-causal-emergence reads; upgrade the package (pip install -U ndx-causal-emergence) to load it."
+        )
+    return version
 
 
 def _array_or_none(tensors: dict[str, torch.Tensor], key: str) -> np.ndarray | None:

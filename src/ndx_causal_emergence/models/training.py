@@ -109,8 +109,21 @@ class TransitionData:
         return np.flatnonzero(np.isfinite(self.frames).all(axis=1))
 
 
+def _real_array(values: Any, name: str) -> np.ndarray:
+    """``values`` as a float64 array; complex values raise instead of losing their imaginary part."""
+    try:
+        array = np.asarray(values)
+    except ValueError as err:  # ragged nested lists
+        raise InputError(f"{name} must be a rectangular (n_frames, n_features) array: {err}") from None
+    if np.iscomplexobj(array):
+        raise InputError(f"Complex data not supported: {name} must hold real numbers.")
+    return array.astype(float, copy=False)
+
+
 def as_frames(X: Any, segments: Any = None, *, name: str = "X") -> tuple[np.ndarray, np.ndarray]:
-    """Stack ``X`` (a ``(T, N)`` array or a list of ``(T_i, N)`` segments) into frames and segment labels.
+    """Stack ``X`` (a ``(T, N)`` array-like or a list of ``(T_i, N)`` segments) into frames and segment labels.
+
+    A list counts as segments when its first item is 2-D; a list of rows is one array.
 
     Raises
     ------
@@ -119,21 +132,29 @@ def as_frames(X: Any, segments: Any = None, *, name: str = "X") -> tuple[np.ndar
     DataError
         If ``X`` holds infinite values or no finite frame.
     """
-    if isinstance(X, (list, tuple)):
+    if type(X).__module__.startswith("scipy.sparse"):
+        raise InputError(f"{name} is a sparse matrix; pass a dense array ({name}.toarray()).")
+    if isinstance(X, (list, tuple)) and (not X or np.ndim(X[0]) == 2):
         if segments is not None:
             raise InputError(f"give {name} either as a list of segments or as one array with segments=, not both.")
-        parts = [np.asarray(p, dtype=float) for p in X]
+        parts = [_real_array(p, name) for p in X]
         if not parts or any(p.ndim != 2 for p in parts) or len({p.shape[1] for p in parts}) != 1:
             raise InputError(f"{name} must be a non-empty list of 2-D (T_i, N) arrays with the same N.")
         frames = np.concatenate(parts)
         labels = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
     else:
-        frames = np.asarray(X, dtype=float)
+        frames = _real_array(X, name)
         if frames.ndim != 2:
-            raise InputError(f"{name} must be a (n_frames, n_features) array, got shape {frames.shape}.")
+            hint = f" Reshape your data: {name}.reshape(-1, 1) for one channel, {name}.reshape(1, -1) for one frame."
+            raise InputError(
+                f"{name} must be a (n_frames, n_features) array, got shape {frames.shape}."
+                + (hint if frames.ndim == 1 else "")
+            )
         labels = np.zeros(len(frames), dtype=np.int64) if segments is None else np.asarray(segments)
         if labels.shape != (len(frames),):
             raise InputError(f"segments must have one label per frame ({len(frames)}), got shape {labels.shape}.")
+    if frames.shape[1] == 0:
+        raise InputError(f"{name} has 0 feature(s) (shape={frames.shape}) while a minimum of 1 is required.")
     if np.isinf(frames).any():
         raise DataError(f"{name} holds infinite values; replace them by NaN (missing frames) or clip them.")
     if not np.isfinite(frames).all(axis=1).any():
@@ -413,8 +434,9 @@ def train(
     """
     if data.n_pairs < MIN_PAIRS:
         raise DataError(
-            f"need at least {MIN_PAIRS} transition pairs to train, found {data.n_pairs} (pairs never cross a "
-            "segment boundary or a NaN frame); give a longer recording or fewer missing frames."
+            f"need at least {MIN_PAIRS} transition pairs to train, found {data.n_pairs} among the "
+            f"n_samples={len(data.frames)} training frames (pairs never cross a segment boundary or a NaN frame); "
+            "give a longer recording or fewer missing frames."
         )
     device = resolve_device(cfg.device)
     module.to(device)

@@ -13,7 +13,7 @@ import remfile.RemFile
 from ndx_causal_emergence.dandi import remote
 from ndx_causal_emergence.errors import SourceError, StreamingError
 from ndx_causal_emergence.nwb.read import open_nwb, read_recording
-from ndx_causal_emergence.testing.convert import write_long_ophys_nwb
+from ndx_causal_emergence.testing import write_long_ophys_nwb
 from ndx_causal_emergence.testing.dandi_server import STALL_S, DandiStandIn, point_dandi_client_at
 
 REF = "DANDI:000321/sub-long/sub-long_ophys.nwb"

@@ -217,7 +217,7 @@ def test_outputs_handle_missing_frames_and_check_shapes(fitted, data) -> None:
     assert np.isnan(fitted.encode(x)[1][10]).all()
     score = fitted.score(data[1])
     assert np.isclose(score, 1 - fitted.nmse(data[1]))
-    with pytest.raises(InputError, match="fitted on 7"):
+    with pytest.raises(InputError, match="X has 5 features, but MultiscaleNISPlus is expecting 7"):
         fitted.predict(data[1][:, :5])
     with pytest.raises(InputError, match="scale must index"):
         fitted.predict(data[1], scale=3)
@@ -282,6 +282,18 @@ def test_state_round_trip_is_exact(fitted, data) -> None:
     assert again.get_params() == fitted.get_params()
 
 
+def test_state_has_a_format_version(fitted, data) -> None:
+    arch, tensors = fitted.to_state()
+    assert arch["format_version"] == 1
+    before_versions = {k: v for k, v in arch.items() if k != "format_version"}  # states written before versions
+    assert np.array_equal(MultiscaleNISPlus.from_state(before_versions, tensors).transform(data[1]),
+                          fitted.transform(data[1]))  # fmt: skip
+    with pytest.raises(InputError, match="state format version 2, newer than the 1 .* upgrade"):
+        MultiscaleNISPlus.from_state({**arch, "format_version": 2, "new_field": 1}, tensors)
+    with pytest.raises(InputError, match="format_version must be a whole number"):
+        MultiscaleNISPlus.from_state({**arch, "format_version": "1"}, tensors)
+
+
 def test_segments_validation_and_official_conventions(data) -> None:
     x = data[0]
     labels = np.repeat([0, 1], [280, 280])
@@ -317,3 +329,25 @@ def test_checkpoint_path_resumes_a_finished_fit(data, tmp_path) -> None:
     for a, b in zip(first.model_.state_dict().values(), second.model_.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     assert second.history_ == first.history_
+
+
+def test_clone_keeps_the_preset_in_charge_of_the_parameters_not_given() -> None:
+    """A grid search clones, then sets ``preset``: the copy must follow the new preset as the original does."""
+    from sklearn import base as sklearn_base
+
+    original = MultiscaleNISPlus(preset="fast", hidden_width=32)
+    copied = sklearn_base.clone(original)
+    assert copied.get_params() == original.get_params() and copied is not original
+    copied.set_params(preset="sir")
+    direct = MultiscaleNISPlus(preset="fast", hidden_width=32).set_params(preset="sir")
+    assert copied.get_params() == direct.get_params()
+    assert copied.max_steps == 30000 and copied.hidden_width == 32 and original.max_steps == 1500
+
+
+def test_rows_as_lists_and_keyword_only_options(fitted, data) -> None:
+    rows = data[1][:20]
+    assert np.array_equal(fitted.transform(rows.tolist()), fitted.transform(rows))
+    with pytest.raises(TypeError):
+        fitted.predict(rows, 1)  # scale is keyword-only
+    with pytest.raises(InputError, match="Reshape your data"):
+        fitted.transform(rows[0])

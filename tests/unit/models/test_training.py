@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse
 import torch
 
 from ndx_causal_emergence.data.synthetic import embed_nonlinear, ou_latent
@@ -47,6 +48,16 @@ def test_as_frames_lists_and_errors() -> None:
         as_frames(np.full((4, 2), np.nan))
     with pytest.raises(InputError, match="one label per frame"):
         as_frames(np.zeros((4, 2)), segments=[0, 1])
+    rows, _ = as_frames([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]])  # a list of rows is one array, not segments
+    assert rows.shape == (3, 2)
+    with pytest.raises(InputError, match="Complex data not supported"):
+        as_frames(np.ones((4, 2)) * 1j)
+    with pytest.raises(InputError, match="0 feature"):
+        as_frames(np.zeros((4, 0)))
+    with pytest.raises(InputError, match="sparse matrix"):
+        as_frames(scipy.sparse.csr_matrix(np.eye(3)))
+    with pytest.raises(InputError, match="rectangular"):
+        as_frames([[0.0, 1.0], [2.0]])
 
 
 def test_split_validation_keeps_the_last_pairs_of_each_segment() -> None:

@@ -171,7 +171,7 @@ class _CountingFile(io.FileIO):
 
 
 def test_slice_reads_only_needed_chunks(tmp_path: Path) -> None:
-    from ndx_causal_emergence.testing.convert import write_long_ophys_nwb
+    from ndx_causal_emergence.testing import write_long_ophys_nwb
 
     path = write_long_ophys_nwb(tmp_path / "long.nwb", n_frames=40_000, n_rois=50, chunk_frames=500)  # 8 MB
     size = path.stat().st_size
@@ -190,7 +190,7 @@ def test_slice_reads_only_needed_chunks(tmp_path: Path) -> None:
 
 
 def test_blocks_follow_chunks(tmp_path: Path) -> None:
-    from ndx_causal_emergence.testing.convert import write_long_ophys_nwb
+    from ndx_causal_emergence.testing import write_long_ophys_nwb
 
     path = write_long_ophys_nwb(tmp_path / "long.nwb", n_frames=5_000, n_rois=8, chunk_frames=300)
     with open_nwb(path) as opened:

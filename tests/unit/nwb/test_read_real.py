@@ -1,4 +1,4 @@
-"""The reader on every real data set of tests/data (ophys ones converted with testing.convert)."""
+"""The reader on every real data set of tests/data (ophys ones converted with ndx_causal_emergence.convert)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import h5py
 import numpy as np
 import pytest
 
+from ndx_causal_emergence import convert
 from ndx_causal_emergence.data.prepare import prepare
 from ndx_causal_emergence.nwb.read import read_recording
-from ndx_causal_emergence.testing import convert
 
 
 def test_suite2p_cells(real_data: Path, tmp_path: Path) -> None:
