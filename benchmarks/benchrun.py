@@ -96,7 +96,12 @@ def dumps(doc: object, indent: str = "") -> str:
         return "{\n" + ",\n".join(items) + "\n" + indent + "}"
     if isinstance(doc, list | tuple) and any(isinstance(v, dict | list | tuple) or "\n" in str(v) for v in doc):
         return "[\n" + ",\n".join(inner + dumps(v, inner) for v in doc) + "\n" + indent + "]"
-    return json.dumps(doc, ensure_ascii=False, default=float)
+    return json.dumps(doc, ensure_ascii=False, default=_plain)
+
+
+def _plain(value: object) -> object:
+    """A NumPy array or scalar (or another number type) as plain JSON."""
+    return value.tolist() if hasattr(value, "tolist") else float(value)
 
 
 def _row(cells: list[object]) -> str:
