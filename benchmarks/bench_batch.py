@@ -8,12 +8,12 @@ Cluster start-up and the batch are timed apart; the batch time includes each wor
 imports (torch, pynwb), as in real use. "worker CPU s" sums the CPU time of the worker
 processes, so "CPU s / batch s" is the number of cores the batch actually got. Worker counts
 are run in turn ``--repeats`` times (1, 2, 1, 2, ...) so that a change of machine load hits
-both alike. Prints a table and the ratio of the median batch times.
+both alike. Prints a table and the ratio of the median batch times (``--json``: also writes them).
 
 Usage::
 
     python benchmarks/bench_batch.py                 # 8 inputs, 1 vs 2 workers
-    python benchmarks/bench_batch.py --repeats 2
+    python benchmarks/bench_batch.py --repeats 2 --json batch.json
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+
+from benchrun import Run, Table
 
 MODEL = {
     "max_steps": 200,
@@ -90,7 +92,9 @@ def main() -> None:
     parser.add_argument("--rois", type=int, default=16, help="ROIs per input")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts to compare")
     parser.add_argument("--repeats", type=int, default=1, help="runs per worker count (interleaved)")
+    parser.add_argument("--json", type=Path, help="also write the table and the runs to this JSON file")
     args = parser.parse_args()
+    run = Run("batch")
     warnings.simplefilter("ignore")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -100,20 +104,20 @@ def main() -> None:
                 times = one_run(inputs, Path(tmp) / f"out-{n_workers}-{repeat}", n_workers)
                 rows.append({"workers": n_workers, "repeat": repeat, **times, "load": os.getloadavg()[0]})
     print(f"{args.inputs} inputs of {args.frames} frames x {args.rois} ROIs; model {MODEL}; {os.cpu_count()} cores")
-    print(
-        "| workers | run | cluster start s | batch s | total s | worker CPU s | CPU s / batch s | outputs "
-        "| load avg (1 min) after |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|")
+    table = Table("", ["workers", "run", "cluster start s", "batch s", "total s", "worker CPU s", "CPU s / batch s",
+                       "outputs", "load avg (1 min) after"])  # fmt: skip
     for r in rows:
-        print(
-            f"| {r['workers']} | {r['repeat'] + 1} | {r['startup']:.1f} | {r['batch']:.1f} | {r['total']:.1f} | "
-            f"{r['cpu']:.1f} | {r['cpu'] / r['batch']:.2f} | {r['outputs']} | {r['load']:.1f} |"
-        )
+        table.add(r["workers"], r["repeat"] + 1, f"{r['startup']:.1f}", f"{r['batch']:.1f}", f"{r['total']:.1f}",
+                  f"{r['cpu']:.1f}", f"{r['cpu'] / r['batch']:.2f}", r["outputs"], f"{r['load']:.1f}")  # fmt: skip
+    print(table.markdown())
     medians = {w: statistics.median(r["batch"] for r in rows if r["workers"] == w) for w in args.workers}
     base = medians[args.workers[0]]
-    for w in args.workers[1:]:
-        print(f"batch time ratio {args.workers[0]} / {w} workers (median): {base / medians[w]:.2f}x")
+    notes = [
+        f"batch time ratio {args.workers[0]} / {w} workers (median): {base / medians[w]:.2f}x" for w in args.workers[1:]
+    ]
+    print("\n".join(notes))
+    setup = f"{args.inputs} inputs of {args.frames} frames x {args.rois} ROIs; model {MODEL}; {os.cpu_count()} cores"
+    run.write(args.json, [table], setup=setup, notes=notes, records=rows)
 
 
 if __name__ == "__main__":

@@ -22,17 +22,14 @@ Writes one JSON record per run (``--json``) and prints a Markdown table.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
-import os
-import platform
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+from benchrun import commit, machine
 
 from ndx_causal_emergence.data.prepare import prepare
 from ndx_causal_emergence.data.recording import Recording
@@ -177,14 +174,6 @@ def render(doc: dict) -> str:
     return head + notes + "\n\n" + _table(doc["kind"], doc["records"])
 
 
-def _commit() -> str:
-    """The checked-out commit, with ``+dirty`` when the working tree differs from it."""
-    root = Path(__file__).resolve().parent.parent
-    run = functools.partial(subprocess.run, cwd=root, capture_output=True, text=True, check=False)
-    head = run(["git", "rev-parse", "--short", "HEAD"]).stdout.strip() or "unknown"
-    return head + ("+dirty" if run(["git", "status", "--porcelain", "--untracked-files=no"]).stdout.strip() else "")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("kind", choices=["linear", "null", "pair", "render"])
@@ -208,14 +197,13 @@ def main() -> None:
         print("\n\n".join(render(json.loads(path.read_text())) for path in args.files))
         return
     config = AnalysisConfig(preset=args.preset, split_cycles=args.split_cycles)
-    start, commit = time.time(), _commit()  # the code this run imported, not HEAD at a later write
+    start, code = time.time(), commit()  # the code this run imported, not HEAD at a later write
     records = []
     for record in {"linear": run_linear, "null": run_null, "pair": run_pair}[args.kind](args, config):
         records.append(record)
         doc = {
-            "benchmark": "calibration", "kind": args.kind, "command": " ".join(sys.argv), "commit": commit,
-            "config": config.to_dict(),
-            "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "loadavg": os.getloadavg()},
+            "benchmark": "calibration", "kind": args.kind, "command": " ".join(sys.argv), "commit": code,
+            "config": config.to_dict(), "machine": machine(),
             "wall_seconds": time.time() - start, "records": records,
         }  # fmt: skip
         if args.json:  # after every run: a long grid stopped early keeps what it measured

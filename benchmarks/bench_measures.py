@@ -12,6 +12,7 @@ Usage::
 
     python benchmarks/bench_measures.py            # full run (tens of minutes on 2 cores)
     python benchmarks/bench_measures.py --quick    # small sizes, a minute or two
+    python benchmarks/bench_measures.py --part weights --json weights.json   # also write the tables
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ import platform
 import time
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from benchrun import Run, Table
 
 from ndx_causal_emergence.measures import ipw_weights, logabsdet_jacobian
 from ndx_causal_emergence.models.dynamics import ResidualMLP
@@ -105,12 +108,14 @@ def bench_weights(dims: list[int], n: int, bandwidth: float, repeats: int) -> It
         }  # fmt: skip
 
 
-def _print_table(rows: Iterable[dict[str, Any]], columns: list[tuple[str, str, str]]) -> None:
-    """Print a markdown table, one row as soon as it is measured."""
-    print("| " + " | ".join(title for _, title, _ in columns) + " |")
-    print("|" + "|".join("---" for _ in columns) + "|", flush=True)
+def _print_table(title: str, rows: Iterable[dict[str, Any]], columns: list[tuple[str, str, str]]) -> Table:
+    """Print a markdown table, one row as soon as it is measured; the table."""
+    table = Table(title, [name for _, name, _ in columns])
+    print("\n".join(table.markdown().splitlines()[:2]), flush=True)
     for r in rows:
-        print("| " + " | ".join(format(r[key], fmt) for key, _, fmt in columns) + " |", flush=True)
+        table.add(*(format(r[key], fmt) for key, _, fmt in columns))
+        print(table.markdown().splitlines()[-1], flush=True)
+    return table
 
 
 def main() -> None:
@@ -119,33 +124,40 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (sklearn's KDE uses one)")
     parser.add_argument("--part", choices=["all", "jacobian", "weights"], default="all", help="which part to run")
     parser.add_argument("--dims", type=str, default=None, help="comma-separated q values replacing the defaults")
+    parser.add_argument("--json", type=Path, help="also write the tables to this JSON file")
     args = parser.parse_args()
+    run, tables = Run("measures"), []
     torch.set_num_threads(args.threads)
     cpu = platform.processor() or platform.machine()
-    print(f"# torch {torch.__version__}, {torch.get_num_threads()} torch thread(s), {os.cpu_count()} CPUs ({cpu})")
+    setup = f"torch {torch.__version__}, {torch.get_num_threads()} torch thread(s), {os.cpu_count()} CPUs ({cpu})"
+    print(f"# {setup}")
     if args.part in ("all", "jacobian"):
         dims = [2, 10, 50] if args.quick else [2, 10, 50, 100]
         dims = [int(d) for d in args.dims.split(",")] if args.dims else dims
         n_samples = 200 if args.quick else 1000
-        print(f"\n## (a) Jacobian term, {n_samples} samples, ResidualMLP hidden 64 x 2, float32 maps\n")
+        title = f"(a) Jacobian term, {n_samples} samples, ResidualMLP hidden 64 x 2, float32 maps"
+        print(f"\n## {title}\n")
         rows = bench_jacobian(dims, n_samples, hidden=64, repeats=3)
-        _print_table(rows, [
+        tables.append(_print_table(title, rows, [
             ("q", "q", "d"), ("resmlp_s", "ResidualMLP closed form (s)", ".4f"),
             ("resmlp_loop_s", "per-sample loop (s)", ".2f"), ("resmlp_x", "speed-up", ".0f"),
             ("resmlp_diff", "rel diff", ".1e"), ("seq_width", "Sequential width", "d"),
             ("seq_s", "Sequential generic (s)", ".4f"), ("seq_loop_s", "per-sample loop (s)", ".2f"),
             ("seq_x", "speed-up", ".0f"), ("seq_diff", "rel diff", ".1e"),
-        ])  # fmt: skip
+        ]))  # fmt: skip
+        run.write(args.json, tables, setup=setup)
     if args.part in ("all", "weights"):
         n = 10_000 if args.quick else 63_000
-        print(f"\n## (b) IPW weights, {n} points, bandwidth 0.05, unclipped, mean 1\n")
+        title = f"(b) IPW weights, {n} points, bandwidth 0.05, unclipped, mean 1"
+        print(f"\n## {title}\n")
         dims = [int(d) for d in args.dims.split(",")] if args.dims else [1, 2, 10]
         rows = bench_weights(dims, n, bandwidth=0.05, repeats=3)
-        _print_table(rows, [
+        tables.append(_print_table(title, rows, [
             ("q", "q", "d"), ("sklearn_s", "sklearn (s)", ".2f"), ("ours_s", "ipw_weights (s)", ".3f"),
             ("x", "speed-up", ".0f"), ("maxdiff", "max abs diff w", ".1e"), ("maxdiff_rel", "max rel diff w", ".1e"),
             ("w_max", "largest w", ".1f"),
-        ])  # fmt: skip
+        ]))  # fmt: skip
+        run.write(args.json, tables, setup=setup)
 
 
 if __name__ == "__main__":

@@ -27,9 +27,11 @@ import copy
 import platform
 import resource
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
+from benchrun import Run, Table
 
 from ndx_causal_emergence.data.synthetic import double_well_latent, embed_nonlinear, sir_data
 from ndx_causal_emergence.measures import gaussian_ei
@@ -37,8 +39,11 @@ from ndx_causal_emergence.models import NIS, MultiscaleNISPlus, NISPlus
 from ndx_causal_emergence.models.dynamics import AffineConjugate
 
 
-def _row(name: str, value: float, fmt: str = ".1f") -> None:
-    print(f"{name:<52} {value:>12{fmt}}")
+def _row(table: Table, name: str, value: float | str, fmt: str = ".1f") -> None:
+    """Print one measure and add it to ``table`` (columns: measure, value)."""
+    text = value if isinstance(value, str) else format(value, fmt)
+    print(f"{name:<52} {text:>12}")
+    table.add(name, text)
 
 
 def official_jacobian_term(model: NIS | NISPlus, n_samples: int = 1000, seed: int = 0) -> float:
@@ -55,7 +60,7 @@ def official_jacobian_term(model: NIS | NISPlus, n_samples: int = 1000, seed: in
                        seed=seed).jacobian_term  # fmt: skip
 
 
-def bench_sir(steps: int, device: str, cls: type[NIS | NISPlus] = NISPlus) -> None:
+def bench_sir(steps: int, device: str, cls: type[NIS | NISPlus] = NISPlus) -> list[Table]:
     """Samples/s and wall-clock of the SIR configuration (``cls``: ``NISPlus`` or ``NIS``)."""
     train, test = sir_data(seed=1), sir_data((1000,), n_steps=10, seed=1001)
     x, labels = train.frames()
@@ -69,26 +74,28 @@ def bench_sir(steps: int, device: str, cls: type[NIS | NISPlus] = NISPlus) -> No
     table = model.emergence_table(xt, segments=lt)
     table_s = time.perf_counter() - t0
     samples = steps * model.get_params()["batch_size"]
-    print(f"SIR {cls.__name__} (q = 2) | {train.n_pairs} pairs | batch 700, hidden 64 | {steps} steps | "
-          f"device {model.device_}")  # fmt: skip
-    _row("training samples/s (refreshes + validation incl.)", samples / model.train_seconds_, ".0f")
-    _row("training step (ms)", 1e3 * model.train_seconds_ / steps, ".2f")
-    _row("weight refreshes", len(model.history_["weight_refresh_steps"]), ".0f")
-    _row("fit wall-clock (s)", fit_s)
-    _row("one emergence table: KDE weights + EI (s)", table_s, ".2f")
-    _row(f"fit + {n_evals} EI evaluations (as official train()) (s)", fit_s + n_evals * table_s)
+    title = f"SIR {cls.__name__} (q = 2) | {train.n_pairs} pairs | batch 700, hidden 64 | {steps} steps | " \
+            f"device {model.device_}"  # fmt: skip
+    print(title)
+    out = Table(title, ["measure", "value"])
+    _row(out, "training samples/s (refreshes + validation incl.)", samples / model.train_seconds_, ".0f")
+    _row(out, "training step (ms)", 1e3 * model.train_seconds_ / steps, ".2f")
+    _row(out, "weight refreshes", len(model.history_["weight_refresh_steps"]), ".0f")
+    _row(out, "fit wall-clock (s)", fit_s)
+    _row(out, "one emergence table: KDE weights + EI (s)", table_s, ".2f")
+    _row(out, f"fit + {n_evals} EI evaluations (as official train()) (s)", fit_s + n_evals * table_s)
     row = table.iloc[0]
-    _row("J (box, MAE convention)", float(row["dimension_averaged_ei"]), ".3f")
-    _row("  noise term (EI, nats)", float(row["noise_term"]), ".3f")
-    _row("  Jacobian term (EI, nats)", float(row["jacobian_term"]), ".3f")
+    _row(out, "J (box, MAE convention)", float(row["dimension_averaged_ei"]), ".3f")
+    _row(out, "  noise term (EI, nats)", float(row["noise_term"]), ".3f")
+    _row(out, "  Jacobian term (EI, nats)", float(row["jacobian_term"]), ".3f")
     official = official_jacobian_term(model)
-    _row("J, official measure (unsquashed map's Jacobian)", (row["noise_term"] + official) / 2, ".3f")
-    _row("  its Jacobian term (EI, nats)", official, ".3f")
-    half = " ".join(f"{h:.4f}" for h in model.latent_half_range_[0])
-    print(f"{'latent 1-99 % half-range (training data)':<52} {half:>12}")
+    _row(out, "J, official measure (unsquashed map's Jacobian)", (row["noise_term"] + official) / 2, ".3f")
+    _row(out, "  its Jacobian term (EI, nats)", official, ".3f")
+    _row(out, "latent 1-99 % half-range (training data)", " ".join(f"{h:.4f}" for h in model.latent_half_range_[0]))
+    return [out]
 
 
-def bench_multiscale(n_channels: int, n_frames: int, device: str) -> None:
+def bench_multiscale(n_channels: int, n_frames: int, device: str) -> list[Table]:
     """Fit + measure time and peak memory of the full ladder on a synthetic recording."""
     latent = double_well_latent(n_frames, seed=0)
     x = embed_nonlinear(latent, n_channels, seed=0).astype(np.float32)
@@ -103,15 +110,21 @@ def bench_multiscale(n_channels: int, n_frames: int, device: str) -> None:
     top = model.transform(x[n_train:])[:, 0]
     corr = abs(np.corrcoef(top, latent[n_train:, 0])[0, 1])
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"MultiscaleNISPlus fast preset | {n_channels} channels x {n_frames} frames | scales {model.scales_}")
-    _row("training steps", model.history_["step"][-1], ".0f")
-    _row("training (s)", model.train_seconds_)
-    _row("fit incl. observed reference and sigma2 (s)", fit_s)
-    _row("emergence table (s)", table_s)
-    _row("fit + table (s)", fit_s + table_s)
-    _row("peak resident memory (MiB)", peak_mb, ".0f")
-    _row("|corr(top-scale variable, true latent)| (held out)", corr, ".3f")
+    title = f"MultiscaleNISPlus fast preset | {n_channels} channels x {n_frames} frames | scales {model.scales_}"
+    print(title)
+    out = Table(title, ["measure", "value"])
+    _row(out, "training steps", model.history_["step"][-1], ".0f")
+    _row(out, "training (s)", model.train_seconds_)
+    _row(out, "fit incl. observed reference and sigma2 (s)", fit_s)
+    _row(out, "emergence table (s)", table_s)
+    _row(out, "fit + table (s)", fit_s + table_s)
+    _row(out, "peak resident memory (MiB)", peak_mb, ".0f")
+    _row(out, "|corr(top-scale variable, true latent)| (held out)", corr, ".3f")
     print(table.round(3).to_string(index=False))
+    scales = Table("emergence table (held-out frames)", [str(c) for c in table.columns])
+    for values in table.round(3).itertuples(index=False):
+        scales.add(*(str(v) for v in values))
+    return [out, scales]
 
 
 def main() -> None:
@@ -123,16 +136,20 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=20000)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
+    parser.add_argument("--json", type=Path, help="also write the tables to this JSON file")
     args = parser.parse_args()
+    run = Run("models")
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(
+    setup = (
         f"{platform.processor() or platform.machine()} | torch {torch.__version__} | threads {torch.get_num_threads()}"
     )
+    print(setup)
     if args.part == "sir":
-        bench_sir(args.steps, args.device, NISPlus if args.model == "nis+" else NIS)
+        tables = bench_sir(args.steps, args.device, NISPlus if args.model == "nis+" else NIS)
     else:
-        bench_multiscale(args.channels, args.frames, args.device)
+        tables = bench_multiscale(args.channels, args.frames, args.device)
+    run.write(args.json, tables, setup=setup)
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ import types
 from pathlib import Path
 
 import numpy as np
+from benchrun import Run, Table
 
 
 def _pairs(segments: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -137,7 +138,9 @@ def main() -> None:
     parser.add_argument("--stage2", type=int, default=1002, help="stage-2 steps per scale of both codes")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per code and condition")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument("--json", type=Path, help="also write the tables (and each run) to this JSON file")
     args = parser.parse_args()
+    run, tables, records = Run("official_mice"), [], {}
     os.environ["CUDA_VISIBLE_DEVICES"] = ""
     import torch
 
@@ -153,9 +156,10 @@ def main() -> None:
         source = args.nwb or write_two_condition_nwb(Path(tmp) / "two.nwb", n_channels=args.channels,
                                                      n_frames=args.frames)  # fmt: skip
         recording = read_recording(str(source), conditions=args.conditions, condition_column=args.condition_column)
-    print(f"input: {args.nwb or 'simulated awake/anesthesia'}, {recording.n_channels} channels; stage 1 "
-          f"{args.stage1} steps, stage 2 {args.stage2} steps per scale; {args.seeds} seed(s); "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads")  # fmt: skip
+    setup = (f"input: {args.nwb or 'simulated awake/anesthesia'}, {recording.n_channels} channels; stage 1 "
+             f"{args.stage1} steps, stage 2 {args.stage2} steps per scale; {args.seeds} seed(s); "
+             f"torch {torch.__version__}, {torch.get_num_threads()} threads")  # fmt: skip
+    print(setup)
     for condition in recording.conditions():
         prepared = prepare(recording, condition=condition)
         train, test = _pairs(prepared.train), _pairs(prepared.test)
@@ -171,6 +175,8 @@ def main() -> None:
                   f"{o['stage2_s']:.1f} s; ours fit {w['fit_s']:.1f} s, EI {w['ei_s']:.1f} s; ours' largest "
                   f"latent half-range per scale {[round(h, 3) for h in w['half_range']]}")  # fmt: skip
         scales = runs["ours"][0]["scales"]
+        table = Table(f"{condition} (J in nats per dimension; dJ_d = J_d - J of the first scale)",
+                      ["d", "J official", "J ours", "dJ official", "dJ ours"])  # fmt: skip
         print(f"{'d':>4} {'J official':>22} {'J ours':>22} {'dJ official':>22} {'dJ ours':>22}")
         for k, d in enumerate(scales):
             cells = []
@@ -180,6 +186,10 @@ def main() -> None:
             deltas = [np.array([r["j"][k] - r["j"][0] for r in runs[key]]) for key in ("official", "ours")]
             fmt = [f"{v.mean():+.3f} ± {v.std(ddof=1) if len(v) > 1 else 0:.3f} (n={len(v)})" for v in cells + deltas]
             print(f"{d:>4} {fmt[0]:>22} {fmt[1]:>22} {fmt[2]:>22} {fmt[3]:>22}")
+            table.add(d, *fmt)
+        tables.append(table)
+        records[condition] = runs
+        run.write(args.json, tables, setup=setup, records=records)  # after each condition: a stopped run keeps it
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from benchrun import Run, Table
 
 
 def _gemm_rate(torch, rows: int, width: int) -> float:  # noqa: ANN001  (torch is imported late, after the env)
@@ -47,6 +48,12 @@ def _gemm_rate(torch, rows: int, width: int) -> float:  # noqa: ANN001  (torch i
     for _ in range(2000):
         a @ b
     return 2 * rows * width * width * 2000 / (time.perf_counter() - t0)
+
+
+def _row(table: Table, name: str, value: str) -> None:
+    """Print one measure and add it to ``table`` (columns: measure, value)."""
+    print(f"{name:<44} {value:>12}", flush=True)
+    table.add(name, value)
 
 
 def main() -> None:
@@ -65,7 +72,9 @@ def main() -> None:
         help="replace the official sklearn KDE (weights and EI) by this package's exact KDE (same density to 2e-9, "
         "minutes instead of hours for 30,000 steps); the J trajectory is printed every 500 steps",
     )
+    parser.add_argument("--json", type=Path, help="also write the measures to this JSON file")
     args = parser.parse_args()
+    run = Run("official_nisp")
     # the official modules pick CUDA when they see it but build some tensors on the CPU: compare on the CPU
     os.environ["CUDA_VISIBLE_DEVICES"] = ""
     import torch
@@ -155,26 +164,30 @@ def main() -> None:
             times[name].append((time.perf_counter() - t0) / (args.timed_steps // 5))
     per_step = float(np.median(times["official"]))
     our_per_step = float(np.median(times["ours"]))
-    print(f"official NIS+ SIR benchmark | {platform.processor() or platform.machine()} | torch {torch.__version__} | "
-          f"threads {torch.get_num_threads()} | N = {n_ch} | {n_pairs} pairs, batch {batch}")  # fmt: skip
+    cpu = platform.processor() or platform.machine()
+    title = (f"official NIS+ SIR benchmark | {cpu} | torch {torch.__version__} | threads {torch.get_num_threads()} | "
+             f"N = {n_ch} | {n_pairs} pairs, batch {batch}")  # fmt: skip
+    print(title)
     print(f"{'measure':<44} {'value':>12}")
-    print(f"{'training step (ms), median of 5 rounds':<44} {per_step * 1e3:>12.2f}")
-    print(f"{'samples/s':<44} {batch / per_step:>12.0f}")
-    print(f"{'this package, same step (ms), alternated':<44} {our_per_step * 1e3:>12.2f}")
-    print(f"{'this package, samples/s':<44} {batch / our_per_step:>12.0f}")
-    print(f"{'speed-up (samples/s)':<44} {per_step / our_per_step:>12.2f}", flush=True)
+    table = Table(title, ["measure", "value"])
+    _row(table, "training step (ms), median of 5 rounds", f"{per_step * 1e3:.2f}")
+    _row(table, "samples/s", f"{batch / per_step:.0f}")
+    _row(table, "this package, same step (ms), alternated", f"{our_per_step * 1e3:.2f}")
+    _row(table, "this package, samples/s", f"{batch / our_per_step:.0f}")
+    _row(table, "speed-up (samples/s)", f"{per_step / our_per_step:.2f}")
     # how far each step is from its arithmetic: FLOPs of one step against this machine's GEMM rate
     from torch.utils.flop_counter import FlopCounterMode
 
     rate = _gemm_rate(torch, batch, sir["hidden_width"])
-    print(f"{f'GEMM rate, {batch} x 64 x 64 products (GFLOP/s)':<44} {rate / 1e9:>12.1f}")
+    _row(table, f"GEMM rate, {batch} x 64 x 64 products (GFLOP/s)", f"{rate / 1e9:.1f}")
     for name, fn, measured in (("official", step, per_step), ("this package", our_step, our_per_step)):
         with FlopCounterMode(display=False) as counter:
             fn()
         flops = counter.get_total_flops()
         floor = flops / rate
-        print(f"{f'{name}: MFLOP, floor (ms), step / floor':<44} {flops / 1e6:>12.1f} {floor * 1e3:>8.2f} "
-              f"{measured / floor:>6.1f}")  # fmt: skip
+        _row(table, f"{name}: MFLOP, floor (ms), step / floor",
+             f"{flops / 1e6:.1f} {floor * 1e3:.2f} {measured / floor:.1f}")  # fmt: skip
+    run.write(args.json, [table])
 
     # 2. the full official train() run, with its KDE and EI calls timed
     spent = {"kde": 0.0, "ei": 0.0}
@@ -212,14 +225,16 @@ def main() -> None:
     total = time.perf_counter() - t0
     with torch.no_grad():
         lo, hi = np.percentile(trained.encoding(train_data[0]).numpy(), [1, 99], axis=0)
-    print(f"{f'train() wall-clock, {args.steps} steps (s)':<44} {total:>12.1f}")
-    print(f"{'  of which weight-refresh KDE (s)':<44} {spent['kde']:>12.1f}")
-    print(f"{'  of which EI evaluations incl. their KDE (s)':<44} {spent['ei']:>12.1f}")
-    print(f"{'final J (official measure)':<44} {float(eis[-1]):>12.3f}")
-    print(f"{'  noise term, Jacobian term (EI, nats)':<44} {float(term1s[-1]):>12.3f} {float(term2s[-1]):>8.3f}")
-    print(f"{'  latent 1-99 % half-range (training data)':<44} {' '.join(f'{h:.4f}' for h in (hi - lo) / 2):>12}")
+    _row(table, f"train() wall-clock, {args.steps} steps (s)", f"{total:.1f}")
+    _row(table, "  of which weight-refresh KDE (s)", f"{spent['kde']:.1f}")
+    _row(table, "  of which EI evaluations incl. their KDE (s)", f"{spent['ei']:.1f}")
+    _row(table, "final J (official measure)", f"{float(eis[-1]):.3f}")
+    _row(table, "  noise term, Jacobian term (EI, nats)", f"{float(term1s[-1]):.3f} {float(term2s[-1]):.3f}")
+    _row(table, "  latent 1-99 % half-range (training data)", " ".join(f"{h:.4f}" for h in (hi - lo) / 2))
+    trajectory = [float(e) for e in eis]
     if args.exact_kde:
-        print("J every 500 steps:", " ".join(f"{float(e):.3f}" for e in eis))
+        print("J every 500 steps:", " ".join(f"{e:.3f}" for e in trajectory))
+    run.write(args.json, [table], records={"j_every_500_steps": trajectory})
 
 
 if __name__ == "__main__":

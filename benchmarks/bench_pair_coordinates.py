@@ -6,16 +6,18 @@ principal axes, percentile range), per dimension standardised on the held-out st
 (``Z99 · sd``), and in the training block's percentile range; then the awake − anesthesia
 differences of J_1 and ΔJ_1 under each.
 
-    python benchmarks/bench_pair_coordinates.py SEED
+    python benchmarks/bench_pair_coordinates.py SEED [--json PATH]
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+from benchrun import Run, Table
 
 from ndx_causal_emergence.data.prepare import prepare
 from ndx_causal_emergence.data.recording import Recording
@@ -53,8 +55,20 @@ def measure(model: MultiscaleNISPlus, test: list[np.ndarray]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _table(title: str, frame: pd.DataFrame) -> Table:
+    table = Table(title, [str(c) for c in frame.columns])
+    for values in frame.round(3).itertuples(index=False):
+        table.add(*(str(v) for v in values))
+    return table
+
+
 def main() -> None:
-    seed = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    """Command line: fit the pair for SEED, print (and with ``--json`` write) J per scale and the differences."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("seed", type=int, nargs="?", default=0)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    run, seed = Run("pair_coordinates"), args.seed
     torch.set_num_threads(1)
     tables = {}
     for label, system in double_well_pair(48, n_frames=3000, seed=seed).items():
@@ -63,9 +77,12 @@ def main() -> None:
         tables[label] = measure(model, prepared.test)
         print(label, "\n", tables[label].round(3).to_string(), flush=True)
     a, b = tables["awake"], tables["anesthesia"]
+    notes = []
     for col in ("default", "std", "train_percentile"):
         dj = (a[col].iloc[-1] - a[col].iloc[0]) - (b[col].iloc[-1] - b[col].iloc[0])
-        print(f"{col}: awake - anesthesia J_1 {a[col].iloc[-1] - b[col].iloc[-1]:+.3f}, dJ_1 {dj:+.3f}")
+        notes.append(f"{col}: awake - anesthesia J_1 {a[col].iloc[-1] - b[col].iloc[-1]:+.3f}, dJ_1 {dj:+.3f}")
+        print(notes[-1])
+    run.write(args.json, [_table(f"{label}, J per scale (nats)", t) for label, t in tables.items()], notes=notes)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ Usage::
     python benchmarks/bench_read.py                      # full size (200 MB series)
     python benchmarks/bench_read.py --frames 20000 --rois 100   # quick
     python benchmarks/bench_read.py --timeout-pairs 6    # plus the cost of request timeouts
+    python benchmarks/bench_read.py --json read.json     # also write the tables
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ def main() -> None:
         default=0,
         help="alternated cold reads without and with request timeouts (default 0: none)",
     )
+    parser.add_argument("--json", type=Path, help="also write the tables to this JSON file")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--cache-dir", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
@@ -113,17 +115,21 @@ def main() -> None:
         print(json.dumps(read_all(args.child, args.cache_dir or None, args.trace, args.plain_session)))
         return
 
+    from benchrun import Run, Table
+
     from ndx_causal_emergence.testing import write_long_ophys_nwb
     from ndx_causal_emergence.testing.dandi_server import DandiStandIn
 
+    run = Run("read")
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         path = Path(tmp) / "bench.nwb"
         start = time.perf_counter()
         write_long_ophys_nwb(path, n_frames=args.frames, n_rois=args.rois, chunk_frames=args.chunk_frames)
-        print(
+        setup = (
             f"built {path.stat().st_size / 1e6:.1f} MB ({args.frames} frames × {args.rois} ROIs float32, chunks "
             f"of {args.chunk_frames} frames) in {time.perf_counter() - start:.1f} s"
         )
+        print(setup)
         local = dict(os.environ)
         rows = [("local file", run_child(str(path), None, local), run_child(str(path), None, local, trace=True), None)]
         with DandiStandIn() as server:
@@ -147,23 +153,25 @@ def main() -> None:
                 for i in range(args.timeout_pairs)
             ]
     sums = {round(r["checksum"], 3) for _, r, t, _ in rows} | {round(t["checksum"], 3) for _, r, t, _ in rows}
-    print(
-        "| source | data MB | open s | read s | read MB/s | tracemalloc peak MB | RSS growth MB | peak RSS MB "
-        "| bytes served |"
-    )
-    print("|" + "---|" * 9)
+    table = Table("", ["source", "data MB", "open s", "read s", "read MB/s", "tracemalloc peak MB", "RSS growth MB",
+                       "peak RSS MB", "bytes served"])  # fmt: skip
     for label, r, t, served in rows:
-        print(
-            f"| {label} | {r['data_mb']:.0f} | {r['open_s']:.2f} | {r['read_s']:.2f} | "
-            f"{r['data_mb'] / r['read_s']:.0f} | {t['tracemalloc_peak_mb']:.1f} | {r['rss_growth_mb']:.0f} | "
-            f"{r['max_rss_mb']:.0f} | {'-' if served is None else f'{served / 1e6:.1f} MB'} |"
-        )
-    print(f"identical data in every reading: {len(sums) == 1}")
+        table.add(label, f"{r['data_mb']:.0f}", f"{r['open_s']:.2f}", f"{r['read_s']:.2f}",
+                  f"{r['data_mb'] / r['read_s']:.0f}", f"{t['tracemalloc_peak_mb']:.1f}", f"{r['rss_growth_mb']:.0f}",
+                  f"{r['max_rss_mb']:.0f}", "-" if served is None else f"{served / 1e6:.1f} MB")  # fmt: skip
+    print(table.markdown())
+    notes = [f"identical data in every reading: {len(sums) == 1}"]
+    tables = [table]
     if pairs:
-        print("\n| pair | cold read s, no timeouts | cold read s, timeouts | ratio |\n|---|---|---|---|")
+        timeouts = Table("cold reads without and with request timeouts, alternated",
+                         ["pair", "cold read s, no timeouts", "cold read s, timeouts", "ratio"])  # fmt: skip
         for i, (plain, timed) in enumerate(pairs, 1):
-            print(f"| {i} | {plain:.2f} | {timed:.2f} | {timed / plain:.2f} |")
-        print(f"median ratio (timeouts / none): {statistics.median(t / p for p, t in pairs):.2f}")
+            timeouts.add(i, f"{plain:.2f}", f"{timed:.2f}", f"{timed / plain:.2f}")
+        print("\n" + timeouts.markdown())
+        tables.append(timeouts)
+        notes.append(f"median ratio (timeouts / none): {statistics.median(t / p for p, t in pairs):.2f}")
+    print("\n".join(notes))
+    run.write(args.json, tables, setup=setup, notes=notes)
 
 
 if __name__ == "__main__":

@@ -10,14 +10,11 @@ blocks the size of the package's real inputs, to set beside the fit's own time.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from benchrun import Run, Table
 
 from ndx_causal_emergence.measures.resampling import ScaleResiduals, block_j, bootstrap_j, compare_conditions
 from ndx_causal_emergence.models.multiscale import dyadic_ladder
@@ -36,6 +33,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    run = Run("resampling")
     rng = np.random.default_rng(0)
     rows = []
     for name, n, pairs in CASES:
@@ -49,17 +47,13 @@ def main() -> None:
         t3 = time.perf_counter()
         rows.append({"case": name, "scales": len(a), "test_pairs": pairs, "bootstrap_s": (t1 - t0) / 2,
                      "blocks_s": (t2 - t1) / 2, "comparison_s": t3 - t2})  # fmt: skip
-    print("| input | scales | test pairs | bootstrap (1000 draws) s | blocks s | comparison (9999 perm.) s |")
-    print("|---|---|---|---|---|---|")
+    table = Table("", ["input", "scales", "test pairs", "bootstrap (1000 draws) s", "blocks s",
+                       "comparison (9999 permutations) s"])  # fmt: skip
     for r in rows:
-        print(
-            f"| {r['case']} | {r['scales']} | {r['test_pairs']} | {r['bootstrap_s']:.2f} | {r['blocks_s']:.3f} | "
-            f"{r['comparison_s']:.2f} |"
-        )
-    if args.json:
-        args.json.write_text(json.dumps({"benchmark": "resampling", "command": " ".join(sys.argv), "rows": rows,
-                                         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                                                     "loadavg": os.getloadavg()}}, indent=1))  # fmt: skip
+        table.add(r["case"], r["scales"], r["test_pairs"], f"{r['bootstrap_s']:.2f}", f"{r['blocks_s']:.3f}",
+                  f"{r['comparison_s']:.2f}")  # fmt: skip
+    print(table.markdown())
+    run.write(args.json, [table], records=rows)
 
 
 if __name__ == "__main__":

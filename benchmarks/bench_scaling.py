@@ -7,8 +7,9 @@ whole job ``python -m ndx_causal_emergence -q run FILE --out OUT --preset fast``
 process and records, from that child's ``wait4`` resource usage, its wall time, user + system
 CPU time and peak resident memory, together with the 1-minute load average before and after
 (the machine may be shared: on a busy machine wall time grows, CPU time much less), the threads
-the job chose (from its provenance) and the exact command. Results go to a JSON file, one
-record per cell, appended as cells finish (a rerun skips the cells already there).
+the job chose (from its provenance) and the exact command. Results go to a JSON file (the
+grid's command, commit, machine and wall time, :mod:`benchrun`), one record per cell, appended as
+cells finish (a rerun skips the cells already there).
 
 ``--plot`` draws wall and CPU time against frames (one line per channel count) and peak memory,
 and ``--table`` prints the Markdown table; both read the JSON only. The growth exponents are
@@ -35,6 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from benchrun import Run
 
 CHANNELS = (16, 64, 256, 1024)
 FRAMES = (1_000, 10_000, 100_000)
@@ -175,7 +177,10 @@ def main() -> None:
     parser.add_argument("--plot", type=Path)
     parser.add_argument("job_options", nargs="*", help="Further options of `run` after --, e.g. -- --threads 1")
     args = parser.parse_args()
-    records = json.loads(args.json.read_text()) if args.json.exists() else []
+    stored = json.loads(args.json.read_text()) if args.json.exists() else {}
+    records = stored.get("records", []) if isinstance(stored, dict) else stored  # a list: files before benchrun
+    kept = {k: stored[k] for k in ("title", "setup", "notes", "source") if isinstance(stored, dict) and k in stored}
+    run = Run("scaling")
     if not args.no_run:
         done = {(r["channels"], r["frames"], r["device"]) for r in records}
         with tempfile.TemporaryDirectory(prefix="bench_scaling_") as tmp:
@@ -187,7 +192,7 @@ def main() -> None:
                                       extra=args.job_options)  # fmt: skip
                     print(json.dumps(record), flush=True)
                     records.append(record)
-                    args.json.write_text(json.dumps(records, indent=1))
+                    run.write(args.json, [], records=records, **kept)
     if args.table:
         print(table(records))
     if args.plot:

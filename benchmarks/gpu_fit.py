@@ -13,6 +13,7 @@ Usage::
 
     python benchmarks/gpu_fit.py --threads 16    # CPU fit on 16 threads, then the same fit on CUDA
     python benchmarks/gpu_fit.py --steps 200     # quicker
+    python benchmarks/gpu_fit.py --json gpu.json # also write the tables
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
+from benchrun import Run, Table
 
 from ndx_causal_emergence.data.synthetic import double_well_latent, embed_nonlinear
 from ndx_causal_emergence.models import MultiscaleNISPlus
@@ -49,15 +52,18 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=None, help="batch size (default: the fast preset's)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--tol-j", type=float, default=0.3, help="largest allowed |J_cpu - J_cuda| per scale (nats)")
+    parser.add_argument("--json", type=Path, help="also write the tables to this JSON file")
     args = parser.parse_args()
+    run = Run("gpu_fit")
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     latent = double_well_latent(args.frames, seed=0)
     x = embed_nonlinear(latent, args.channels, seed=0).astype(np.float32)
     n_train = int(0.8 * len(x))
-    print(
+    setup = (
         f"{args.channels} channels x {args.frames} frames, {args.steps} steps, hidden {args.hidden}, batch {args.batch}"
     )
+    print(setup)
     if not torch.cuda.is_available():
         print("CUDA is not available on this machine: nothing to compare.")
         return 0
@@ -72,12 +78,22 @@ def main() -> int:
     cols = ["scale", "dimension", "dimension_averaged_ei", "nmse", "fraction_in_box"]
     both = cpu_table[cols].merge(gpu_table[cols], on=["scale", "dimension"], suffixes=("_cpu", "_cuda"))
     print(both.round(4).to_string(index=False))
+    times = Table("", ["device", "fit (s)", "training loop (s)"])
+    times.add(f"CUDA ({torch.cuda.get_device_name()}), after a 5-step warm-up fit", f"{gpu_s:.1f}",
+              f"{gpu_model.train_seconds_:.1f}")  # fmt: skip
+    times.add(f"CPU, {torch.get_num_threads()} threads", f"{cpu_s:.1f}", f"{cpu_model.train_seconds_:.1f}")
+    times.add("speed-up", f"{cpu_s / gpu_s:.2f} ×", f"{cpu_model.train_seconds_ / gpu_model.train_seconds_:.2f} ×")
+    scales = Table("per scale, CPU and CUDA", list(both.columns))
+    for values in both.round(4).itertuples(index=False):
+        scales.add(*(str(v) for v in values))
     dj = np.abs(both["dimension_averaged_ei_cpu"] - both["dimension_averaged_ei_cuda"]).max()
     top = both.iloc[-1]
     rel_nmse = abs(top["nmse_cpu"] - top["nmse_cuda"]) / top["nmse_cpu"]
     ok = dj <= args.tol_j and rel_nmse <= 0.25
-    print(f"max |J_cpu - J_cuda| = {dj:.4f} nats (tol {args.tol_j}); top-scale NMSE relative difference "
-          f"{rel_nmse:.3f} (tol 0.25): {'OK' if ok else 'MISMATCH'}")  # fmt: skip
+    verdict = (f"max |J_cpu - J_cuda| = {dj:.4f} nats (tol {args.tol_j}); top-scale NMSE relative difference "
+               f"{rel_nmse:.3f} (tol 0.25): {'OK' if ok else 'MISMATCH'}")  # fmt: skip
+    print(verdict)
+    run.write(args.json, [times, scales], setup=setup, notes=[verdict])
     return 0 if ok else 1
 
 

@@ -1,4 +1,9 @@
-"""Every tutorial runs (as users run them), and each is a valid jupytext percent-format notebook."""
+"""Every tutorial runs (as users run them, training shorter), and each is a valid jupytext percent-format notebook.
+
+What the tests check (the tutorial's code runs end to end; the outputs it makes: conditions, scales,
+files, figures, provenance) does not depend on how long the models train, so ``analyze`` runs with
+at most :data:`STEPS` training and polishing steps here; the tutorials themselves keep their settings.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,24 @@ from pathlib import Path
 import jupytext
 import pytest
 
+import ndx_causal_emergence
 from ndx_causal_emergence.testing.dandi_server import DandiStandIn, point_dandi_client_at
 
 TUTORIALS = sorted((Path(__file__).resolve().parents[1] / "tutorials").glob("*.py"))
+STEPS = 60
+
+
+@pytest.fixture(autouse=True)
+def short_training(monkeypatch):
+    """``ndx_causal_emergence.analyze`` (as the tutorials call it) with at most STEPS training and polishing steps."""
+    analyze = ndx_causal_emergence.analyze
+
+    def shorter(*args, model_params=None, **kwargs):
+        params = dict(model_params or {})
+        params.update({key: min(params.get(key, STEPS), STEPS) for key in ("max_steps", "polish_steps")})
+        return analyze(*args, model_params=params, **kwargs)
+
+    monkeypatch.setattr(ndx_causal_emergence, "analyze", shorter)
 
 
 def test_tutorials_exist():

@@ -170,17 +170,56 @@ def test_locked_file(tmp_path):
     assert _digest(src) == before
 
 
+#: Imports once, then on "append" appends in a child process forked from it ("ready PID" as the append
+#: starts, "done" after it) and on "reap" waits for that child (finished or killed: "exited STATUS"). The
+#: child is reaped only when asked, so that its pid cannot be reused before the test has killed it.
 APPENDER = textwrap.dedent(
     """
-    import sys
+    import os, sys
     from ndx_causal_emergence.nwb.write import InputLinks, append_in_place
     from ndx_causal_emergence.testing.content import mock_analysis_content
     links = InputLinks(sys.argv[2], sys.argv[3], [0, 1, 2, 3])
-    print("ready", flush=True)
-    append_in_place(sys.argv[1], [mock_analysis_content(n_times=100)], links)
-    print("done", flush=True)
+    while line := sys.stdin.readline():
+        if line.strip() == "reap":
+            print("exited", os.waitpid(pid, 0)[1], flush=True)
+            continue
+        pid = os.fork()
+        if pid == 0:
+            print("ready", os.getpid(), flush=True)
+            append_in_place(sys.argv[1], [mock_analysis_content(n_times=100)], links)
+            print("done", flush=True)
+            os._exit(0)
     """
 )
+
+
+class _Appender:
+    """The APPENDER process: one append per call of :meth:`start`, its child's pid returned."""
+
+    def __init__(self, target: Path, links: InputLinks) -> None:
+        command = [sys.executable, "-c", APPENDER, str(target), links.series_object_id, links.roi_table_object_id]
+        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def _say(self, word: str) -> None:
+        self.proc.stdin.write(word + "\n")
+        self.proc.stdin.flush()
+
+    def start(self) -> int:
+        self._say("append")
+        word, pid = self.proc.stdout.readline().split()
+        assert word == "ready"
+        return int(pid)
+
+    def exited(self) -> int:
+        """Wait until the append's child is gone and reaped; its wait status (0: finished normally)."""
+        self._say("reap")
+        while not (line := self.proc.stdout.readline()).startswith("exited"):
+            assert line, "the appender stopped"
+        return int(line.split()[1])
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait()
 
 
 def test_in_place_survives_sigkill_at_random_moments(tmp_path):
@@ -190,30 +229,20 @@ def test_in_place_survives_sigkill_at_random_moments(tmp_path):
     original_digest = _digest(original)
     target = tmp_path / "target.nwb"
     rng = random.Random(1234)
+    appender = _Appender(target, links)  # imports once; each append runs in a process forked from it
     # how long an append takes once the process is ready
     target.write_bytes(original.read_bytes())
-    proc = subprocess.Popen(
-        [sys.executable, "-c", APPENDER, str(target), links.series_object_id, links.roi_table_object_id],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout.readline().strip() == "ready"
+    appender.start()
     t0 = time.perf_counter()
-    proc.wait()
+    assert appender.exited() == 0
     duration = time.perf_counter() - t0
-    assert proc.returncode == 0
     outcomes = {"original": 0, "complete": 0}
     for _ in range(20):
         target.write_bytes(original.read_bytes())
-        proc = subprocess.Popen(
-            [sys.executable, "-c", APPENDER, str(target), links.series_object_id, links.roi_table_object_id],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert proc.stdout.readline().strip() == "ready"
+        pid = appender.start()
         time.sleep(rng.uniform(0, duration * 1.1))
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+        os.kill(pid, signal.SIGKILL)  # running or finished, the child is not reaped before exited()
+        appender.exited()
         for leftover in tmp_path.glob(".*.tmp.nwb"):  # a killed writer may leave its temporary file, never the target
             leftover.unlink()
         if _digest(target) == original_digest:
@@ -221,5 +250,6 @@ def test_in_place_survives_sigkill_at_random_moments(tmp_path):
         else:
             _check_result(target, ["causal_emergence_awake"])
             outcomes["complete"] += 1
+    appender.close()
     assert sum(outcomes.values()) == 20
     assert outcomes["original"] > 0  # the kills did land mid-write

@@ -1,0 +1,134 @@
+"""What every benchmark script records about its run, and the tables it prints and stores.
+
+A benchmark's JSON file (``--json PATH``) holds how it was made (``command``, ``commit``,
+``machine``, ``wall_seconds``) beside what it measured: ``tables``, each a title, column names and
+rows of cells exactly as the printed Markdown table shows them, and optionally ``records`` (the
+raw values). ``render_results.py`` builds ``RESULTS.md`` from these files.
+
+    from benchrun import Run, Table
+    run = Run("measures")                 # at the start: the command and the code it imported
+    table = Table("IPW weights", ["q", "seconds"])
+    table.add(1, f"{0.049:.3f}")
+    print(table.markdown())
+    run.write(args.json, [table], records=rows)
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def commit() -> str:
+    """The checked-out commit, with ``+dirty`` when the working tree differs from it."""
+    run = functools.partial(subprocess.run, cwd=REPO, capture_output=True, text=True, check=False)
+    head = run(["git", "rev-parse", "--short", "HEAD"]).stdout.strip() or "unknown"
+    return head + ("+dirty" if run(["git", "status", "--porcelain", "--untracked-files=no"]).stdout.strip() else "")
+
+
+def machine() -> dict:
+    """The machine as a run sees it: platform, CPU count and load average (1, 5, 15 min) now."""
+    return {"platform": platform.platform(), "cpus": os.cpu_count(), "loadavg": list(os.getloadavg())}
+
+
+def command() -> str:
+    """The command line of this process as a user would type it again (``python`` + script + arguments)."""
+    return " ".join(["python", *sys.argv])
+
+
+def cell(value: object) -> object:
+    """A table cell as stored: a number when its shortest text is the text shown, else that text."""
+    if isinstance(value, bool) or not isinstance(value, str):
+        return value
+    for kind in (int, float):
+        try:
+            number = kind(value)
+        except ValueError:
+            continue
+        if str(number) == value:
+            return number
+    return value
+
+
+@dataclass
+class Table:
+    """A Markdown table: a title, column names and rows of cells as shown (see :func:`cell`)."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[object]] = field(default_factory=list)
+
+    def add(self, *cells: object) -> None:
+        """Append one row (one cell per column)."""
+        if len(cells) != len(self.columns):
+            raise ValueError(f"{len(cells)} cells for {len(self.columns)} columns")
+        self.rows.append([cell(c) for c in cells])
+
+    def markdown(self) -> str:
+        """The table as Markdown (no title)."""
+        lines = [_row(self.columns), "|" + "---|" * len(self.columns)]
+        return "\n".join(lines + [_row(r) for r in self.rows])
+
+    def to_dict(self) -> dict:
+        """The table as stored in a JSON file."""
+        return {"title": self.title, "columns": self.columns, "rows": self.rows}
+
+    @classmethod
+    def from_dict(cls, doc: dict) -> Table:
+        """The table stored by :meth:`to_dict`."""
+        return cls(doc.get("title", ""), list(doc["columns"]), [list(r) for r in doc["rows"]])
+
+
+def dumps(doc: object, indent: str = "") -> str:
+    """JSON text of ``doc``, indented, with each list of one-line values on one line (a table row)."""
+    inner = indent + " "
+    if isinstance(doc, dict) and doc:
+        items = [f"{inner}{json.dumps(str(k))}: {dumps(v, inner)}" for k, v in doc.items()]
+        return "{\n" + ",\n".join(items) + "\n" + indent + "}"
+    if isinstance(doc, list | tuple) and any(isinstance(v, dict | list | tuple) or "\n" in str(v) for v in doc):
+        return "[\n" + ",\n".join(inner + dumps(v, inner) for v in doc) + "\n" + indent + "]"
+    return json.dumps(doc, ensure_ascii=False, default=_plain)
+
+
+def _plain(value: object) -> object:
+    """A NumPy array or scalar (or another number type) as plain JSON."""
+    return value.tolist() if hasattr(value, "tolist") else float(value)
+
+
+def _row(cells: list[object]) -> str:
+    return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+
+class Run:
+    """One benchmark run: its command and commit read at the start, its machine and wall time at each write."""
+
+    def __init__(self, benchmark: str) -> None:
+        self.benchmark = benchmark
+        self.command = command()
+        self.commit = commit()  # the code this run imported, not HEAD at a later write
+        self.started = time.time()
+
+    def write(self, path: Path | None, tables: list[Table], **fields: object) -> None:
+        """Write the run's JSON file (nothing when ``path`` is None); call again to update it."""
+        if path is None:
+            return
+        doc = {
+            "benchmark": self.benchmark,
+            "command": self.command,
+            "commit": self.commit,
+            "machine": machine(),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(self.started)),
+            "wall_seconds": round(time.time() - self.started, 1),
+            "tables": [t.to_dict() for t in tables],
+            **fields,
+        }
+        path.write_text(dumps(doc) + "\n")
