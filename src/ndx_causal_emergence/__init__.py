@@ -15,6 +15,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 from .nwb.types import (  # noqa: E402  (the namespace must be loaded first, in nwb.types)
     NAMESPACE,
     AnalysisProvenance,
+    AppliedModelAnalysis,
     AttributionTable,
     CausalEmergenceAnalysis,
     ConditionComparisonTable,
@@ -55,6 +56,7 @@ __all__ = [
     "read_results",
     "run_batch",
     "AnalysisProvenance",
+    "AppliedModelAnalysis",
     "AttributionTable",
     "CausalEmergenceAnalysis",
     "ConditionComparisonTable",

@@ -278,6 +278,7 @@ class _NISEstimator:
         self.latent_half_range_ = [h for _, h in affines]
         self.latent_axes_ = [principal_axes(lat) for lat in latents]
         self.observed_model_, self.observed_axes_ = None, None
+        self.preprocessing_ = None  # the pipeline sets the channel selection and scaling of the raw frames
         if p["observed_reference"]:
             self.observed_model_ = fit_observed_map(
                 train_data, cfg, hidden_width=p["dynamics_width"], n_hidden=p["dynamics_depth"]
@@ -766,6 +767,10 @@ class MultiscaleNISPlus(_NISEstimator):
         Observed-space micro reference.
     observed_axes_ : np.ndarray or None
         Principal axes of the training frames, along which the observed reference is measured.
+    preprocessing_ : Preprocessing or None
+        The channel selection and scaling that made ``X`` from a recording's raw frames
+        (:class:`~ndx_causal_emergence.data.prepare.Preprocessing`), stored with the model; set by
+        the pipeline, ``None`` for a model fitted on arrays.
     device_ : str
         Device the model was trained on.
     train_seconds_ : float

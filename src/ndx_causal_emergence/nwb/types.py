@@ -63,6 +63,7 @@ FixedPointTable = get_class("FixedPointTable", NAMESPACE)
 AttributionTable = get_class("AttributionTable", NAMESPACE)
 AnalysisProvenance = get_class("AnalysisProvenance", NAMESPACE)
 CausalEmergenceAnalysis = get_class("CausalEmergenceAnalysis", NAMESPACE)
+AppliedModelAnalysis = get_class("AppliedModelAnalysis", NAMESPACE)
 
 _GeneratedMacroVariableSeries = get_class("MacroVariableSeries", NAMESPACE)
 _GeneratedLearnedDynamicsModel = get_class("LearnedDynamicsModel", NAMESPACE)
@@ -135,14 +136,16 @@ class LearnedDynamicsModel(_GeneratedLearnedDynamicsModel):
         """Build from ``{parameter name: array or tensor}``; other arguments as the constructor's.
 
         Zero-dimensional tensors are stored with shape ``(1,)``; the architecture records the
-        original shapes so :meth:`state_dict` restores them.
+        original shapes so :meth:`state_dict` restores them. Float64 values (fitted statistics)
+        are stored as float64, everything else as float32.
         """
         arch = json.loads(popargs("architecture", kwargs) if "architecture" in kwargs else "{}")
         params, shapes = [], {}
         for key, value in state.items():
             if "/" in key:
                 raise ValueError(f"parameter name {key!r} contains '/', which HDF5 cannot store as a name.")
-            array = np.asarray(value.detach().cpu().numpy() if hasattr(value, "detach") else value, dtype=np.float32)
+            array = np.asarray(value.detach().cpu().numpy() if hasattr(value, "detach") else value)
+            array = array.astype(np.float64 if array.dtype == np.float64 else np.float32, copy=False)
             shapes[key] = list(array.shape)
             params.append(ModelParameter(name=key, data=array.reshape(-1) if array.ndim == 0 else array))
         arch["tensor_shapes"] = shapes
@@ -154,11 +157,12 @@ class LearnedDynamicsModel(_GeneratedLearnedDynamicsModel):
         return json.loads(self.architecture)
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """The parameters as ``{name: numpy array}``, with their original shapes."""
+        """The parameters as ``{name: numpy array}``, with their original shapes (float64 where stored so)."""
         shapes = self.architecture_dict.get("tensor_shapes", {})
         out = {}
         for name, param in self.model_parameters.items():
-            array = np.asarray(param.data[()], dtype=np.float32)
+            array = np.asarray(param.data[()])
+            array = array.astype(np.float64 if array.dtype == np.float64 else np.float32, copy=False)
             out[name] = array.reshape(shapes[name]) if name in shapes else array
         return out
 
@@ -166,6 +170,7 @@ class LearnedDynamicsModel(_GeneratedLearnedDynamicsModel):
 __all__ = [
     "NAMESPACE",
     "AnalysisProvenance",
+    "AppliedModelAnalysis",
     "AttributionTable",
     "CausalEmergenceAnalysis",
     "ConditionComparisonTable",
