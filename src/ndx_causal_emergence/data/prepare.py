@@ -195,8 +195,8 @@ class Preprocessing:
             i = int(differ[0])
             raise ChannelMismatchError(
                 f"ROI id mismatch: {differ.size} of {n_channels} channels of {where} have other ids than the "
-                f"model's (first at position {i}: {theirs[i]!r}, model {ours[i]!r}); apply it to a recording of "
-                "the same ROIs or units, in the same order"
+                f"model's (first at position {i}: {_plain(theirs[i])!r}, model {_plain(ours[i])!r}); apply it to a "
+                "recording of the same ROIs or units, in the same order"
             )
 
     def to_state(self) -> tuple[dict[str, object], dict[str, np.ndarray]]:
