@@ -80,7 +80,7 @@ def transform_source(
         with phase("read"):
             recording = read_recording(opened, series=path, bin_width=result.parameters.get("bin_width", 0.1))
     with phase("macro variables"):
-        per_scale = model.encode(preprocessing.apply(recording.data))
+        per_scale = model.encode(preprocessing.apply(recording.data), precision="float64")
     return AppliedMacroVariables(
         macro_variables=macro_variable_arrays(per_scale, recording.timestamps),
         source=recording.source,

@@ -134,7 +134,11 @@ def _surrogate_p_values(config: AnalysisConfig, prepared: Any, observed: pd.Data
 
 
 def _macro_variables(model: Any, prepared: Any) -> list[Any]:
-    """Encode every frame used (train, validation, test) in time order; one DataArray per scale."""
+    """Encode every frame used (train, validation, test) in time order; one DataArray per scale.
+
+    The encoders run in float64, so that each frame's values do not depend on its block (see
+    ``MultiscaleNISPlus.encode``): a model applied to the raw frames of the series gives them again.
+    """
     from ..runtime.progress import phase
 
     blocks = list(
@@ -149,7 +153,7 @@ def _macro_variables(model: Any, prepared: Any) -> list[Any]:
     times = []
     with phase("macro variables", total=len(blocks), unit="block") as bar:
         for data, stamps in blocks:
-            for k, values in enumerate(model.encode(data)):
+            for k, values in enumerate(model.encode(data, precision="float64")):
                 if len(per_scale) <= k:
                     per_scale.append([])
                 per_scale[k].append(values)
