@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ..data.prepare import Preprocessing
+from ..errors import InputError
 from .dynamics import ResidualMLP
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -86,6 +87,11 @@ def restore(est: Any, arch: dict[str, Any], tensors: dict[str, Any], module: Mul
         est.preprocessing_ = Preprocessing.from_state(
             arch["preprocessing"], {k: v.numpy() for k, v in _prefixed(t, "preprocessing.").items()}
         )
+        if est.preprocessing_.n_features != est.n_features_in_:
+            raise InputError(
+                f"the stored preprocessing keeps {est.preprocessing_.n_features} channels but the model reads "
+                f"{est.n_features_in_}; the file is damaged"
+            )
     est.observed_model_ = None
     if arch.get("observed_reference"):
         p = est._resolved()

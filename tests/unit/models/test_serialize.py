@@ -98,6 +98,13 @@ def test_stored_preprocessing_is_checked(fitted) -> None:
     for f, a in bad:
         with pytest.raises(InputError, match="stored preprocessing"):
             Preprocessing.from_state(f, a)
+    model, _ = fitted
+    arch, tensors = model.to_state()
+    arch["preprocessing"] = {**fields, "kept_channels": [0, 1, 3, 4, 5]}
+    fewer = {**tensors, "preprocessing.center": tensors["preprocessing.center"][:5],
+             "preprocessing.scale": tensors["preprocessing.scale"][:5]}  # fmt: skip
+    with pytest.raises(InputError, match="keeps 5 channels but the model reads 6"):
+        MultiscaleNISPlus.from_state(arch, fewer)
 
 
 def test_channel_check_names_the_mismatch(fitted) -> None:
