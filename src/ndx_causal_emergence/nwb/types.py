@@ -114,6 +114,12 @@ class MacroVariableSeries(_GeneratedMacroVariableSeries):
         )
 
 
+def _as_stored(value: Any) -> np.ndarray:
+    """``value`` as a ``ModelParameter`` holds it: float64 if it is float64 (fitted statistics), else float32."""
+    array = np.asarray(value)
+    return array.astype(np.float64 if array.dtype == np.float64 else np.float32, copy=False)
+
+
 @register_class("LearnedDynamicsModel", NAMESPACE)
 class LearnedDynamicsModel(_GeneratedLearnedDynamicsModel):
     """A learned model stored as data: JSON architecture plus one dataset per tensor.
@@ -144,8 +150,7 @@ class LearnedDynamicsModel(_GeneratedLearnedDynamicsModel):
         for key, value in state.items():
             if "/" in key:
                 raise ValueError(f"parameter name {key!r} contains '/', which HDF5 cannot store as a name.")
-            array = np.asarray(value.detach().cpu().numpy() if hasattr(value, "detach") else value)
-            array = array.astype(np.float64 if array.dtype == np.float64 else np.float32, copy=False)
+            array = _as_stored(value.detach().cpu().numpy() if hasattr(value, "detach") else value)
             shapes[key] = list(array.shape)
             params.append(ModelParameter(name=key, data=array.reshape(-1) if array.ndim == 0 else array))
         arch["tensor_shapes"] = shapes
@@ -161,8 +166,7 @@ class LearnedDynamicsModel(_GeneratedLearnedDynamicsModel):
         shapes = self.architecture_dict.get("tensor_shapes", {})
         out = {}
         for name, param in self.model_parameters.items():
-            array = np.asarray(param.data[()])
-            array = array.astype(np.float64 if array.dtype == np.float64 else np.float32, copy=False)
+            array = _as_stored(param.data[()])
             out[name] = array.reshape(shapes[name]) if name in shapes else array
         return out
 
