@@ -145,6 +145,7 @@ def test_apply_writes_macro_variables_pynapple_reads_without_the_package(fitted,
     applied = tmp_path / "later_applied.nwb"
     result = _invoke("apply", out, other, "--analysis", ANALYSIS, "--out", applied)
     assert result.exit_code == 0, result.output
+    assert "read:" in result.output  # the phase a mismatch never reaches
     assert validate(path=str(applied)) == []
     proc = subprocess.run([sys.executable, "-c", READER, str(applied), f"{ANALYSIS}_applied"], capture_output=True,
                           text=True)  # fmt: skip
