@@ -15,6 +15,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 from .nwb.types import (  # noqa: E402  (the namespace must be loaded first, in nwb.types)
     NAMESPACE,
     AnalysisProvenance,
+    AppliedModelAnalysis,
     AttributionTable,
     CausalEmergenceAnalysis,
     ConditionComparisonTable,
@@ -28,6 +29,7 @@ from .nwb.types import (  # noqa: E402  (the namespace must be loaded first, in 
 # the analysis API resolves lazily, so that importing the package never loads torch
 _LAZY = {
     "analyze": "ndx_causal_emergence.pipeline.run",
+    "apply_model": "ndx_causal_emergence.pipeline.apply",
     "read_results": "ndx_causal_emergence.pipeline.results",
     "AnalysisConfig": "ndx_causal_emergence.pipeline.config",
     "MultiscaleNISPlus": "ndx_causal_emergence.models",
@@ -52,9 +54,11 @@ __all__ = [
     "NIS",
     "NISPlus",
     "analyze",
+    "apply_model",
     "read_results",
     "run_batch",
     "AnalysisProvenance",
+    "AppliedModelAnalysis",
     "AttributionTable",
     "CausalEmergenceAnalysis",
     "ConditionComparisonTable",

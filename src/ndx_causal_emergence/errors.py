@@ -38,6 +38,11 @@ class DataError(InputError):
     """The data cannot be analysed: all NaN, constant, too few frames for the model."""
 
 
+class ChannelMismatchError(InputError):
+    """A stored model is applied to a recording whose channels (count, ROI or unit ids) are not the ones it was
+    fitted on."""
+
+
 class MemoryBudgetError(InputError):
     """An input or a parameter would need more memory than the budget (``--max-memory``) allows."""
 

@@ -118,7 +118,9 @@ def model_parameter() -> NWBDatasetSpec:
         neurodata_type_inc="NWBData",
         doc=(
             "One parameter tensor of a learned model, named by its key in the model's state "
-            "dictionary. Zero-dimensional tensors are stored with shape (1,)."
+            "dictionary. Zero-dimensional tensors are stored with shape (1,). Float32, except "
+            "statistics fitted in float64 (centres, scales, axes, variances, the preprocessing), "
+            "stored as float64 so that a rebuilt model reproduces the fitted one exactly."
         ),
         dtype="float32",
         dims=[["d0"], ["d0", "d1"], ["d0", "d1", "d2"], ["d0", "d1", "d2", "d3"]],
@@ -331,6 +333,11 @@ def analysis_provenance() -> NWBGroupSpec:
             "file read) or 'not verified' (a streamed asset: the archive's digest as the archive gives it; each "
             "streamed block is checked against a SHA-256 recorded when it was fetched, the whole file is not)."
         ),
+        "model_file": "AppliedModelAnalysis: name (or URL) of the file holding the learned model applied.",
+        "model_digest": "AppliedModelAnalysis: 'sha256:<hex>' of model_file.",
+        "model_analysis": "AppliedModelAnalysis: name of the CausalEmergenceAnalysis holding the model.",
+        "model_name": "AppliedModelAnalysis: name of the LearnedDynamicsModel applied.",
+        "model_object_id": "AppliedModelAnalysis: object_id of the LearnedDynamicsModel applied.",
     }
     attrs = [_text(k, v) for k, v in req.items()] + [_text(k, v, required=False) for k, v in opt.items()]
     return NWBGroupSpec(
@@ -402,6 +409,27 @@ def causal_emergence_analysis() -> NWBGroupSpec:
     )
 
 
+def applied_model_analysis() -> NWBGroupSpec:
+    return NWBGroupSpec(
+        neurodata_type_def="AppliedModelAnalysis",
+        neurodata_type_inc="NWBDataInterface",
+        doc=(
+            "Macro variables of a recording under a learned model fitted on another recording or "
+            "condition (not refitted): the raw frames mapped through the model's stored "
+            "preprocessing and encoders. The provenance names the file, analysis and model applied."
+        ),
+        attributes=[_text("model_condition", "Condition label the applied model was fitted on (e.g. 'awake').")],
+        groups=[
+            NWBGroupSpec(neurodata_type_inc="MacroVariableSeries", doc="Macro variables, one per scale.", quantity="*"),
+            NWBGroupSpec(
+                neurodata_type_inc="AnalysisProvenance",
+                doc="Provenance, with the model applied (model_file, model_analysis, model_name).",
+                quantity=1,
+            ),
+        ],
+    )
+
+
 def main() -> None:
     """Write ``spec/ndx-causal-emergence.{namespace,extensions}.yaml``."""
     ns_builder = NWBNamespaceBuilder(
@@ -430,6 +458,7 @@ def main() -> None:
         attribution_table(),
         analysis_provenance(),
         causal_emergence_analysis(),
+        applied_model_analysis(),
     ]
     output_dir = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "spec"))
     export_spec(ns_builder, new_types, output_dir)

@@ -60,14 +60,13 @@ def test_download_scratch_is_a_fresh_file(fitted, tmp_path):
     (tmp_path / ".streamed.download.tmp.nwb").symlink_to(victim)
     with DandiStandIn() as server:
         url = server.blob_url(server.add_asset("000123", "sub-1/in.nwb", source))
-        streamed = dataclasses.replace(
-            results, source=dataclasses.replace(results.source, kind="url", url=url, location=url)
-        )
+        streamed = dataclasses.replace(results.source, kind="url", url=url, location=url)
         contents = [r.content(results.config.to_json()) for r in results.conditions.values()]
         from ndx_causal_emergence.nwb.write import InputLinks
+        from ndx_causal_emergence.pipeline.results import _write_from_download
 
         links = InputLinks(results.series_object_id, results.roi_table_object_id, results.roi_indices)
-        streamed._write_from_download(out, contents, links, overwrite=False)
+        _write_from_download(streamed, out, contents, links, overwrite=False)
     assert victim.read_text() == "keep me"
     assert set(read_results(out, load_models=False)) == {r.analysis_name for r in results.conditions.values()}
 

@@ -130,6 +130,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool, debug: bool) -> None:
       causal-emergence list  FILE_OR_ASSET        what can be analysed
       causal-emergence run   FILE_OR_ASSET --out results.nwb
       causal-emergence report results.nwb [--json] [--plots DIR]
+      causal-emergence apply results.nwb OTHER --analysis NAME --out other_applied.nwb
       causal-emergence demo                      the whole job on bundled real data
 
     Sources are local NWB files, http(s) URLs, or DANDI references such as
@@ -141,12 +142,13 @@ def cli(ctx: click.Context, verbose: int, quiet: bool, debug: bool) -> None:
 
 
 def _register() -> None:
+    from .cmd_apply import apply
     from .cmd_demo import demo
     from .cmd_list import list_
     from .cmd_report import report
     from .cmd_run import run
 
-    for command in (run, report, list_, demo):
+    for command in (run, report, list_, apply, demo):
         cli.add_command(command)
 
 

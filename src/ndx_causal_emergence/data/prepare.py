@@ -29,11 +29,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ConditionError, DataError
+from ..errors import ChannelMismatchError, ConditionError, DataError, InputError
 from .recording import Recording
 from .split import chronological_split, nan_free_runs
 
-__all__ = ["BLOCKS", "MIN_CYCLE_FRAMES", "PreparedData", "prepare"]
+__all__ = ["BLOCKS", "MIN_CYCLE_FRAMES", "PreparedData", "Preprocessing", "prepare"]
 
 BLOCKS = ("train", "validation", "test")
 
@@ -71,6 +71,8 @@ class PreparedData:
         Number of channels of the recording (``transform`` accepts that width or ``n_kept``).
     cycles : int
         Number of train/validation/test cycles the frames were cut into.
+    source_channel_ids : ndarray of shape (n_source_channels,), or None
+        Ids of all the recording's channels where they come from an ROI or unit table.
     """
 
     train: list[np.ndarray]
@@ -88,6 +90,7 @@ class PreparedData:
     intervals: np.ndarray
     n_source_channels: int
     cycles: int = 1
+    source_channel_ids: np.ndarray | None = None
 
     @property
     def n_features(self) -> int:
@@ -98,8 +101,58 @@ class PreparedData:
         """Frames in ``block`` ("train", "validation" or "test")."""
         return int(sum(len(s) for s in getattr(self, block)))
 
+    @property
+    def preprocessing(self) -> Preprocessing:
+        """The channel selection and scaling fitted here, to apply to other frames (and store with a model)."""
+        return Preprocessing(
+            kept_channels=self.kept_channels,
+            center=self.center,
+            scale=self.scale,
+            global_scale=self.global_scale,
+            n_source_channels=self.n_source_channels,
+            source_channel_ids=self.source_channel_ids,
+        )
+
     def transform(self, X: np.ndarray) -> np.ndarray:
-        """Apply the same channel selection and scaling to new data.
+        """Apply the same channel selection and scaling to new data (see :meth:`Preprocessing.apply`)."""
+        return self.preprocessing.apply(X)
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    r"""The channel selection and scaling that turn a recording's raw frames into a model's input.
+
+    :math:`\tilde x_{t,i} = (x_{t,k_i} - \mu_i) / (\sigma_i s)` for the kept channels :math:`k_i`,
+    with the statistics of the training block (float64, as fitted; see :func:`prepare`).
+
+    Attributes
+    ----------
+    kept_channels : ndarray of shape (n_kept,) of int
+        Positions of the kept channels among the recording's channels.
+    center, scale : ndarray of shape (n_kept,) of float64
+        Training-block mean and standard deviation of each kept channel.
+    global_scale : float
+        The robust scale s applied after the z-score.
+    n_source_channels : int
+        Number of channels of the recording.
+    source_channel_ids : ndarray of shape (n_source_channels,), or None
+        Ids of the recording's channels in its ROI or unit table (None: plain columns, no table).
+    """
+
+    kept_channels: np.ndarray
+    center: np.ndarray
+    scale: np.ndarray
+    global_scale: float
+    n_source_channels: int
+    source_channel_ids: np.ndarray | None = None
+
+    @property
+    def n_features(self) -> int:
+        """Number of kept channels (the model's input width)."""
+        return int(np.size(self.kept_channels))
+
+    def apply(self, X: np.ndarray) -> np.ndarray:
+        """The kept channels of ``X``, centred and scaled.
 
         Parameters
         ----------
@@ -108,6 +161,7 @@ class PreparedData:
         Returns
         -------
         ndarray of shape (n_frames, n_kept) of float32
+            NaN where ``X`` is NaN.
         """
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2:
@@ -119,7 +173,78 @@ class PreparedData:
                 f"X has {X.shape[1]} channels; expected {self.n_source_channels} (recording) or "
                 f"{self.n_features} (kept)"
             )
+        # the same operations, in the same order, as prepare(): bit-identical on the frames it scaled
         return ((X - self.center) / (self.scale * self.global_scale)).astype(np.float32)
+
+    def check_channels(self, n_channels: int, channel_ids: np.ndarray | None, *, where: str) -> None:
+        """Raise :class:`ChannelMismatchError` unless a recording's channels are those this was fitted on.
+
+        The count must match; the ids too where both have ids from an ROI or unit table.
+        ``where`` names the recording in the message.
+        """
+        if n_channels != self.n_source_channels:
+            raise ChannelMismatchError(
+                f"channel count mismatch: {where} has {n_channels} channels but the model was fitted on "
+                f"{self.n_source_channels}; apply it to a recording of the same ROIs or units"
+            )
+        if channel_ids is None or self.source_channel_ids is None:
+            return
+        ours, theirs = np.asarray(self.source_channel_ids), np.asarray(channel_ids)
+        differ = np.flatnonzero(ours.astype(str) != theirs.astype(str))
+        if differ.size:
+            i = int(differ[0])
+            raise ChannelMismatchError(
+                f"ROI id mismatch: {differ.size} of {n_channels} channels of {where} have other ids than the "
+                f"model's (first at position {i}: {_plain(theirs[i])!r}, model {_plain(ours[i])!r}); apply it to a "
+                "recording of the same ROIs or units, in the same order"
+            )
+
+    def to_state(self) -> tuple[dict[str, object], dict[str, np.ndarray]]:
+        """``(JSON-able fields, float64 arrays)``: what a stored model keeps of this preprocessing."""
+        ids = None if self.source_channel_ids is None else np.asarray(self.source_channel_ids).tolist()
+        fields = {
+            "kept_channels": np.asarray(self.kept_channels, dtype=np.int64).tolist(),
+            "global_scale": float(self.global_scale),
+            "n_source_channels": int(self.n_source_channels),
+            "source_channel_ids": ids,
+        }
+        return fields, {"center": np.asarray(self.center, np.float64), "scale": np.asarray(self.scale, np.float64)}
+
+    @classmethod
+    def from_state(cls, fields: object, arrays: dict[str, np.ndarray]) -> Preprocessing:
+        """Rebuild from :meth:`to_state` output, checking that the fields are consistent (they come from a file).
+
+        Raises
+        ------
+        InputError
+            Missing or malformed fields, positions outside the recording, or non-positive scales.
+        """
+        if not isinstance(fields, dict) or not {"center", "scale"} <= set(arrays):
+            raise InputError("the stored preprocessing lacks fields: it needs kept_channels, center, scale and more")
+        try:
+            n_source = int(fields["n_source_channels"])
+            kept = np.asarray(fields["kept_channels"], dtype=np.int64).reshape(-1)
+            global_scale = float(fields["global_scale"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise InputError(f"the stored preprocessing is malformed: {type(err).__name__}: {err}") from None
+        center = np.asarray(arrays["center"], dtype=np.float64).reshape(-1)
+        scale = np.asarray(arrays["scale"], dtype=np.float64).reshape(-1)
+        ids = fields.get("source_channel_ids")
+        ids = None if ids is None else np.asarray(ids)
+        problems = [
+            not center.size == scale.size == kept.size,
+            not (kept.size and 0 <= kept.min() and kept.max() < n_source),
+            np.unique(kept).size != kept.size,
+            not (np.isfinite(global_scale) and global_scale > 0),
+            not (np.isfinite(scale).all() and (scale > 0).all() and np.isfinite(center).all()),
+            ids is not None and ids.shape != (n_source,),
+        ]
+        if any(problems):
+            raise InputError(
+                f"the stored preprocessing is inconsistent ({kept.size} kept channels of {n_source}, "
+                f"{center.size} centres, {scale.size} scales, global scale {global_scale}); the file is damaged"
+            )
+        return cls(kept, center, scale, global_scale, n_source, ids)
 
 
 def _plain(value: object) -> object:
@@ -253,4 +378,5 @@ def prepare(
         intervals=intervals,
         n_source_channels=recording.n_channels,
         cycles=cycles,
+        source_channel_ids=ids if recording.roi_table_path is not None else None,
     )

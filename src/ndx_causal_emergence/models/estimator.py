@@ -314,6 +314,7 @@ class _NISEstimator:
         self.latent_half_range_ = [h for _, h in affines]
         self.latent_axes_ = [principal_axes(lat) for lat in latents]
         self.observed_model_, self.observed_axes_ = None, None
+        self.preprocessing_ = None  # the pipeline sets the channel selection and scaling of the raw frames
         if p["observed_reference"]:
             self.observed_model_ = fit_observed_map(
                 train_data, cfg, hidden_width=p["dynamics_width"], n_hidden=p["dynamics_depth"]
@@ -372,10 +373,15 @@ class _NISEstimator:
         return frames, labels
 
     @torch.no_grad()
-    def _encode_raw(self, frames: np.ndarray, upto: int | None = None) -> list[np.ndarray]:
-        """Raw latents per scale of finite frames, float64."""
-        x = torch.as_tensor(np.asarray(frames, dtype=np.float32))
-        parts = [self.model_.encode(x[i : i + _CHUNK], upto=upto) for i in range(0, len(x), _CHUNK)]
+    def _encode_raw(
+        self, frames: np.ndarray, upto: int | None = None, *, precision: str = "float32"
+    ) -> list[np.ndarray]:
+        """Raw latents per scale of finite frames, float64 (encoders evaluated in ``precision``)."""
+        if precision not in ("float32", "float64"):
+            raise InputError(f"precision must be 'float32' or 'float64', got {precision!r}.")
+        module = self.model_ if precision == "float32" else copy.deepcopy(self.model_).double()
+        x = torch.as_tensor(np.asarray(frames, dtype=precision))
+        parts = [module.encode(x[i : i + _CHUNK], upto=upto) for i in range(0, len(x), _CHUNK)]
         n = len(parts[0]) if parts else 0
         return [torch.cat([q[k] for q in parts]).double().numpy() for k in range(n)]
 
@@ -391,13 +397,19 @@ class _NISEstimator:
             raise InputError(f"scale must index the ladder {self.scales_} (0..{len(self.scales_) - 1}), got {scale}.")
         return scale % len(self.scales_)
 
-    def encode(self, X: Any) -> list[np.ndarray]:
-        """Latents of every scale in normalised coordinates (§3.0), ``(n_frames, d_k)`` each (NaN for missing rows)."""
+    def encode(self, X: Any, *, precision: str = "float32") -> list[np.ndarray]:
+        """Latents of every scale in normalised coordinates (§3.0), ``(n_frames, d_k)`` each (NaN for missing rows).
+
+        ``precision="float64"`` evaluates the encoders in float64: the same function without float32
+        round-off, so a frame's latents do not depend on which other frames share its batch (float32
+        matrix products sum in an order that depends on the batch's shape, ~1e-7). The pipeline's
+        macro variables are encoded so.
+        """
         self._check_fitted()
         frames, _ = self._frames(X)
         ok = np.isfinite(frames).all(axis=1)
         out = []
-        for k, lat in enumerate(self._encode_raw(frames[ok])):
+        for k, lat in enumerate(self._encode_raw(frames[ok], precision=precision)):
             full = np.full((len(frames), lat.shape[1]), np.nan)
             full[ok] = (lat - self.latent_center_[k]) / self.latent_half_range_[k]
             out.append(full)
@@ -816,6 +828,10 @@ class MultiscaleNISPlus(_NISEstimator):
         Observed-space micro reference.
     observed_axes_ : np.ndarray or None
         Principal axes of the training frames, along which the observed reference is measured.
+    preprocessing_ : Preprocessing or None
+        The channel selection and scaling that made ``X`` from a recording's raw frames
+        (:class:`~ndx_causal_emergence.data.prepare.Preprocessing`), stored with the model; set by
+        the pipeline, ``None`` for a model fitted on arrays.
     device_ : str
         Device the model was trained on.
     train_seconds_ : float

@@ -1,5 +1,11 @@
 """Plain-data state of a fitted NIS estimator: JSON architecture plus named tensors (what the NWB
 ``LearnedDynamicsModel`` stores). Tensor names contain no ``/``.
+
+Fitted statistics keep their dtype (float64: feature mean, latent centres and ranges, axes,
+σ², the preprocessing's centre and scale), so a rebuilt model encodes bit for bit as the
+fitted one. The preprocessing (``preprocessing_``, set by the pipeline; ``None`` for a model
+fitted on arrays) is stored under ``architecture["preprocessing"]`` and the tensors
+``preprocessing.center`` and ``preprocessing.scale``; models stored before it restore ``None``.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from ..data.prepare import Preprocessing
 from ..errors import InputError
 from .dynamics import ResidualMLP
 
@@ -38,6 +45,9 @@ def state_of(est: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         "params_resolved": True,  # params are the values the fit used (a preset no longer overrides them)
         "format_version": STATE_FORMAT_VERSION,
     }  # fmt: skip
+    preprocessing = getattr(est, "preprocessing_", None)
+    if preprocessing is not None:
+        arch["preprocessing"], arrays = preprocessing.to_state()
     json.dumps(arch)  # fail here, not in the writer, if something is not JSON-able
     tensors = {f"model.{k}": v.detach().clone() for k, v in est.model_.state_dict().items()}
     tensors["feature_mean"] = torch.as_tensor(est.feature_mean_)
@@ -49,6 +59,8 @@ def state_of(est: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     if est.observed_model_ is not None:
         tensors.update({f"observed.{k}": v.detach().clone() for k, v in est.observed_model_.state_dict().items()})
         tensors["observed_axes"] = torch.as_tensor(est.observed_axes_)
+    if preprocessing is not None:
+        tensors.update({f"preprocessing.{k}": torch.as_tensor(v) for k, v in arrays.items()})
     return arch, tensors
 
 
@@ -87,6 +99,16 @@ def restore(est: Any, arch: dict[str, Any], tensors: dict[str, Any], module: Mul
     # models saved before the training-block axes (2026-12-06) are measured along their measured states' own axes
     est.latent_axes_ = [_array_or_none(t, f"latent_axes.{k}") for k in range(n_scales)]
     est.observed_axes_ = _array_or_none(t, "observed_axes")
+    est.preprocessing_ = None  # models stored before the preprocessing was stored with them
+    if "preprocessing" in arch:
+        est.preprocessing_ = Preprocessing.from_state(
+            arch["preprocessing"], {k: v.numpy() for k, v in _prefixed(t, "preprocessing.").items()}
+        )
+        if est.preprocessing_.n_features != est.n_features_in_:
+            raise InputError(
+                f"the stored preprocessing keeps {est.preprocessing_.n_features} channels but the model reads "
+                f"{est.n_features_in_}; the file is damaged"
+            )
     est.observed_model_ = None
     if arch.get("observed_reference"):
         p = est._resolved()

@@ -43,6 +43,7 @@ __all__ = [
     "list_condition_tables",
     "list_series",
     "open_nwb",
+    "read_channels",
     "read_recording",
 ]
 
@@ -516,6 +517,26 @@ def frame_labels(
             f"({len(intervals)} intervals); check the table and the time base"
         )
     return labels
+
+
+def read_channels(
+    source_or_opened: str | os.PathLike | NWBFile | OpenedNWB, *, series: str | None = None
+) -> tuple[str, int, np.ndarray | None]:
+    """``(series path, number of channels, channel ids)`` of one series, without reading its data.
+
+    The ids are those of the channels' rows in the series' ROI, electrode or unit table (as
+    :func:`read_recording` gives them); None where the channels are plain columns without a table.
+    ``series`` is chosen as :func:`read_recording` chooses it.
+    """
+    with open_nwb(source_or_opened) as opened:
+        obj = find_series(opened.nwbfile, series)
+        if isinstance(obj, Units):
+            return object_path(obj), len(obj), np.asarray(obj.id.data[:])
+        shape = _raw(obj.data).shape
+        if len(shape) < 2:
+            return object_path(obj), 1, None
+        ids, table_path, _ = _table_ids(obj, np.arange(shape[1]))
+        return object_path(obj), int(shape[1]), ids if table_path is not None else None
 
 
 def read_recording(

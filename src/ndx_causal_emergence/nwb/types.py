@@ -63,6 +63,7 @@ FixedPointTable = get_class("FixedPointTable", NAMESPACE)
 AttributionTable = get_class("AttributionTable", NAMESPACE)
 AnalysisProvenance = get_class("AnalysisProvenance", NAMESPACE)
 CausalEmergenceAnalysis = get_class("CausalEmergenceAnalysis", NAMESPACE)
+AppliedModelAnalysis = get_class("AppliedModelAnalysis", NAMESPACE)
 
 _GeneratedMacroVariableSeries = get_class("MacroVariableSeries", NAMESPACE)
 _GeneratedLearnedDynamicsModel = get_class("LearnedDynamicsModel", NAMESPACE)
@@ -113,6 +114,12 @@ class MacroVariableSeries(_GeneratedMacroVariableSeries):
         )
 
 
+def _as_stored(value: Any) -> np.ndarray:
+    """``value`` as a ``ModelParameter`` holds it: float64 if it is float64 (fitted statistics), else float32."""
+    array = np.asarray(value)
+    return array.astype(np.float64 if array.dtype == np.float64 else np.float32, copy=False)
+
+
 @register_class("LearnedDynamicsModel", NAMESPACE)
 class LearnedDynamicsModel(_GeneratedLearnedDynamicsModel):
     """A learned model stored as data: JSON architecture plus one dataset per tensor.
@@ -135,14 +142,15 @@ class LearnedDynamicsModel(_GeneratedLearnedDynamicsModel):
         """Build from ``{parameter name: array or tensor}``; other arguments as the constructor's.
 
         Zero-dimensional tensors are stored with shape ``(1,)``; the architecture records the
-        original shapes so :meth:`state_dict` restores them.
+        original shapes so :meth:`state_dict` restores them. Float64 values (fitted statistics)
+        are stored as float64, everything else as float32.
         """
         arch = json.loads(popargs("architecture", kwargs) if "architecture" in kwargs else "{}")
         params, shapes = [], {}
         for key, value in state.items():
             if "/" in key:
                 raise ValueError(f"parameter name {key!r} contains '/', which HDF5 cannot store as a name.")
-            array = np.asarray(value.detach().cpu().numpy() if hasattr(value, "detach") else value, dtype=np.float32)
+            array = _as_stored(value.detach().cpu().numpy() if hasattr(value, "detach") else value)
             shapes[key] = list(array.shape)
             params.append(ModelParameter(name=key, data=array.reshape(-1) if array.ndim == 0 else array))
         arch["tensor_shapes"] = shapes
@@ -154,11 +162,11 @@ class LearnedDynamicsModel(_GeneratedLearnedDynamicsModel):
         return json.loads(self.architecture)
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """The parameters as ``{name: numpy array}``, with their original shapes."""
+        """The parameters as ``{name: numpy array}``, with their original shapes (float64 where stored so)."""
         shapes = self.architecture_dict.get("tensor_shapes", {})
         out = {}
         for name, param in self.model_parameters.items():
-            array = np.asarray(param.data[()], dtype=np.float32)
+            array = _as_stored(param.data[()])
             out[name] = array.reshape(shapes[name]) if name in shapes else array
         return out
 
@@ -166,6 +174,7 @@ class LearnedDynamicsModel(_GeneratedLearnedDynamicsModel):
 __all__ = [
     "NAMESPACE",
     "AnalysisProvenance",
+    "AppliedModelAnalysis",
     "AttributionTable",
     "CausalEmergenceAnalysis",
     "ConditionComparisonTable",

@@ -33,6 +33,7 @@ from ..safety.locks import write_lock
 from .types import (
     NAMESPACE,
     AnalysisProvenance,
+    AppliedModelAnalysis,
     AttributionTable,
     CausalEmergenceAnalysis,
     ConditionComparisonTable,
@@ -80,6 +81,21 @@ class AnalysisContent:
     attribution: pd.DataFrame | None = None
     transitions: pd.DataFrame | None = None
     comparisons: pd.DataFrame | None = None
+
+
+@dataclass
+class AppliedContent:
+    """One ``AppliedModelAnalysis`` as plain data: the macro variables of a recording under a stored model.
+
+    ``macro_variables`` as in :class:`AnalysisContent`; ``provenance`` the fields of
+    :class:`~ndx_causal_emergence.AnalysisProvenance`, with ``model_file``, ``model_analysis``,
+    ``model_name`` (and ``model_digest``, ``model_object_id``) naming the model applied.
+    """
+
+    name: str
+    model_condition: str
+    provenance: dict[str, str]
+    macro_variables: list[tuple[int, np.ndarray, np.ndarray]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -236,10 +252,48 @@ def _module_for(nwbfile: NWBFile, series: Any) -> ProcessingModule:
     return nwbfile.create_processing_module(name=name, description=descriptions[name])
 
 
+def _analysis(content: AnalysisContent, series: Any) -> CausalEmergenceAnalysis:
+    return CausalEmergenceAnalysis(
+        name=content.name,
+        condition=content.condition,
+        method=content.method,
+        parameters=content.parameters,
+        emergent_complexity=float(content.emergent_complexity),
+        emergent_complexity_normalized=float(content.emergent_complexity_normalized),
+        intervals=np.asarray(content.intervals, dtype=np.float64).reshape(-1, 2),
+        seeds=np.asarray(content.seeds, dtype=np.int64),
+        macro_variable_series=[_macro_series(k, d, t, series) for k, d, t in content.macro_variables],
+        learned_dynamics_models=[_stored_model(m) for m in content.models],
+        emergence_table=_emergence_table(content.emergence),
+        fixed_point_table=_fixed_point_table(content.fixed_points) if content.fixed_points is not None else None,
+        condition_comparison_table=_comparison_table(content.comparisons)
+        if content.comparisons is not None and len(content.comparisons)
+        else None,
+        state_transitions=_transitions_table(content.transitions)
+        if content.transitions is not None and len(content.transitions)
+        else None,
+        analysis_provenance=AnalysisProvenance(name="provenance", **content.provenance),
+    )
+
+
+def _applied(content: AppliedContent, series: Any) -> AppliedModelAnalysis:
+    return AppliedModelAnalysis(
+        name=content.name,
+        model_condition=content.model_condition,
+        macro_variable_series=[_macro_series(k, d, t, series) for k, d, t in content.macro_variables],
+        analysis_provenance=AnalysisProvenance(name="provenance", **content.provenance),
+    )
+
+
 def add_analyses(
-    nwbfile: NWBFile, contents: Sequence[AnalysisContent], links: InputLinks, *, overwrite: bool = False
-) -> list[CausalEmergenceAnalysis]:
-    """Add one ``CausalEmergenceAnalysis`` per content to the processing module of the input's modality.
+    nwbfile: NWBFile,
+    contents: Sequence[AnalysisContent | AppliedContent],
+    links: InputLinks,
+    *,
+    overwrite: bool = False,
+) -> list[CausalEmergenceAnalysis | AppliedModelAnalysis]:
+    """Add one ``CausalEmergenceAnalysis`` (or ``AppliedModelAnalysis``) per content to the processing module of
+    the input's modality.
 
     Raises :class:`~ndx_causal_emergence.errors.OutputError` when an analysis of that name exists
     and ``overwrite`` is False (an existing object in a file cannot be replaced in place; write a new
@@ -260,29 +314,9 @@ def add_analyses(
                     "choose another name or write to a new file."
                 )
             module.data_interfaces.pop(content.name)
-        analysis = CausalEmergenceAnalysis(
-            name=content.name,
-            condition=content.condition,
-            method=content.method,
-            parameters=content.parameters,
-            emergent_complexity=float(content.emergent_complexity),
-            emergent_complexity_normalized=float(content.emergent_complexity_normalized),
-            intervals=np.asarray(content.intervals, dtype=np.float64).reshape(-1, 2),
-            seeds=np.asarray(content.seeds, dtype=np.int64),
-            macro_variable_series=[_macro_series(k, d, t, series) for k, d, t in content.macro_variables],
-            learned_dynamics_models=[_stored_model(m) for m in content.models],
-            emergence_table=_emergence_table(content.emergence),
-            fixed_point_table=_fixed_point_table(content.fixed_points) if content.fixed_points is not None else None,
-            condition_comparison_table=_comparison_table(content.comparisons)
-            if content.comparisons is not None and len(content.comparisons)
-            else None,
-            state_transitions=_transitions_table(content.transitions)
-            if content.transitions is not None and len(content.transitions)
-            else None,
-            analysis_provenance=AnalysisProvenance(name="provenance", **content.provenance),
-        )
+        analysis = _applied(content, series) if isinstance(content, AppliedContent) else _analysis(content, series)
         module.add(analysis)
-        if content.attribution is not None:
+        if getattr(content, "attribution", None) is not None:
             # set once the analysis sits in the file, so the ROI region and its table share an ancestor
             analysis.attribution_table = _attribution_table(content.attribution, roi_table, links.roi_indices)
         added.append(analysis)
@@ -371,7 +405,7 @@ def atomic_target(target: str | os.PathLike, *, copy_from: str | os.PathLike | N
 def export_with_results(
     src_io: NWBHDF5IO,
     nwbfile: NWBFile,
-    contents: Sequence[AnalysisContent],
+    contents: Sequence[AnalysisContent | AppliedContent],
     links: InputLinks,
     out_path: str | os.PathLike,
     *,
@@ -400,7 +434,7 @@ def _check_new(out_path: Path, overwrite: bool) -> None:
 def copy_with_results(
     source_path: str | os.PathLike,
     out_path: str | os.PathLike,
-    contents: Sequence[AnalysisContent],
+    contents: Sequence[AnalysisContent | AppliedContent],
     links: InputLinks,
     *,
     overwrite: bool = False,

@@ -91,13 +91,14 @@ def provenance_fields(
         if value:
             fields[key] = str(value)
     if local and Path(location).is_file():
-        fields["asset_digest"] = f"sha256:{_sha256(Path(location))}"
+        fields["asset_digest"] = f"sha256:{file_sha256(Path(location))}"
         fields["digest_verification"] = "computed"
     elif "asset_digest" in fields:
         fields["digest_verification"] = "not verified"
     return fields
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, in hex."""
     with open(path, "rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()

@@ -17,6 +17,7 @@ import pandas as pd
 from ..errors import InputError, OutputError, SourceError
 from ..nwb.write import (
     AnalysisContent,
+    AppliedContent,
     InputLinks,
     StoredModel,
     append_in_place,
@@ -56,7 +57,11 @@ class ConditionResult:
     macro_variables : list of xarray.DataArray
         One per scale, ``(time, variable)``, normalised latent coordinates.
     models : list
-        The fitted :class:`~ndx_causal_emergence.models.MultiscaleNISPlus`, one per seed.
+        The fitted :class:`~ndx_causal_emergence.models.MultiscaleNISPlus`, one per seed; each
+        holds the preprocessing of the raw frames (``preprocessing_``) it was fitted after.
+    stored_models : list of (str, str)
+        ``(name, object_id)`` of each model's ``LearnedDynamicsModel`` in the file it was read
+        from (empty before it is written).
     """
 
     condition: str
@@ -78,6 +83,28 @@ class ConditionResult:
     comparisons: pd.DataFrame | None = None
     resampled_j: np.ndarray | None = field(default=None, repr=False)
     block_j: np.ndarray | None = field(default=None, repr=False)
+    stored_models: list[tuple[str, str]] = field(default_factory=list)
+
+    def transform(self, source: Any, *, series: str | None = None, cache_dir: str | None = None) -> list[Any]:
+        """The macro variables of every scale of another recording under this analysis's (first) model.
+
+        The raw frames of ``series`` in ``source`` (any source :func:`~ndx_causal_emergence.analyze`
+        takes; default: the series the analysis named, else the same automatic choice) go through
+        the model's stored preprocessing (kept channels, centre, scale, global scale) and encoders;
+        the model is not refitted. Returns one ``xarray.DataArray`` ``(time, variable)`` per scale
+        over all frames of the series (NaN where a kept channel is NaN), as :attr:`macro_variables`.
+
+        Raises
+        ------
+        ChannelMismatchError
+            The series has another number of channels, or other ROI / unit ids (where both have
+            ids), than the recording the model was fitted on.
+        InputError
+            No model, or a model stored without its preprocessing (written by an older version).
+        """
+        from .apply import transform_source
+
+        return transform_source(self, source, series=series, cache_dir=cache_dir).macro_variables
 
     def content(self, parameters: str) -> AnalysisContent:
         """The plain-data form the NWB writer takes."""
@@ -151,6 +178,18 @@ class Results:
         """The summary as an ``xarray.Dataset`` indexed by ``condition`` and ``scale``."""
         return self.summary().set_index(["condition", "scale"]).to_xarray()
 
+    def transform(
+        self, source: Any, *, series: str | None = None, analysis: str | None = None, cache_dir: str | None = None
+    ) -> list[Any]:
+        """The macro variables of another recording under the model of ``analysis`` (see
+        :meth:`ConditionResult.transform`); ``analysis`` may be left out when there is one analysis."""
+        analyses = self._by_analysis()
+        if analysis is None and len(analyses) == 1:
+            analysis = next(iter(analyses))
+        if analysis not in analyses:
+            raise InputError(f"name the analysis to apply: analysis= one of {sorted(analyses)}; got {analysis!r}")
+        return analyses[analysis].transform(source, series=series, cache_dir=cache_dir)
+
     def _by_analysis(self) -> dict[str, ConditionResult]:
         """The conditions by analysis name, their attribution linked to the ROI table's rows (as written)."""
         out = {}
@@ -199,8 +238,6 @@ class Results:
         results appended. With ``in_place=True`` the local input file itself is appended to,
         atomically.
         """
-        from ..nwb.read import open_nwb
-
         contents = [res.content(self.config.to_json()) for res in self.conditions.values()]
         links = InputLinks(self.series_object_id, self.roi_table_object_id, self.roi_indices)
         if in_place:
@@ -209,37 +246,74 @@ class Results:
             return append_in_place(self.source.location, contents, links)
         if path is None:
             raise InputError("give an output path (or in_place=True).")
-        if self.source.kind == "local" and Path(path).resolve() == Path(str(self.source.location)).resolve():
-            raise InputError("the output path is the input file; use in_place=True to modify the input.")
-        try:
-            with open_nwb(self.source.location) as opened:
-                return export_with_results(opened.io, opened.nwbfile, contents, links, path, overwrite=overwrite)
-        except OutputError:
-            raise
-        except Exception as err:  # noqa: BLE001  (some older files cannot be re-encoded by NWB export)
-            log.info("export of %s failed (%s); copying its bytes instead", self.source.location, err)
-        if self.source.kind == "local":
-            return copy_with_results(self.source.location, path, contents, links, overwrite=overwrite)
-        return self._write_from_download(path, contents, links, overwrite=overwrite)
+        return write_new_file(self.source, contents, links, path, overwrite=overwrite)
 
-    def _write_from_download(
-        self, path: str | Path, contents: list[AnalysisContent], links: InputLinks, *, overwrite: bool
-    ) -> Path:
-        """A streamed input's bytes downloaded beside ``path``, then the results appended to a copy."""
-        from ..dandi.remote import download
 
-        if not self.source.url:
-            raise OutputError(f"cannot write {path}: export of {self.source.location} failed and it has no URL.")
-        target = Path(path)
-        fd, name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".download.tmp.nwb", dir=target.absolute().parent)
-        os.close(fd)
-        scratch = Path(name)  # a fresh name: never a link someone planted beside the target
-        digest = getattr(self.source, "asset_digest", None) or ""
-        try:
-            download(self.source.url, scratch, sha256=digest.split(":")[-1] if "sha2-256" in digest else None)
-            return copy_with_results(scratch, target, contents, links, overwrite=overwrite)
-        finally:
-            scratch.unlink(missing_ok=True)
+def write_new_file(
+    source: Any,
+    contents: list[AnalysisContent | AppliedContent],
+    links: InputLinks,
+    path: str | Path,
+    *,
+    overwrite: bool = False,
+) -> Path:
+    """Write a new file ``path`` = the content of ``source`` (a ``SourceInfo``) plus ``contents``; never the input.
+
+    An NWB export with the data copied (``link_data=False``; it refreshes the cached schema), or,
+    for files that pynwb cannot export, a byte copy of the input (downloaded if streamed) with
+    the contents appended; atomic either way (see :mod:`~ndx_causal_emergence.nwb.write`).
+    """
+    from ..nwb.read import open_nwb
+
+    if source.kind == "local" and Path(path).resolve() == Path(str(source.location)).resolve():
+        raise InputError("the output path is the input file; use in_place=True to modify the input.")
+    try:
+        with open_nwb(source.location) as opened:
+            return export_with_results(opened.io, opened.nwbfile, contents, links, path, overwrite=overwrite)
+    except OutputError:
+        raise
+    except Exception as err:  # noqa: BLE001  (some older files cannot be re-encoded by NWB export)
+        log.info("export of %s failed (%s); copying its bytes instead", source.location, err)
+    if source.kind == "local":
+        return copy_with_results(source.location, path, contents, links, overwrite=overwrite)
+    return _write_from_download(source, path, contents, links, overwrite=overwrite)
+
+
+def _write_from_download(
+    source: Any, path: str | Path, contents: list[AnalysisContent | AppliedContent], links: InputLinks, *,
+    overwrite: bool,
+) -> Path:  # fmt: skip
+    """A streamed input's bytes downloaded beside ``path``, then the contents appended to a copy."""
+    from ..dandi.remote import download
+
+    if not source.url:
+        raise OutputError(f"cannot write {path}: export of {source.location} failed and it has no URL.")
+    target = Path(path)
+    fd, name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".download.tmp.nwb", dir=target.absolute().parent)
+    os.close(fd)
+    scratch = Path(name)  # a fresh name: never a link someone planted beside the target
+    digest = getattr(source, "asset_digest", None) or ""
+    try:
+        download(source.url, scratch, sha256=digest.split(":")[-1] if "sha2-256" in digest else None)
+        return copy_with_results(scratch, target, contents, links, overwrite=overwrite)
+    finally:
+        scratch.unlink(missing_ok=True)
+
+
+def macro_variable_arrays(per_scale: list[np.ndarray], time: np.ndarray) -> list[Any]:
+    """One ``xarray.DataArray`` ``(time, variable)`` per scale, named ``scale<k>``, with ``scale`` and ``dimension``."""
+    import xarray as xr
+
+    return [
+        xr.DataArray(
+            values,
+            dims=("time", "variable"),
+            coords={"time": time, "variable": np.arange(values.shape[1])},
+            name=f"scale{k}",
+            attrs={"scale": k, "dimension": values.shape[1]},
+        )
+        for k, values in enumerate(per_scale)
+    ]
 
 
 def _table(container: Any) -> pd.DataFrame | None:
@@ -276,6 +350,7 @@ def read_results(
             if not isinstance(obj, CausalEmergenceAnalysis):
                 continue
             models = []
+            stored_models = [(m.name, m.object_id) for m in obj.learned_dynamics_models.values()]
             if load_models:
                 from ..models import MultiscaleNISPlus
 
@@ -298,6 +373,7 @@ def read_results(
                 provenance=_provenance_dict(obj.analysis_provenance),
                 parameters=parse_json(obj.parameters, f"the parameters of {obj.name} in {path}"),
                 analysis_name=obj.name,
+                stored_models=stored_models,
             )
             out[obj.name] = result
     return out

@@ -13,7 +13,7 @@ import pandas as pd
 from ..errors import DataError, InputError
 from .config import AnalysisConfig
 from .provenance import now_iso, provenance_fields
-from .results import ConditionResult, Results
+from .results import ConditionResult, Results, macro_variable_arrays
 
 
 def analysis_name(condition: str) -> str:
@@ -134,9 +134,11 @@ def _surrogate_p_values(config: AnalysisConfig, prepared: Any, observed: pd.Data
 
 
 def _macro_variables(model: Any, prepared: Any) -> list[Any]:
-    """Encode every frame used (train, validation, test) in time order; one DataArray per scale."""
-    import xarray as xr
+    """Encode every frame used (train, validation, test) in time order; one DataArray per scale.
 
+    The encoders run in float64, so that each frame's values do not depend on its block (see
+    ``MultiscaleNISPlus.encode``): a model applied to the raw frames of the series gives them again.
+    """
     from ..runtime.progress import phase
 
     blocks = list(
@@ -151,26 +153,13 @@ def _macro_variables(model: Any, prepared: Any) -> list[Any]:
     times = []
     with phase("macro variables", total=len(blocks), unit="block") as bar:
         for data, stamps in blocks:
-            for k, values in enumerate(model.encode(data)):
+            for k, values in enumerate(model.encode(data, precision="float64")):
                 if len(per_scale) <= k:
                     per_scale.append([])
                 per_scale[k].append(values)
             times.append(stamps)
             bar.update()
-    time = np.concatenate(times)
-    out = []
-    for k, parts in enumerate(per_scale):
-        values = np.concatenate(parts)
-        out.append(
-            xr.DataArray(
-                values,
-                dims=("time", "variable"),
-                coords={"time": time, "variable": np.arange(values.shape[1])},
-                name=f"scale{k}",
-                attrs={"scale": k, "dimension": values.shape[1]},
-            )
-        )
-    return out
+    return macro_variable_arrays([np.concatenate(parts) for parts in per_scale], np.concatenate(times))
 
 
 def _joined(segments: Sequence[np.ndarray], times: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -200,6 +189,8 @@ def analyze_condition(recording: Any, condition: str | None, config: AnalysisCon
     MultiscaleNISPlus(**config.model_kwargs(config.seeds[0])).scales_for(prepared.n_features)  # fail before any fit
     measured = measure_condition(prepared, config)
     emergence, models = measured.emergence, measured.models
+    for model in models:  # stored with each model: it then maps raw frames (of any recording) to macro variables
+        model.preprocessing_ = prepared.preprocessing
     if config.n_surrogates:
         emergence["causal_emergence_surrogate_p_value"] = _surrogate_p_values(config, prepared, emergence)
     from ..measures import emergent_complexity
