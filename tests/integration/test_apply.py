@@ -24,7 +24,7 @@ import ndx_causal_emergence as ce
 from ndx_causal_emergence.cli.main import cli
 from ndx_causal_emergence.demo import demo_file
 from ndx_causal_emergence.errors import ChannelMismatchError, InputError
-from tests.conftest import PHASE_LINE
+from tests.conftest import PHASE_LINE, WITHOUT_THIS_PACKAGE
 
 SERIES = "/processing/ophys/Fluorescence/RoiResponseSeries"
 ANALYSIS = "causal_emergence_all"
@@ -111,14 +111,9 @@ def test_a_model_stored_without_preprocessing_says_so(fitted, source):
         results.transform(str(source), analysis="nope")
 
 
-READER = textwrap.dedent(
+READER = WITHOUT_THIS_PACKAGE + textwrap.dedent(
     """
-    import json, sys
-    class Block:
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] == "ndx_causal_emergence":
-                raise ImportError(name)
-    sys.meta_path.insert(0, Block())
+    import json
     import numpy as np
     import pynapple as nap
     from pynwb import NWBHDF5IO

@@ -18,6 +18,7 @@ from pynwb import NWBHDF5IO, validate
 import ndx_causal_emergence as ce
 from ndx_causal_emergence.dynamics import metastable_states
 from ndx_causal_emergence.testing.simulated import two_condition_latents, write_two_condition_nwb
+from tests.conftest import WITHOUT_THIS_PACKAGE
 
 pytestmark = pytest.mark.slow
 
@@ -97,14 +98,9 @@ def test_pynapple_loads_macro_variables(simulated):
     np.testing.assert_allclose(frame.values, expected.to_numpy(), atol=1e-6)
 
 
-READER = textwrap.dedent(
+READER = WITHOUT_THIS_PACKAGE + textwrap.dedent(
     """
-    import sys, json
-    class Block:
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] == "ndx_causal_emergence":
-                raise ImportError(name)
-    sys.meta_path.insert(0, Block())
+    import json
     from pynwb import NWBHDF5IO
     with NWBHDF5IO(sys.argv[1], "r", load_namespaces=True) as io:
         f = io.read()
