@@ -43,6 +43,7 @@ TINY = {
     "eval_every": 20,
     "weight_refresh": 20,
     "batch_size": 64,
+    "polish_steps": 20,
 }
 #: 2 s bins give 1,400-1,850 frames for the multi-unit assets; coarsening 16 keeps the ladders short (35 -> 2 -> 1).
 CONFIG = AnalysisConfig(bin_width=2.0, coarsening=16, device="cpu", n_samples=100, model_params=TINY)
