@@ -77,8 +77,17 @@ def check_format_version(arch: dict[str, Any]) -> int:
     return version
 
 
-def _array_or_none(tensors: dict[str, torch.Tensor], key: str) -> np.ndarray | None:
-    return tensors[key].numpy().astype(np.float64) if key in tensors else None
+def _axes_or_none(tensors: dict[str, torch.Tensor], key: str, size: int) -> np.ndarray | None:
+    """The stored ``size × size`` axes ``key`` as float64; ``None`` when absent (models stored before them)."""
+    if key not in tensors:
+        return None
+    axes = tensors[key].numpy().astype(np.float64)
+    if axes.shape != (size, size) or not np.isfinite(axes).all():
+        raise InputError(
+            f"the stored model's {key} must be a finite {size} x {size} matrix, got shape {axes.shape}; "
+            "the file is damaged"
+        )
+    return axes
 
 
 def restore(est: Any, arch: dict[str, Any], tensors: dict[str, Any], module: MultiscaleModule | PerScaleModule) -> None:
@@ -97,8 +106,8 @@ def restore(est: Any, arch: dict[str, Any], tensors: dict[str, Any], module: Mul
     est.latent_half_range_ = [t[f"latent_half_range.{k}"].numpy() for k in range(n_scales)]
     est.sigma2_ = [t[f"sigma2.{k}"].numpy() for k in range(n_scales)]
     # models saved before the training-block axes (2026-12-06) are measured along their measured states' own axes
-    est.latent_axes_ = [_array_or_none(t, f"latent_axes.{k}") for k in range(n_scales)]
-    est.observed_axes_ = _array_or_none(t, "observed_axes")
+    est.latent_axes_ = [_axes_or_none(t, f"latent_axes.{k}", d) for k, d in enumerate(est.scales_)]
+    est.observed_axes_ = _axes_or_none(t, "observed_axes", est.n_features_in_)
     est.preprocessing_ = None  # models stored before the preprocessing was stored with them
     if "preprocessing" in arch:
         est.preprocessing_ = Preprocessing.from_state(

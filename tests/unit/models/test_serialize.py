@@ -107,6 +107,18 @@ def test_stored_preprocessing_is_checked(fitted) -> None:
         MultiscaleNISPlus.from_state(arch, fewer)
 
 
+def test_stored_axes_are_checked(fitted) -> None:
+    model, _ = fitted
+    arch, tensors = model.to_state()
+    assert np.array_equal(MultiscaleNISPlus.from_state(arch, tensors).latent_axes_[1], model.latent_axes_[1])
+    d = model.scales_[1]
+    for bad in (torch.zeros(d, d + 1, dtype=torch.float64), torch.full((d, d), float("nan"), dtype=torch.float64)):
+        with pytest.raises(InputError, match=rf"latent_axes.1 must be a finite {d} x {d} matrix.*damaged"):
+            MultiscaleNISPlus.from_state(arch, {**tensors, "latent_axes.1": bad})
+    older = {k: v for k, v in tensors.items() if not k.startswith("latent_axes.")}
+    assert MultiscaleNISPlus.from_state(arch, older).latent_axes_ == [None] * len(model.scales_)
+
+
 def test_channel_check_names_the_mismatch(fitted) -> None:
     _, preprocessing = fitted
     preprocessing.check_channels(7, None, where="x")
