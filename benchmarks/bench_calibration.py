@@ -15,7 +15,7 @@ fit-quality gate, bootstrap intervals, Holm-adjusted p-values), seed by seed:
 Writes one JSON record per run (``--json``) and prints a Markdown table.
 
     python benchmarks/bench_calibration.py linear --dims 1 2 4 --channels 32 128 --seeds 0 1 2 --json out.json
-    python benchmarks/bench_calibration.py null --channels 32 --datasets 20 --json null.json
+    python benchmarks/bench_calibration.py null --channels 32 --datasets 20 --jobs 2 --json null.json
     python benchmarks/bench_calibration.py pair --seeds 0 1 2 --json pair.json
 """
 
@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import torch
 from benchrun import commit, machine
 
 from ndx_causal_emergence.data.prepare import prepare
@@ -73,35 +76,54 @@ def _stable_points(model: object, prepared: object) -> int:
     return int((chosen["stability"] == "stable").sum())
 
 
+def _linear_record(embedding: str, n: int, d: int, seed: int, frames: int, config: AnalysisConfig) -> dict:
+    system = linear_gaussian_system(d, n, embedding=embedding, n_frames=frames, seed=seed)
+    record, _, _ = _measure(system, config.__class__(**{**config.to_dict(), "seed": seed}))
+    scales = record["scales"]
+    at_true = [r for r in scales if r["dimension"] == d]
+    record["j_at_true"] = at_true[0]["dimension_averaged_ei"] if at_true else None
+    record["argmax_dimension"] = max(scales, key=lambda r: r["dimension_averaged_ei"])["dimension"]
+    print(f"{system.name} seed {seed}: J_true_dim={record['j_at_true']:.3f} (truth "
+          f"{system.true_j:.3f}), argmax d={record['argmax_dimension']}, {record['seconds']:.0f} s",
+          file=sys.stderr, flush=True)  # fmt: skip
+    return record
+
+
+def _null_record(n: int, i: int, frames: int, config: AnalysisConfig) -> dict:
+    system = independent_null(n, n_frames=frames, seed=1000 + i)
+    record, _, _ = _measure(system, config.__class__(**{**config.to_dict(), "seed": i}))
+    record["any_significant"] = any(r["significant"] for r in record["scales"])
+    deltas = [round(r["causal_emergence"], 3) for r in record["scales"][1:]]
+    print(f"{system.name} #{i}: ΔJ={deltas} significant={record['any_significant']} "
+          f"{record['seconds']:.0f} s", file=sys.stderr, flush=True)  # fmt: skip
+    return record
+
+
+def _one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+def _in_order(tasks: list[tuple], jobs: int) -> Iterator[dict]:
+    """``fn(*args)`` of each task ``(fn, *args)``, in order; ``jobs > 1``: that many processes of one torch thread."""
+    if jobs <= 1:
+        yield from (fn(*rest) for fn, *rest in tasks)
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_one_thread) as pool:
+        yield from (future.result() for future in [pool.submit(fn, *rest) for fn, *rest in tasks])
+
+
 def run_linear(args: argparse.Namespace, config: AnalysisConfig) -> Iterator[dict]:
     """Known-answer latents: J at the true dimension against the analytic value."""
-    for embedding in args.embeddings:
-        for n in args.channels:
-            for d in args.dims:
-                for seed in args.seeds:
-                    system = linear_gaussian_system(d, n, embedding=embedding, n_frames=args.frames, seed=seed)
-                    record, _, _ = _measure(system, config.__class__(**{**config.to_dict(), "seed": seed}))
-                    scales = record["scales"]
-                    at_true = [r for r in scales if r["dimension"] == d]
-                    record["j_at_true"] = at_true[0]["dimension_averaged_ei"] if at_true else None
-                    record["argmax_dimension"] = max(scales, key=lambda r: r["dimension_averaged_ei"])["dimension"]
-                    yield record
-                    print(f"{system.name} seed {seed}: J_true_dim={record['j_at_true']:.3f} (truth "
-                          f"{system.true_j:.3f}), argmax d={record['argmax_dimension']}, {record['seconds']:.0f} s",
-                          file=sys.stderr, flush=True)  # fmt: skip
+    tasks = [(_linear_record, embedding, n, d, seed, args.frames, config) for embedding in args.embeddings
+             for n in args.channels for d in args.dims for seed in args.seeds]  # fmt: skip
+    yield from _in_order(tasks, args.jobs)
 
 
 def run_null(args: argparse.Namespace, config: AnalysisConfig) -> Iterator[dict]:
     """Independent channels: |ΔJ| and the share flagged significant."""
-    for n in args.channels:
-        for i in range(args.datasets):
-            system = independent_null(n, n_frames=args.frames, seed=1000 + i)
-            record, _, _ = _measure(system, config.__class__(**{**config.to_dict(), "seed": i}))
-            record["any_significant"] = any(r["significant"] for r in record["scales"])
-            yield record
-            deltas = [round(r["causal_emergence"], 3) for r in record["scales"][1:]]
-            print(f"{system.name} #{i}: ΔJ={deltas} significant={record['any_significant']} "
-                  f"{record['seconds']:.0f} s", file=sys.stderr, flush=True)  # fmt: skip
+    tasks = [(_null_record, n, i, args.frames, config) for n in args.channels for i in range(args.datasets)]
+    yield from _in_order(tasks, args.jobs)
 
 
 def run_pair(args: argparse.Namespace, config: AnalysisConfig) -> Iterator[dict]:
@@ -192,6 +214,7 @@ def main() -> None:
         help="train/validation/test cycles (1: one chronological split, as before 2026-12-06)",
     )
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--jobs", type=int, default=1, help="linear, null: fits in this many processes (1 thread each)")
     args = parser.parse_args()
     if args.kind == "render":
         print("\n\n".join(render(json.loads(path.read_text())) for path in args.files))

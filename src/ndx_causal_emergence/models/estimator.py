@@ -45,6 +45,7 @@ from .multiscale import (
     dyadic_ladder,
 )
 from .presets import DEPRECATED_PRESETS, PRESETS, canonical_preset
+from .selection import ScaleSelection
 from .serialize import check_format_version, restore, state_of
 from .training import (
     TrainConfig,
@@ -64,6 +65,7 @@ from .training import (
 __all__ = ["Measurement", "MultiscaleNISPlus"]
 
 _CHUNK = 8192
+_SELECTION_FIT_PAIRS = 4096  # training pairs the per-scale selection fits its affine predictors on
 _TABLE_COLUMNS = [
     "scale", "dimension", "effective_information", "dimension_averaged_ei", "noise_term", "jacobian_term",
     "causal_emergence", "causal_power", "nmse", "nmse_persistence", "fraction_in_box", "latent_nmse",
@@ -82,11 +84,13 @@ _ALL_DEFAULTS: dict[str, Any] = {
     "coupling_layout": "uniform", "forward_weighted": True, "warmup_reverse": True, "weight_decay": 0.0,
     "weighted_weight_decay": None, "weight_delay": 0, "weight_clip": 10.0, "kde_max_dims": 10,
     "kde_components": None, "batch_replacement": True, "ei_convention": "standard", "stage2_per_scale": False,
+    "keep_best": "joint",
 }  # fmt: skip
 #: Allowed values of the parameters that name a convention.
 _CHOICES = {
     "ei_domain": ("normalized", "box"), "sigma_convention": ("mse", "mae"), "ei_convention": ("standard", "official"),
     "coupling_layout": COUPLING_LAYOUTS, "dynamics_activation": ("tanh", "silu", "leaky_relu"),
+    "keep_best": ("joint", "per_scale"),
 }  # fmt: skip
 
 
@@ -295,6 +299,15 @@ class _NISEstimator:
         if p["stage2_per_scale"]:
             module, self.history_ = train_per_scale(module, train_data, cfg, validation=val_data,
                                                     checkpoint_path=p["checkpoint_path"])  # fmt: skip
+        elif p["keep_best"] == "per_scale":
+            selection = ScaleSelection(
+                self._selection_pairs(val_data if val_data is not None else train_data, device),
+                self._selection_pairs(train_data, device, most=_SELECTION_FIT_PAIRS, seed=p["seed"]),
+            )
+            self.history_ = train(module, train_data, cfg, validation=val_data, checkpoint_path=p["checkpoint_path"],
+                                  selection=selection)  # fmt: skip
+            self.history_["kept_step_per_scale"] = selection.steps
+            module = selection.module(module)
         else:
             self.history_ = train(module, train_data, cfg, validation=val_data, checkpoint_path=p["checkpoint_path"])
         if p["polish_steps"]:
@@ -326,6 +339,18 @@ class _NISEstimator:
             for k in tracked(range(len(scales)), "validation noise", unit="scale")
         ]
         return self
+
+    @staticmethod
+    def _selection_pairs(
+        data: TransitionData, device: torch.device, *, most: int | None = None, seed: int = 0
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frames ``(x_t, x_{t+1})`` of ``data``'s one-step pairs (``most``: a seeded subset), float32 on ``device``."""
+        starts = data.starts[1]
+        if most is not None and len(starts) > most:
+            starts = np.sort(np.random.default_rng(seed).choice(starts, size=most, replace=False))
+        frames = torch.as_tensor(np.asarray(data.frames, dtype=np.float32), device=device)
+        idx = torch.as_tensor(starts, device=device)
+        return frames[idx], frames[idx + 1]
 
     @staticmethod
     def _train_config(p: dict[str, Any], n_scales: int, device: str) -> TrainConfig:
@@ -661,15 +686,23 @@ class _NISEstimator:
         target = cls._registry.get(name)
         if target is None:
             raise InputError(f"unknown model class {name!r}; known: {sorted(cls._registry)}.")
-        arch = checked_architecture(_explicit_params(arch, target), tensors, target)
+        arch = checked_architecture(_explicit_params(_one_state_before_v2(arch), target), tensors, target)
         est = target(**arch["params"])
         scales = check_scales(arch["scales"], arch["n_features_in"])
         p = est._resolved()
         module = est._build(arch["n_features_in"], scales, p)
-        if p["stage2_per_scale"]:
+        if p["stage2_per_scale"] or p["keep_best"] == "per_scale":
             module = PerScaleModule([copy.deepcopy(module) for _ in scales])
         restore(est, arch, tensors, module)
         return est
+
+
+def _one_state_before_v2(arch: dict[str, Any]) -> dict[str, Any]:
+    """``arch`` with ``keep_best="joint"`` when it was stored before per-scale states (format < 2): one state."""
+    params = arch.get("params")
+    if check_format_version(arch) >= 2 or not isinstance(params, dict) or "keep_best" in params:
+        return arch
+    return {**arch, "params": {**params, "keep_best": "joint"}}
 
 
 def _explicit_params(arch: dict[str, Any], target: type[_NISEstimator]) -> dict[str, Any]:
@@ -795,6 +828,12 @@ class MultiscaleNISPlus(_NISEstimator):
         on that scale's loss alone, and read each scale from its own copy (the official mice
         code's stage 2; :func:`~ndx_causal_emergence.models.training.train_per_scale`). The
         scales then no longer share encoders, and training costs ``K + 1`` second stages.
+    keep_best : {"per_scale", "joint"}
+        Which training state each scale is read from. ``"per_scale"`` (default): for each scale,
+        the state (the start included) where its own one-step error on the validation pairs was
+        lowest (:mod:`~ndx_causal_emergence.models.selection`, docs/method.md §2.4); the model
+        then holds one copy per scale, as with ``stage2_per_scale``. ``"joint"``: the one state
+        with the lowest validation loss of the whole model (the official conventions).
     checkpoint_path : str, optional
         Checkpoint file; an interrupted fit resumes from it.
     device : str
@@ -871,7 +910,7 @@ class MultiscaleNISPlus(_NISEstimator):
         forward_weighted: bool = True, warmup_reverse: bool = True, weight_decay: float = 0.0,
         weighted_weight_decay: float | None = None, weight_delay: int = 0, weight_clip: float | None = 10.0,
         kde_max_dims: int = 10, kde_components: int | None = None, batch_replacement: bool = True,
-        ei_convention: str = "standard", stage2_per_scale: bool = False,
+        ei_convention: str = "standard", stage2_per_scale: bool = False, keep_best: str = "per_scale",
         checkpoint_path: str | None = None, device: str = "auto", seed: int = 0, verbose: bool = False,
     ) -> None:  # fmt: skip
         self.scales = scales
@@ -919,6 +958,7 @@ class MultiscaleNISPlus(_NISEstimator):
         self.batch_replacement = batch_replacement
         self.ei_convention = ei_convention
         self.stage2_per_scale = stage2_per_scale
+        self.keep_best = keep_best
         self.checkpoint_path = checkpoint_path
         self.device = device
         self.seed = seed

@@ -312,9 +312,13 @@ class PerScaleModule(nn.Module):
         return [m.reverse_maps[k] for k, m in enumerate(self.parts)]
 
     def encode(self, x: torch.Tensor, *, upto: int | None = None) -> list[torch.Tensor]:
-        """Latents ``[y^(0), ..., y^(upto)]``, each through its own part's encoders."""
+        """Latents ``[y^(0), ..., y^(upto)]``, each through its own part's encoders (one pass per distinct part)."""
         last = self.n_scales - 1 if upto is None else upto
-        return [self.parts[k].encode(x, upto=k)[k] for k in range(last + 1)]
+        deepest: dict[int, int] = {}  # a part shared by several scales is encoded once, to its deepest scale
+        for k in range(last + 1):
+            deepest[id(self.parts[k])] = k
+        encoded = {key: self.parts[k].encode(x, upto=k) for key, k in deepest.items()}
+        return [encoded[id(self.parts[k])][k] for k in range(last + 1)]
 
     def decode(
         self,

@@ -100,6 +100,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "pca_init": False,
         "polish_steps": 0,
         "eval_every": 500,
+        "keep_best": "joint",
     },
     "wang2025": {
         "n_coupling_layers": 6,
@@ -140,6 +141,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "patience": None,
         "observed_reference": False,
         "stage2_per_scale": True,
+        "keep_best": "joint",
     },
 }
 

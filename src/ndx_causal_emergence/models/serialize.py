@@ -27,7 +27,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["STATE_FORMAT_VERSION", "check_format_version", "restore", "state_of"]
 
 #: Version of the layout ``state_of`` writes (``arch["format_version"]``); states without one are version 0.
-STATE_FORMAT_VERSION = 1
+#: Version 2: a multiscale model may hold one state per scale (``keep_best="per_scale"``); older ones hold one.
+STATE_FORMAT_VERSION = 2
 
 
 def _prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

@@ -46,6 +46,7 @@ from ..errors import DataError, InputError
 from ..measures import ipw_weights
 from .dynamics import ResidualMLP
 from .multiscale import MultiscaleModule, PerScaleModule
+from .selection import ScaleSelection
 
 __all__ = [
     "MIN_PAIRS",
@@ -395,6 +396,7 @@ def train(
     validation: TransitionData | None = None,
     checkpoint_path: str | os.PathLike | None = None,
     callback: Callable[[int, MultiscaleModule], None] | None = None,
+    selection: ScaleSelection | None = None,
 ) -> dict[str, list]:
     """Train ``module`` in place on ``data`` and return the history.
 
@@ -413,6 +415,9 @@ def train(
         resumes from it (and must have been written with the same ``cfg``).
     callback : callable, optional
         ``callback(step, module)`` after every evaluation (every ``cfg.eval_every`` steps).
+    selection : ScaleSelection, optional
+        Updated with the model before the first step and at every evaluation (its state is part
+        of the checkpoint), to keep each scale's best state (:mod:`.selection`).
 
     The loop reports its steps as the ``fit`` phase (:mod:`~ndx_causal_emergence.runtime.progress`)
     and, when the job has a time budget (:mod:`~ndx_causal_emergence.runtime.budget`), ends after
@@ -463,6 +468,8 @@ def train(
         generator.set_state(ck["torch_rng"].cpu())
         weights, history, best, start, window = ck["weights"], ck["history"], ck["best"], ck["step"], ck["window"]
         stopped = ck["stopped"]
+        if selection is not None:
+            selection.load_state_dict(ck["selection"])
         if stopped:
             start = cfg.max_steps  # it had stopped early: nothing left to train
 
@@ -471,6 +478,7 @@ def train(
             "fingerprint": cfg.fingerprint(), "module": module.state_dict(), "optimizer": optimizer.state_dict(),
             "rng": rng.bit_generator.state, "torch_rng": generator.get_state(), "weights": weights,
             "history": history, "best": best, "step": step, "window": window, "stopped": stopped,
+            "selection": None if selection is None else selection.state_dict(),
         })  # fmt: skip
 
     from tqdm.auto import tqdm
@@ -485,6 +493,9 @@ def train(
         "model", module, cfg.max_steps - start, torch.get_num_threads(),
         early_stopping=cfg.patience is not None and validation is not None,
     )  # fmt: skip
+    if selection is not None and start == 0:
+        module.eval()
+        selection.update(0, module)  # the start is a candidate: the principal components, before any step
     module.train()
     with phase("fit", total=cfg.max_steps - start, unit="step", label=f"seed {cfg.seed}") as bar:
         for step in tqdm(range(start, cfg.max_steps), disable=not cfg.verbose, desc="fit", initial=start,
@@ -510,6 +521,8 @@ def train(
             if done % cfg.eval_every == 0 or done == cfg.max_steps or out_of_time:
                 module.eval()
                 val = validation_loss(module, validation, val_frames) if validation is not None else float("nan")
+                if selection is not None:
+                    selection.update(done, module)
                 module.train()
                 history["step"].append(done)
                 history["train_loss"].append(float(np.mean(window)))

@@ -14,6 +14,7 @@ from ndx_causal_emergence.data.synthetic import double_well_latent, embed_nonlin
 from ndx_causal_emergence.errors import DataError, InputError, NotFittedError
 from ndx_causal_emergence.models import NIS, MultiscaleNISPlus, NISPlus
 from ndx_causal_emergence.models.presets import PRESETS
+from ndx_causal_emergence.models.training import split_validation
 
 torch.set_num_threads(1)
 
@@ -68,7 +69,8 @@ def _other_value(value):
         return not value
     if isinstance(value, str):
         return {"normalized": "box", "box": "normalized", "mse": "mae", "mae": "mse", "wang2025": "uniform",
-                "leaky_relu": "tanh", "official": "standard"}[value]  # fmt: skip
+                "leaky_relu": "tanh", "official": "standard", "joint": "per_scale",
+                "per_scale": "joint"}[value]  # fmt: skip
     if value is None:
         return 0.5
     return value * 2 if value else 1
@@ -136,7 +138,7 @@ def test_explicit_default_values_reach_the_fit(data) -> None:
     cfg = model._train_config(model._resolved(), 3, "cpu")
     assert (cfg.learning_rate, cfg.reverse_weight, cfg.max_steps) == (1e-4, 1.0, 60)
     model.fit(data[0])
-    assert all(len(enc.layers) == 6 for enc in model.model_.encoders)
+    assert all(len(enc.layers) == 6 for part in model.model_.parts for enc in part.encoders)
     assert model.history_["step"][-1] == 60 and model.get_params()["n_coupling_layers"] == 6
 
 
@@ -201,10 +203,10 @@ def test_fit_sets_the_learned_state(fitted, data) -> None:
     assert next(fitted.model_.parameters()).device.type == "cpu"
     assert [len(s) for s in fitted.sigma2_] == [7, 3, 1] and all((s > 0).all() for s in fitted.sigma2_)
     assert [len(c) for c in fitted.latent_center_] == [7, 3, 1]
-    encoded = fitted.encode(data[0])
-    for k, u in enumerate(encoded):  # normalised coordinates: 1st/99th percentiles of training data at -1, +1
-        assert u.shape == (560, fitted.scales_[k])
-        assert np.allclose(np.percentile(u, [1, 99], axis=0), [[-1] * u.shape[1], [1] * u.shape[1]], atol=0.05)
+    assert [u.shape for u in fitted.encode(data[0])] == [(560, d) for d in fitted.scales_]
+    (train_frames, _), _ = split_validation(data[0], np.zeros(len(data[0]), dtype=int))  # what fit trained on
+    for u in fitted.encode(train_frames):  # normalised coordinates: 1st/99th percentiles of training data at -1, +1
+        assert np.allclose(np.percentile(u, [1, 99], axis=0), [[-1] * u.shape[1], [1] * u.shape[1]], atol=1e-5)
     assert np.array_equal(fitted.transform(data[1]), fitted.encode(data[1])[-1])
     assert fitted.history_["step"][-1] == 60
 
@@ -284,12 +286,12 @@ def test_state_round_trip_is_exact(fitted, data) -> None:
 
 def test_state_has_a_format_version(fitted, data) -> None:
     arch, tensors = fitted.to_state()
-    assert arch["format_version"] == 1
+    assert arch["format_version"] == 2
     before_versions = {k: v for k, v in arch.items() if k != "format_version"}  # states written before versions
     assert np.array_equal(MultiscaleNISPlus.from_state(before_versions, tensors).transform(data[1]),
                           fitted.transform(data[1]))  # fmt: skip
-    with pytest.raises(InputError, match="state format version 2, newer than the 1 .* upgrade"):
-        MultiscaleNISPlus.from_state({**arch, "format_version": 2, "new_field": 1}, tensors)
+    with pytest.raises(InputError, match="state format version 3, newer than the 2 .* upgrade"):
+        MultiscaleNISPlus.from_state({**arch, "format_version": 3, "new_field": 1}, tensors)
     with pytest.raises(InputError, match="format_version must be a whole number"):
         MultiscaleNISPlus.from_state({**arch, "format_version": "1"}, tensors)
 

@@ -49,7 +49,7 @@ def _through_nwb_type(model: MultiscaleNISPlus) -> tuple[dict, dict]:
 def test_rebuilt_model_maps_raw_frames_bit_for_bit(fitted, raw) -> None:
     model, preprocessing = fitted
     arch, tensors = _through_nwb_type(model)
-    assert tensors["latent_center.0"].dtype == np.float64 and tensors["model.rotation"].dtype == np.float32
+    assert tensors["latent_center.0"].dtype == np.float64 and tensors["model.parts.0.rotation"].dtype == np.float32
     assert tensors["preprocessing.center"].dtype == np.float64
     again = MultiscaleNISPlus.from_state(arch, tensors)
     back = again.preprocessing_
