@@ -12,8 +12,9 @@ Jacobian-term points (the Jacobian term). :class:`ScaleResiduals` holds both, an
 - :func:`block_j` gives J per contiguous block of pairs, and :func:`compare_conditions` tests a
   difference between two conditions by permuting those blocks between them.
 
-The draws cover the sampling noise of the held-out data and of the Monte-Carlo Jacobian term of
-one fitted model; pooling the draws of several seeds adds the fit-to-fit spread.
+The draws cover the sampling noise of the held-out data (residuals and, in the data's own
+coordinates, the per-axis ranges) and of the Monte-Carlo Jacobian term of one fitted model;
+pooling the draws of several seeds adds the fit-to-fit spread.
 """
 
 from __future__ import annotations
@@ -55,12 +56,17 @@ class ScaleResiduals:
         Half-width of the intervention box.
     weights : np.ndarray or None, shape (n_pairs,)
         Weights of the pairs in σ² (``None``: equal).
+    states : np.ndarray or None, shape (n_pairs, q)
+        The pairs' starting states in measurement coordinates, whose per-axis 1st/99th
+        percentiles set those coordinates (docs/method.md §3.0); given, :func:`bootstrap_j`
+        draws the ranges again with the pairs (``None``: fixed coordinates, ``ei_domain="box"``).
     """
 
     terms: np.ndarray
     logdet: np.ndarray
     L: float
     weights: np.ndarray | None = None
+    states: np.ndarray | None = None
 
     @property
     def q(self) -> int:
@@ -108,6 +114,25 @@ def _block_sums(values: np.ndarray, block: int) -> np.ndarray:
     return csum[block:] - csum[:-block]
 
 
+def _range_shift(states: np.ndarray, starts: np.ndarray, block: int) -> np.ndarray:
+    """Per draw, the mean over axes of ``ln(range of the drawn states / range of all states)``, 1st to 99th percentile.
+
+    A range wider by a factor ``a`` along an axis shrinks that axis's residuals by ``a`` in the
+    coordinates J is read in: J rises by ``ln a`` averaged over the axes.
+    """
+    n_pairs, q = states.shape
+    lo, hi = np.percentile(states, [1.0, 99.0], axis=0)
+    full = np.maximum(hi - lo, 1e-300)
+    offsets = np.arange(block)
+    chunk = max(1, 2**22 // (starts.shape[1] * block * q))  # draws per step (≤ 32 MiB of states)
+    out = []
+    for i in range(0, len(starts), chunk):
+        rows = (starts[i : i + chunk, :, None] + offsets).reshape(len(starts[i : i + chunk]), -1)
+        lo_b, hi_b = np.percentile(states[rows], [1.0, 99.0], axis=1)
+        out.append(np.log(np.maximum(hi_b - lo_b, 1e-300) / full).mean(axis=1))
+    return np.concatenate(out)
+
+
 def bootstrap_j(
     residuals: Sequence[ScaleResiduals], *, n_boot: int = 1000, block_length: int | None = None, seed: int = 0
 ) -> np.ndarray:
@@ -115,7 +140,9 @@ def bootstrap_j(
 
     A resample of the pairs is ``⌈n / block_length⌉`` blocks of consecutive pairs with random
     starts (moving-block bootstrap), the same blocks for every scale; the Jacobian points are
-    resampled one by one, independently per scale.
+    resampled one by one, independently per scale. Where the residuals carry their ``states``,
+    the coordinates' per-axis ranges are drawn again with the pairs (their sampling noise is the
+    largest part of J's at coarse scales: few axes, each ranged by an autocorrelated sample).
 
     Parameters
     ----------
@@ -160,6 +187,8 @@ def bootstrap_j(
         )
         logdet = r.logdet[rng.integers(0, len(r.logdet), size=(n_boot, len(r.logdet)))].mean(axis=1)
         out[:, k] = (noise_term(np.maximum(sigma2, 1e-300)) + r.q * math.log(2.0 * r.L) + logdet) / r.q
+        if r.states is not None:
+            out[:, k] += _range_shift(r.states, starts, block)
     return out
 
 

@@ -306,7 +306,7 @@ class _NISEstimator:
             )
             self.history_ = train(module, train_data, cfg, validation=val_data, checkpoint_path=p["checkpoint_path"],
                                   selection=selection)  # fmt: skip
-            self.history_["kept_step_per_scale"] = selection.steps
+            self.history_["kept_step_per_scale"] = selection.kept_steps(module, self.history_["best_step"][0])
             module = selection.module(module)
         else:
             self.history_ = train(module, train_data, cfg, validation=val_data, checkpoint_path=p["checkpoint_path"])
@@ -597,7 +597,8 @@ class _NISEstimator:
             extra = {"samples": u0, "weights": w} if jacobian_domain == "data" else {}
             res = _ei(fn, sigma2, p, n_samples=n_samples, seed=seed, **extra)
             terms = np.abs(pred - u1) if p["sigma_convention"] == "mae" else np.square(pred - u1)
-            residuals.append(ScaleResiduals(terms, res.jacobian_samples, L, w))
+            states = None if p["ei_domain"] == "box" else u0  # coordinates ranged by these states (§3.0)
+            residuals.append(ScaleResiduals(terms, res.jacobian_samples, L, w, states))
             nmse, nmse_persist = self._nmse(data, k)
             # the gate weighs directions by their spread (raw latent units), as the micro NMSE weighs channels
             h2 = np.square(fn.half_range.numpy())

@@ -7,7 +7,8 @@ the channels is as predictable as a channel) and then drift, while the micro ter
 to nonlinear latents that predict their own future worse (docs/method.md §3.6): the measured J of
 those scales falls below the truth. :class:`ScaleSelection` keeps, for every scale ``k``, the
 whole model's state at the evaluation (the start included) where the scale's one-step error on
-the validation pairs, in its own coordinates, was lowest:
+the validation pairs, in its own coordinates, was lowest (a scale that keeps every coordinate,
+the micro level, stays with the state kept for the whole model):
 
 .. math::
 
@@ -107,11 +108,6 @@ class ScaleSelection:
                     state = copy.deepcopy(module.state_dict())
                 self.best[k] = {"error": error, "state": state, "step": step}
 
-    @property
-    def steps(self) -> list[int]:
-        """The training step kept for each scale."""
-        return [b["step"] for b in self.best]
-
     def state_dict(self) -> dict[str, Any]:
         """What a checkpoint stores to resume the selection."""
         return {"best": self.best}
@@ -123,12 +119,28 @@ class ScaleSelection:
     def module(self, trained: MultiscaleModule) -> PerScaleModule:
         """A :class:`PerScaleModule` whose part ``k`` is ``trained`` with scale ``k``'s kept state.
 
-        Scales that kept the same state share one part (one module object).
+        A scale that keeps every coordinate (``d_0 = N``: the micro level in latent coordinates)
+        is read from ``trained`` itself, the state training kept for the whole model: its
+        encoder is invertible, so there is no macro variable to choose, only the reference every
+        ΔJ is taken against. Scales that kept the same state share one part (one module object).
         """
+        trained.eval()
         parts: dict[int, MultiscaleModule] = {}
-        for best in self.best:
+        chosen = []
+        for k, best in enumerate(self.best):
+            if trained.scales[k] == trained.n_features:
+                chosen.append(trained)
+                continue
             if id(best["state"]) not in parts:
                 part = copy.deepcopy(trained)
                 part.load_state_dict(best["state"])
                 parts[id(best["state"])] = part.eval()
-        return PerScaleModule([parts[id(best["state"])] for best in self.best])
+            chosen.append(parts[id(best["state"])])
+        return PerScaleModule(chosen)
+
+    def kept_steps(self, trained: MultiscaleModule, trained_step: int) -> list[int]:
+        """The training step each scale of :meth:`module` is read from (``trained`` is that of ``trained_step``)."""
+        return [
+            trained_step if d == trained.n_features else b["step"]
+            for b, d in zip(self.best, trained.scales, strict=True)
+        ]

@@ -92,3 +92,30 @@ def test_scales_must_share_the_held_out_pairs() -> None:
     rng = np.random.default_rng(4)
     with pytest.raises(InputError, match="same held-out pairs"):
         bootstrap_j([_scale(rng, 0.01, 2, n=100), _scale(rng, 0.01, 1, n=90)])
+
+
+def _ar1(n: int, phi: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = np.empty(n + 200)
+    x[0] = 0.0
+    for t, e in enumerate(rng.standard_normal(n + 199), start=1):
+        x[t] = phi * x[t - 1] + e
+    return x[200:]
+
+
+def test_drawn_ranges_spread_j_as_much_as_a_new_dataset_would() -> None:
+    """With the states given, the draws carry the noise of the per-axis range (docs/method.md §3.4).
+
+    J read in the data's own range moves by ``ln`` of that range from one autocorrelated sample
+    to the next; a bootstrap that held the range fixed would show none of it (constant residuals here).
+    """
+    n, phi = 1200, 0.9
+    across = np.std([np.log(np.subtract(*np.percentile(_ar1(n, phi, s), [99, 1]))) for s in range(300)])
+    fixed = ScaleResiduals(np.ones((n, 1)), np.zeros(10), 1.0)
+    assert bootstrap_j([fixed], n_boot=200).std() < 1e-12
+    within = [
+        bootstrap_j([ScaleResiduals(np.ones((n, 1)), np.zeros(10), 1.0, None, _ar1(n, phi, 1000 + s)[:, None])],
+                    n_boot=300, seed=s).std()
+        for s in range(6)
+    ]  # fmt: skip
+    assert 0.6 * across < np.mean(within) < 1.4 * across
