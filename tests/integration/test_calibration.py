@@ -38,9 +38,11 @@ def test_independent_channels_show_no_significant_emergence():
     table = _measure(system.frames, model_params={"observed_reference": False})
     assert not table["significant"].any()
     # no spurious gain: every scale's ΔJ below the smallest effect the analysis reports (issue 13: before,
-    # up to +0.09 nats at every macro scale), and no systematic gain over the macro scales
+    # up to +0.09 nats at every macro scale), and every macro scale's 95 % interval covers the true ΔJ = 0.
+    # The average over datasets (mean |ΔJ| <= 0.05) is a property of many nulls: the slow grid below checks it.
     assert table["causal_emergence"].max() < AnalysisConfig().min_effect
-    assert table["causal_emergence"].iloc[1:].mean() < 0.05
+    macro = table.iloc[1:]
+    assert (macro["causal_emergence_ci_low"] <= 0).all() and (macro["causal_emergence_ci_high"] >= 0).all()
 
 
 @pytest.mark.slow
