@@ -166,7 +166,7 @@ def _rows(summary: pd.DataFrame, label: str) -> pd.DataFrame:
 
 
 def _analyses(path: Path) -> dict[str, Any]:
-    return read_results(path, load_models=False)
+    return {r.analysis_name: r for r in read_results(path, load_models=False).conditions.values()}
 
 
 # ------------------------------------------------------------------------------------------------

@@ -274,10 +274,10 @@ def _result_parameters(stored: dict[str, Any]) -> dict[str, Any] | None:
 
 def _stored_rows(item: BatchInput, config: AnalysisConfig) -> pd.DataFrame:
     """Rows of an existing output if all its analyses used ``config``; else an :class:`OutputError`."""
-    from .results import Results, read_results
+    from .results import Results, read_all_results, stored_analyses
 
     try:
-        stored = read_results(item.output, load_models=False, load_macro_variables=False)
+        stored = stored_analyses(read_all_results(item.output, load_models=False, load_macro_variables=False))
     except SourceError as err:
         raise OutputError(
             f"{item.output} exists but cannot be read ({err}); delete it or rerun with overwrite"

@@ -272,7 +272,8 @@ def analyze(
     Results
         Per-condition tables, macro variables and fitted models; ``.write(path)`` stores them in NWB.
     """
-    from ..nwb.read import open_nwb, read_recording
+    from ..nwb.read import input_links, open_nwb, read_recording
+    from ..nwb.write import results_module
     from ..runtime.job import job_runtime
     from ..runtime.progress import phase
 
@@ -288,10 +289,8 @@ def analyze(
                 condition_column=config.condition_column,
                 bin_width=config.bin_width,
             )
-            series_obj = opened.nwbfile.objects[recording.series_object_id]
-            roi_table = getattr(getattr(series_obj, "rois", None), "table", None)
-            if series_obj.neurodata_type == "Units":
-                roi_table = series_obj
+            links = input_links(opened.nwbfile, recording.series_object_id)
+            module = results_module(opened.nwbfile, recording.series_object_id)
             info = opened.info
         if recording.n_channels < 2:
             raise too_few_channels(f"{recording.series_path} has {recording.n_channels} channel")
@@ -329,6 +328,7 @@ def analyze(
         source=info,
         series_path=recording.series_path,
         series_object_id=recording.series_object_id,
-        roi_table_object_id=roi_table.object_id if roi_table is not None else None,
-        roi_indices=list(np.asarray(recording.roi_indices)) if recording.roi_indices is not None else None,
+        roi_table_object_id=links.roi_table_object_id,
+        roi_indices=None if links.roi_indices is None else list(links.roi_indices),
+        module=module,
     )
