@@ -19,11 +19,12 @@ ROOT = Path(__file__).resolve().parents[2] / "src" / "ndx_causal_emergence"
 #: Which subpackages (or top-level modules) each one may import from.
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
+    "deprecation": set(),
     "runtime": set(),
     "measures": {"errors"},
     "data": {"errors"},
     "dandi": {"data", "errors"},
-    "dynamics": {"errors", "measures", "runtime"},
+    "dynamics": {"deprecation", "errors", "measures", "runtime"},
     # safety.architecture checks a model's size (a deferred import; models import safety at call time too)
     "safety": {"dandi", "errors", "models"},
     "models": {"data", "errors", "measures", "runtime", "safety"},

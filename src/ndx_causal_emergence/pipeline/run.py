@@ -198,7 +198,7 @@ def analyze_condition(recording: Any, condition: str | None, config: AnalysisCon
     ec = emergent_complexity(emergence["dimension_averaged_ei"].to_numpy())
     train, _ = _joined(prepared.train, prepared.timestamps["train"])
     test, test_times = _joined(prepared.test, prepared.timestamps["test"])
-    dyn = analyze_dynamics(models[0], train, test, timestamps_test=test_times, random_state=config.seed)
+    dyn = analyze_dynamics(models[0], train, test, timestamps_test=test_times, seed=config.seed)
     attribution = _with_channel_ids(dyn.attribution, prepared)
     if attribution is not None:  # coverage C_d per scale (docs/method.md §4), NaN for scales not attributed
         coverage = coverage_table(attribution, centroids=recording.roi_centroids).set_index("scale")
