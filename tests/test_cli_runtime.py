@@ -25,7 +25,7 @@ def small(tmp_path_factory):
 
 
 def _config(path, **model_params) -> str:
-    lines = ["n_samples = 200", "[model_params]"] + [f"{k} = {v}" for k, v in model_params.items()]
+    lines = ["n_monte_carlo = 200", "[model_params]"] + [f"{k} = {v}" for k, v in model_params.items()]
     path.write_text("\n".join(lines) + "\n")
     return str(path)
 

@@ -267,7 +267,7 @@ def expand_sources(
 def _result_parameters(stored: dict[str, Any]) -> dict[str, Any] | None:
     """The result-deciding parameters of a stored analysis (defaults for fields it predates); None if unreadable."""
     try:
-        return json.loads(json.dumps(AnalysisConfig.from_dict(stored).result_parameters()))
+        return json.loads(json.dumps(AnalysisConfig.from_dict(stored, stored=True).result_parameters()))
     except (InputError, TypeError):
         return None
 

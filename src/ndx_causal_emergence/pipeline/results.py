@@ -432,7 +432,7 @@ def _results_of(path: Path, contents: list[AnalysisContent]) -> Results:
     first = contents[0]
     links = first.links or InputLinks("")
     try:
-        config = AnalysisConfig.from_dict(next(iter(conditions.values())).parameters)
+        config = AnalysisConfig.from_dict(next(iter(conditions.values())).parameters, stored=True)
     except (InputError, TypeError):
         config = None  # parameters of another version: each ConditionResult keeps them as stored
     return Results(

@@ -93,7 +93,7 @@ def measure_condition(prepared: Any, config: AnalysisConfig) -> ConditionMeasure
     models, tables, draws, blocks = [], [], [], []
     for seed in config.seeds:
         model = MultiscaleNISPlus(**config.model_kwargs(seed)).fit(prepared.train, validation=prepared.validation)
-        result = model.measure(prepared.test, n_samples=config.n_samples, seed=seed)
+        result = model.measure(prepared.test, n_monte_carlo=config.n_monte_carlo, seed=seed)
         models.append(model)
         tables.append(result.table)
         with phase("intervals", label=f"seed {seed}"):
@@ -126,7 +126,8 @@ def _surrogate_p_values(config: AnalysisConfig, prepared: Any, observed: pd.Data
         validation = [circular_shift_surrogate(seg, rng) for seg in prepared.validation]
         test = [circular_shift_surrogate(seg, rng) for seg in prepared.test]
         model = MultiscaleNISPlus(**config.model_kwargs(config.seed)).fit(train, validation=validation)
-        null.append(model.emergence_table(test, n_samples=config.n_samples, seed=config.seed)["causal_emergence"])
+        table = model.emergence_table(test, n_monte_carlo=config.n_monte_carlo, seed=config.seed)
+        null.append(table["causal_emergence"])
     null_arr = np.asarray(null)
     return np.array(
         [surrogate_p_value(obs, null_arr[:, k]) for k, obs in enumerate(observed["causal_emergence"].to_numpy())]

@@ -113,7 +113,7 @@ def test_wang2025_builds_the_official_architecture_and_measures_the_official_ei(
     assert model.history_["stage2_scale1_weight_refresh_steps"] == [10]  # w = 1 for stage 2's first 10 steps
     again = MultiscaleNISPlus.from_state(*model.to_state())
     np.testing.assert_allclose(again.encode(data[1])[1], model.encode(data[1])[1], rtol=1e-6)
-    table = model.emergence_table(data[1], n_samples=100, seed=3)
+    table = model.emergence_table(data[1], n_monte_carlo=100, seed=3)
     assert table.attrs["ei_convention"] == "official" and (table["effective_information"] >= 0).all()
     # the Jacobian term: the mean ln|det| of y + f(y) (no tanh) by autograd at the same uniform points, no q ln 2L
     for k, q in enumerate(model.scales_):
@@ -125,7 +125,7 @@ def test_wang2025_builds_the_official_architecture_and_measures_the_official_ei(
         assert table["jacobian_term"][k] == pytest.approx(float(torch.stack(logdets).mean()), rel=1e-5, abs=1e-6)
         ei = table["noise_term"][k] + table["jacobian_term"][k]
         assert table["effective_information"][k] == pytest.approx(max(ei, 0.0), rel=1e-9, abs=1e-12)
-    standard = model.set_params(ei_convention="standard").emergence_table(data[1], n_samples=100, seed=3)
+    standard = model.set_params(ei_convention="standard").emergence_table(data[1], n_monte_carlo=100, seed=3)
     np.testing.assert_allclose(standard["noise_term"], table["noise_term"], rtol=1e-9)  # σ² of the squashed map
 
 
@@ -238,7 +238,7 @@ def test_maps_agree_with_encode_and_predict(fitted, data) -> None:
 
 
 def test_emergence_table(fitted, data) -> None:
-    table = fitted.emergence_table(data[1], n_samples=200)
+    table = fitted.emergence_table(data[1], n_monte_carlo=200)
     assert list(table.columns) == [
         "scale", "dimension", "effective_information", "dimension_averaged_ei", "noise_term", "jacobian_term",
         "causal_emergence", "causal_power", "nmse", "nmse_persistence", "fraction_in_box", "latent_nmse",
@@ -254,7 +254,7 @@ def test_emergence_table(fitted, data) -> None:
     assert np.isfinite(table["causal_emergence_observed"]).all()
     assert ((table["fraction_in_box"] > 0.5) & (table["fraction_in_box"] <= 1)).all()
     assert 0 <= table.attrs["emergent_complexity_normalized"] <= 1
-    on_data = fitted.emergence_table(data[1], n_samples=200, jacobian_domain="data")
+    on_data = fitted.emergence_table(data[1], n_monte_carlo=200, jacobian_domain="data")
     assert np.allclose(on_data["noise_term"], table["noise_term"])
     with pytest.raises(InputError, match="jacobian_domain"):
         fitted.emergence_table(data[1], jacobian_domain="grid")
@@ -262,8 +262,8 @@ def test_emergence_table(fitted, data) -> None:
 
 def test_fit_is_deterministic(data) -> None:
     params = {**_TINY, "max_steps": 30, "observed_reference": False}
-    t1 = MultiscaleNISPlus.from_preset("fast", **params).fit(data[0]).emergence_table(data[1], n_samples=100)
-    t2 = MultiscaleNISPlus.from_preset("fast", **params).fit(data[0]).emergence_table(data[1], n_samples=100)
+    t1 = MultiscaleNISPlus.from_preset("fast", **params).fit(data[0]).emergence_table(data[1], n_monte_carlo=100)
+    t2 = MultiscaleNISPlus.from_preset("fast", **params).fit(data[0]).emergence_table(data[1], n_monte_carlo=100)
     pd.testing.assert_frame_equal(t1, t2, check_exact=True)
     assert t1["causal_emergence_observed"].isna().all()
 
@@ -277,7 +277,9 @@ def test_state_round_trip_is_exact(fitted, data) -> None:
         assert np.array_equal(a, b)
     assert np.array_equal(fitted.predict(data[1], scale=1), again.predict(data[1], scale=1))
     pd.testing.assert_frame_equal(
-        fitted.emergence_table(data[1], n_samples=100), again.emergence_table(data[1], n_samples=100), check_exact=True
+        fitted.emergence_table(data[1], n_monte_carlo=100),
+        again.emergence_table(data[1], n_monte_carlo=100),
+        check_exact=True,
     )
     assert again.get_params() == fitted.get_params()
 
@@ -300,7 +302,7 @@ def test_segments_validation_and_official_conventions(data) -> None:
     model = NISPlus.from_preset("sir", q=2, **{**_TINY, "max_steps": 20, "batch_size": 32})
     model.fit(x, segments=labels, validation=data[1])
     assert model.scales_ == [2] and model.model_.reverse_maps is not None
-    table = model.emergence_table(data[1], n_samples=50)
+    table = model.emergence_table(data[1], n_monte_carlo=50)
     assert table.attrs["ei_domain"] == "box" and table.attrs["sigma_convention"] == "mae"
     nis_params = {k: v for k, v in _TINY.items() if k != "weight_refresh"}
     nis = NIS(q=1, **{**nis_params, "max_steps": 20}).fit([x[:300], x[300:]])
