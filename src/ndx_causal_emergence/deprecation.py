@@ -1,4 +1,4 @@
-"""Renamed keywords: the old name keeps working for a while, with a ``FutureWarning`` naming the new one.
+"""Renamed keywords and methods: the old name keeps working for a while, with a ``FutureWarning`` naming the new one.
 
 The renames are listed in ``CHANGELOG.md`` ("Names").
 """
@@ -15,10 +15,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 __all__ = ["renamed_keywords", "warn_renamed"]
 
 
-def warn_renamed(old: str, new: str, where: str, *, stacklevel: int = 3) -> None:
-    """Emit the ``FutureWarning`` of a keyword ``old`` of ``where`` renamed ``new``."""
+def warn_renamed(old: str, new: str, where: str, *, what: str = "keyword", stacklevel: int = 3) -> None:
+    """Emit the ``FutureWarning`` of a ``what`` (keyword, method) ``old`` of ``where`` renamed ``new``."""
     warnings.warn(
-        f"{where}: the keyword {old!r} is now {new!r}; {old!r} will be removed in a future version",
+        f"{where}: the {what} {old!r} is now {new!r}; {old!r} will be removed in a future version",
         FutureWarning,
         stacklevel=stacklevel,
     )

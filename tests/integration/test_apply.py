@@ -100,9 +100,9 @@ def test_rebuilt_model_maps_raw_frames_to_exactly_the_stored_macro_variables(fit
 def test_a_model_stored_without_preprocessing_says_so(fitted, source):
     results, _ = fitted
     model = results.conditions["all"].models[0]
-    arch, tensors = model.to_state()
+    arch, tensors = model.to_stored()
     del arch["preprocessing"]
-    old = type(model).from_state(arch, {k: v for k, v in tensors.items() if not k.startswith("preprocessing.")})
+    old = type(model).from_stored(arch, {k: v for k, v in tensors.items() if not k.startswith("preprocessing.")})
     condition = results.conditions["all"]
     condition = type(condition)(**{**condition.__dict__, "models": [old]})
     with pytest.raises(InputError, match="stored without its preprocessing"):

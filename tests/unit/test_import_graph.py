@@ -22,7 +22,7 @@ ALLOWED: dict[str, set[str]] = {
     "deprecation": set(),
     "runtime": set(),
     "measures": {"deprecation", "errors"},
-    "data": {"errors"},
+    "data": {"deprecation", "errors"},
     "dandi": {"data", "errors"},
     "dynamics": {"deprecation", "errors", "measures", "runtime"},
     # safety.architecture checks a model's size (a deferred import; models import safety at call time too)

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..deprecation import renamed_keywords
+from ..deprecation import renamed_keywords, warn_renamed
 from ..errors import InputError, NotFittedError
 from ..measures import causal_emergence, causal_power, emergent_complexity, estimate_sigma2, gaussian_ei, ipw_weights
 from ..measures.ei import EIResult
@@ -639,18 +639,30 @@ class _NISEstimator:
         return self.measure(X, segments=segments, n_monte_carlo=n_monte_carlo, seed=seed,
                             jacobian_domain=jacobian_domain).table  # fmt: skip
 
-    # ---------------------------------------------------------------- state
-    def to_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    # ---------------------------------------------------------------- stored form
+    def to_stored(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         """``(architecture, tensors)``: JSON-able parameters and fitted non-tensor state, and every tensor.
 
-        Tensor names use ``.`` only (no ``/``). :meth:`from_state` rebuilds an identical model.
+        What a ``LearnedDynamicsModel`` stores. Tensor names use ``.`` only (no ``/``).
+        :meth:`from_stored` rebuilds an identical model.
         """
         self._check_fitted()
         return state_of(self)
 
+    def to_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """Old name of :meth:`to_stored` (``FutureWarning``)."""
+        warn_renamed("to_state", "to_stored", type(self).__name__, what="method")
+        return self.to_stored()
+
     @classmethod
     def from_state(cls, arch: dict[str, Any], tensors: dict[str, Any]) -> _NISEstimator:
-        """Rebuild a fitted estimator from :meth:`to_state` output (arrays or tensors accepted).
+        """Old name of :meth:`from_stored` (``FutureWarning``)."""
+        warn_renamed("from_state", "from_stored", cls.__name__, what="method")
+        return cls.from_stored(arch, tensors)
+
+    @classmethod
+    def from_stored(cls, arch: dict[str, Any], tensors: dict[str, Any]) -> _NISEstimator:
+        """Rebuild a fitted estimator from :meth:`to_stored` output (arrays or tensors accepted).
 
         States written before format versions (no ``format_version``) load as version 0; a newer
         version than :data:`~ndx_causal_emergence.models.serialize.STATE_FORMAT_VERSION` raises

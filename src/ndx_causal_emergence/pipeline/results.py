@@ -103,7 +103,7 @@ class ConditionResult:
         """The plain-data form the NWB writer takes."""
         models = []
         for seed, model in zip(self.seeds, self.models, strict=False):
-            arch, tensors = model.to_state()
+            arch, tensors = model.to_stored()
             import torch
 
             models.append(
@@ -480,7 +480,7 @@ def _model(stored: StoredModel, where: str) -> Any:
     from ..models import MultiscaleNISPlus
 
     try:
-        return MultiscaleNISPlus.from_state(parse_json(stored.architecture, f"the architecture of {where}"),
+        return MultiscaleNISPlus.from_stored(parse_json(stored.architecture, f"the architecture of {where}"),
                                             stored.tensors)  # fmt: skip
     except InputError:
         raise

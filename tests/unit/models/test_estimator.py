@@ -111,7 +111,7 @@ def test_wang2025_builds_the_official_architecture_and_measures_the_official_ei(
     assert all(same) and not any(moved)
     assert model.history_["weight_refresh_steps"] == []  # stage 1: no weights
     assert model.history_["stage2_scale1_weight_refresh_steps"] == [10]  # w = 1 for stage 2's first 10 steps
-    again = MultiscaleNISPlus.from_state(*model.to_state())
+    again = MultiscaleNISPlus.from_stored(*model.to_stored())
     np.testing.assert_allclose(again.encode(data[1])[1], model.encode(data[1])[1], rtol=1e-6)
     table = model.emergence_table(data[1], n_monte_carlo=100, seed=3)
     assert table.attrs["ei_convention"] == "official" and (table["effective_information"] >= 0).all()
@@ -160,14 +160,14 @@ def test_models_written_before_explicit_arguments_won_still_load(data) -> None:
     """Old files stored the constructor's values with the preset that replaced the defaults; they load as fitted."""
     given = {k: v for k, v in _TINY.items() if k != "n_coupling_layers"}
     model = MultiscaleNISPlus(preset="fast", **given).fit(data[0])
-    arch, tensors = model.to_state()
+    arch, tensors = model.to_stored()
     assert arch["params"]["n_coupling_layers"] == 4  # the preset's value, as the fit used it
     defaults = MultiscaleNISPlus().get_params()
     replaced = set(PRESETS["fast"]) - set(given)
     legacy_params = {k: (defaults[k] if k in replaced else v) for k, v in arch["params"].items()}
     legacy = {k: v for k, v in arch.items() if k != "params_resolved"} | {"params": legacy_params}
     assert legacy_params["n_coupling_layers"] == 6  # what the old get_params reported
-    again = MultiscaleNISPlus.from_state(legacy, tensors)
+    again = MultiscaleNISPlus.from_stored(legacy, tensors)
     assert again.get_params() == model.get_params()
     np.testing.assert_allclose(again.transform(data[1]), model.transform(data[1]), rtol=1e-6)
 
@@ -190,7 +190,7 @@ def test_methods_need_a_fitted_model(data) -> None:
         lambda: model.predict(data[1]),
         lambda: model.emergence_table(data[1]),
         lambda: model.dynamics_map(0),
-        lambda: model.to_state(),
+        lambda: model.to_stored(),
     ):
         with pytest.raises(NotFittedError, match="call fit"):
             call()
@@ -269,10 +269,10 @@ def test_fit_is_deterministic(data) -> None:
 
 
 def test_state_round_trip_is_exact(fitted, data) -> None:
-    arch, tensors = fitted.to_state()
+    arch, tensors = fitted.to_stored()
     assert not any("/" in name for name in tensors)
     arch = json.loads(json.dumps(arch))
-    again = MultiscaleNISPlus.from_state(arch, {k: v.numpy() for k, v in tensors.items()})
+    again = MultiscaleNISPlus.from_stored(arch, {k: v.numpy() for k, v in tensors.items()})
     for a, b in zip(fitted.encode(data[1]), again.encode(data[1]), strict=True):
         assert np.array_equal(a, b)
     assert np.array_equal(fitted.predict(data[1], scale=1), again.predict(data[1], scale=1))
@@ -285,15 +285,15 @@ def test_state_round_trip_is_exact(fitted, data) -> None:
 
 
 def test_state_has_a_format_version(fitted, data) -> None:
-    arch, tensors = fitted.to_state()
+    arch, tensors = fitted.to_stored()
     assert arch["format_version"] == 1
     before_versions = {k: v for k, v in arch.items() if k != "format_version"}  # states written before versions
-    assert np.array_equal(MultiscaleNISPlus.from_state(before_versions, tensors).transform(data[1]),
+    assert np.array_equal(MultiscaleNISPlus.from_stored(before_versions, tensors).transform(data[1]),
                           fitted.transform(data[1]))  # fmt: skip
     with pytest.raises(InputError, match="state format version 2, newer than the 1 .* upgrade"):
-        MultiscaleNISPlus.from_state({**arch, "format_version": 2, "new_field": 1}, tensors)
+        MultiscaleNISPlus.from_stored({**arch, "format_version": 2, "new_field": 1}, tensors)
     with pytest.raises(InputError, match="format_version must be a whole number"):
-        MultiscaleNISPlus.from_state({**arch, "format_version": "1"}, tensors)
+        MultiscaleNISPlus.from_stored({**arch, "format_version": "1"}, tensors)
 
 
 def test_segments_validation_and_official_conventions(data) -> None:
