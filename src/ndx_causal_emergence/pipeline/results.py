@@ -156,8 +156,8 @@ class Results:
     analysis's ``provenance``).
 
     ``results[key]`` takes a condition label (``results["awake"]``) or an analysis name
-    (``results["causal_emergence_awake"]``, the key of the dictionary ``read_results`` returned
-    before 0.2).
+    (``results["causal_emergence_awake"]``, the key of the dictionary that ``read_results`` returned
+    up to 0.1.0).
     """
 
     conditions: dict[str, ConditionResult]
