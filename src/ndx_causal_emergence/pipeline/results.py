@@ -260,7 +260,11 @@ class Results:
         results appended. With ``in_place=True`` the local input file itself is appended to,
         atomically.
         """
-        contents = [res.content(self.config.to_json()) for res in self.conditions.values()]
+        stored = self.config is None  # read from a file with parameters of another version: write them as they are
+        contents = [
+            res.content(json.dumps(res.parameters, sort_keys=True) if stored else self.config.to_json())
+            for res in self.conditions.values()
+        ]
         links = InputLinks(self.series_object_id, self.roi_table_object_id, self.roi_indices)
         if in_place:
             if getattr(self.source, "kind", "local") != "local":
