@@ -136,6 +136,7 @@ def test_results_round_trip_through_the_file(analysed):
         assert len(stored.models) == len(fitted.models)
         for new, old in zip(stored.models, fitted.models, strict=True):
             for frames in prepared.train + prepared.test:
-                for a, b in zip(new.encode(frames, precision="float64"), old.encode(frames, precision="float64"),
-                                strict=True):  # fmt: skip
-                    assert np.array_equal(a, b)
+                for precision in ("float32", "float64"):
+                    for a, b in zip(new.encode(frames, precision=precision), old.encode(frames, precision=precision),
+                                    strict=True):  # fmt: skip
+                        assert np.array_equal(a, b)
