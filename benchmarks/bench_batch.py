@@ -57,7 +57,7 @@ def one_run(inputs: list[Path], out: Path, n_workers: int) -> dict[str, float]:
     from ndx_causal_emergence.pipeline.batch import run_batch
     from ndx_causal_emergence.pipeline.config import AnalysisConfig
 
-    config = AnalysisConfig(coarsening=4, device="cpu", n_samples=200, model_params=MODEL)
+    config = AnalysisConfig(coarsening=4, device="cpu", n_monte_carlo=200, model_params=MODEL)
     start = time.perf_counter()
     with (
         LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,

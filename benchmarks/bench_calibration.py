@@ -70,7 +70,7 @@ def _stable_points(model: object, prepared: object) -> int:
     """Stable fixed points of the top scale's map inside the data's support (the analysis's own search)."""
     top = len(model.scales_) - 1
     train, test = np.concatenate(prepared.train), np.concatenate(prepared.test)
-    dynamics = analyze_dynamics(model, train, test, scales=[top], attribution=False, random_state=0)
+    dynamics = analyze_dynamics(model, train, test, scales=[top], attribution=False, seed=0)
     points = dynamics.fixed_points
     chosen = points[(points["scale"] == top) & points["in_support"] & (points["source"] == "model")]
     return int((chosen["stability"] == "stable").sum())

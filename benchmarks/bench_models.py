@@ -46,17 +46,17 @@ def _row(table: Table, name: str, value: float | str, fmt: str = ".1f") -> None:
     table.add(name, text)
 
 
-def official_jacobian_term(model: NIS | NISPlus, n_samples: int = 1000, seed: int = 0) -> float:
+def official_jacobian_term(model: NIS | NISPlus, n_monte_carlo: int = 1000, seed: int = 0) -> float:
     """The official EI's Jacobian term: ``ln|det|`` of ``y + f(y)`` without the squash the prediction applies.
 
-    Same box, uniform samples and coordinates as ``model.emergence_table(..., n_samples, seed)``.
+    Same box, uniform samples and coordinates as ``model.emergence_table(..., n_monte_carlo, seed)``.
     """
     measured = model.dynamics_map(0)
     unsquashed = copy.deepcopy(measured.fn)
     unsquashed.squash = False
     fn = AffineConjugate(unsquashed, measured.center, measured.half_range)
     q = measured.center.shape[0]
-    return gaussian_ei(fn, np.ones(q), L=model.get_params()["intervention_half_width"], n_samples=n_samples,
+    return gaussian_ei(fn, np.ones(q), L=model.get_params()["intervention_half_width"], n_monte_carlo=n_monte_carlo,
                        seed=seed).jacobian_term  # fmt: skip
 
 

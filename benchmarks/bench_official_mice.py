@@ -119,7 +119,7 @@ def _ours(prepared, args: argparse.Namespace, seed: int) -> dict:  # noqa: ANN00
     t0 = time.perf_counter()
     model.fit(prepared.train, validation=prepared.validation)
     t1 = time.perf_counter()
-    table = model.emergence_table(prepared.train, n_samples=1000, seed=seed)  # the training pairs, as the official
+    table = model.emergence_table(prepared.train, n_monte_carlo=1000, seed=seed)  # the training pairs, as the official
     t2 = time.perf_counter()
     half = [float(np.max(h)) for h in model.latent_half_range_]
     return {"j": table["dimension_averaged_ei"].to_numpy(), "fit_s": t1 - t0, "ei_s": t2 - t1, "half_range": half,

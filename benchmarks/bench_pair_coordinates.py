@@ -31,7 +31,7 @@ from ndx_causal_emergence.testing.calibration import double_well_pair
 def _j(fn: torch.nn.Module, u0: np.ndarray, u1: np.ndarray) -> float:
     with torch.no_grad():
         pred = fn(torch.as_tensor(u0, dtype=torch.float32)).double().numpy()
-    return gaussian_ei(fn, estimate_sigma2(pred, u1), n_samples=500, seed=0).dei
+    return gaussian_ei(fn, estimate_sigma2(pred, u1), n_monte_carlo=500, seed=0).dei
 
 
 def measure(model: MultiscaleNISPlus, test: list[np.ndarray]) -> pd.DataFrame:

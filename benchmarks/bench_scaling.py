@@ -94,7 +94,7 @@ def _runtime(out: Path) -> dict:
     """Threads and per-phase wall times from the output's provenance."""
     from ndx_causal_emergence.pipeline.results import read_results
 
-    (analysis,) = read_results(out, load_models=False).values()
+    (analysis,) = read_results(out, load_models=False).conditions.values()
     runtime = json.loads(analysis.provenance["environment"]).get("runtime", {})
     phases: dict[str, float] = {}
     for p in runtime.get("phases", []):

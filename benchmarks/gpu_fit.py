@@ -40,7 +40,7 @@ def _fit(x_train: np.ndarray, x_test: np.ndarray, device: str, args: argparse.Na
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     fit_s = time.perf_counter() - t0
-    return model, fit_s, model.emergence_table(x_test, n_samples=1000)
+    return model, fit_s, model.emergence_table(x_test, n_monte_carlo=1000)
 
 
 def main() -> int:

@@ -25,13 +25,13 @@ def small(tmp_path_factory):
 
 
 def _config(path, **model_params) -> str:
-    lines = ["n_samples = 200", "[model_params]"] + [f"{k} = {v}" for k, v in model_params.items()]
+    lines = ["n_monte_carlo = 200", "[model_params]"] + [f"{k} = {v}" for k, v in model_params.items()]
     path.write_text("\n".join(lines) + "\n")
     return str(path)
 
 
 def _runtime(out) -> dict:
-    (analysis,) = read_results(out, load_models=False).values()
+    (analysis,) = read_results(out, load_models=False).conditions.values()
     return json.loads(analysis.provenance["environment"])["runtime"]
 
 
@@ -68,7 +68,7 @@ def test_max_time_stops_a_long_fit_within_ten_percent_with_a_valid_result(small,
     assert runtime["time_budget"]["max_time_s"] == budget
     assert [s["loop"] for s in runtime["time_budget"]["stopped"]] == ["model", "observed reference"]
     assert all(0 < s["steps"] < 10**6 for s in runtime["time_budget"]["stopped"])
-    (analysis,) = read_results(out).values()
+    (analysis,) = read_results(out).conditions.values()
     assert analysis.parameters["max_time"] == budget
     table = analysis.emergence
     assert list(table["dimension"]) == [8, 4, 2, 1]

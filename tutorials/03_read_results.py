@@ -34,7 +34,7 @@ path = results.write(workdir / "demo_causal-emergence.nwb")
 
 # %%
 loaded = ce.read_results(path)
-res = loaded["causal_emergence_all"]
+res = loaded["all"]  # by condition label, as analyze returned it (the analysis name works too)
 res.emergence[["scale", "dimension", "dimension_averaged_ei", "causal_emergence", "nmse"]]
 
 # %% [markdown]

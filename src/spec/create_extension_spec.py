@@ -265,6 +265,13 @@ def fixed_point_table() -> NWBGroupSpec:
         "text",
         required=False,
     )
+    cols += _column(
+        "agrees",
+        "1 if the other source has a point of the same scale and stability within the agreement tolerance, "
+        "0 if not, NaN where the other source was not searched (the empirical drift is searched on 1-D scales).",
+        "float64",
+        required=False,
+    )
     return NWBGroupSpec(
         neurodata_type_def="FixedPointTable",
         neurodata_type_inc="DynamicTable",
@@ -402,6 +409,25 @@ def causal_emergence_analysis() -> NWBGroupSpec:
                 name="state_transitions",
                 neurodata_type_inc="EventsTable",
                 doc="Transitions between metastable states of the top-scale trajectory.",
+                quantity="?",
+            ),
+            NWBGroupSpec(
+                name="diagnostics",
+                neurodata_type_inc="DynamicTable",
+                doc=(
+                    "Diagnostics of the macro dynamics, one row per scale: scale, dimension, noise_to_drift_ratio, "
+                    "occupied_extent, occupancy_entropy, autocorrelation_time (s), n_fixed_points_<source> and "
+                    "n_stable_<source> (source 'model' or 'empirical'; NaN where not searched)."
+                ),
+                quantity="?",
+            ),
+            NWBGroupSpec(
+                name="dropped_channels",
+                neurodata_type_inc="DynamicTable",
+                doc=(
+                    "Input channels left out of the analysis, one row each: 'channel' (its ROI, unit or "
+                    "column id) and 'reason' (e.g. 'constant on the training block')."
+                ),
                 quantity="?",
             ),
             NWBGroupSpec(neurodata_type_inc="AnalysisProvenance", doc="Provenance of the analysis.", quantity=1),

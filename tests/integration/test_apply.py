@@ -28,7 +28,7 @@ from tests.conftest import PHASE_LINE, WITHOUT_THIS_PACKAGE
 
 SERIES = "/processing/ophys/Fluorescence/RoiResponseSeries"
 ANALYSIS = "causal_emergence_all"
-TINY = {"series": SERIES, "device": "cpu", "n_samples": 50, "n_bootstrap": 100, "scales": (15, 4, 1),
+TINY = {"series": SERIES, "device": "cpu", "n_monte_carlo": 50, "n_bootstrap": 100, "scales": (15, 4, 1),
         "model_params": {"max_steps": 20, "hidden_width": 8, "dynamics_width": 8, "n_coupling_layers": 2,
                          "eval_every": 10, "weight_refresh": 10, "batch_size": 32, "observed_reference": False,
                          "polish_steps": 0}}  # fmt: skip
@@ -100,9 +100,9 @@ def test_rebuilt_model_maps_raw_frames_to_exactly_the_stored_macro_variables(fit
 def test_a_model_stored_without_preprocessing_says_so(fitted, source):
     results, _ = fitted
     model = results.conditions["all"].models[0]
-    arch, tensors = model.to_state()
+    arch, tensors = model.to_stored()
     del arch["preprocessing"]
-    old = type(model).from_state(arch, {k: v for k, v in tensors.items() if not k.startswith("preprocessing.")})
+    old = type(model).from_stored(arch, {k: v for k, v in tensors.items() if not k.startswith("preprocessing.")})
     condition = results.conditions["all"]
     condition = type(condition)(**{**condition.__dict__, "models": [old]})
     with pytest.raises(InputError, match="stored without its preprocessing"):

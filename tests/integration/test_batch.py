@@ -46,7 +46,7 @@ TINY = {
     "polish_steps": 20,
 }
 #: 2 s bins give 1,400-1,850 frames for the multi-unit assets; coarsening 16 keeps the ladders short (35 -> 2 -> 1).
-CONFIG = AnalysisConfig(bin_width=2.0, coarsening=16, device="cpu", n_samples=100, model_params=TINY)
+CONFIG = AnalysisConfig(bin_width=2.0, coarsening=16, device="cpu", n_monte_carlo=100, model_params=TINY)
 SOURCES = ["DANDI:000006", "DANDI:000009/draft", "DANDI:000207/draft", "DANDI:000999/draft"]
 GLOB = "sub-*/*.nwb"
 OPHYS = "DANDI:000999/draft/sub-s2p/sub-s2p_ophys.nwb"  # 000999 exists only on the stand-in
@@ -166,7 +166,7 @@ def _rows(summary: pd.DataFrame, label: str) -> pd.DataFrame:
 
 
 def _analyses(path: Path) -> dict[str, Any]:
-    return read_results(path, load_models=False)
+    return {r.analysis_name: r for r in read_results(path, load_models=False).conditions.values()}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -408,7 +408,7 @@ def test_cli_batch_runs_every_condition(real_data: Path, tmp_path: Path) -> None
     toml.write_text(
         'conditions = "epochs"\ncondition_column = "stage"\nbin_width = 1.0\ncoarsening = 16\n'
         'device = "cpu"\n'
-        f"n_samples = 100\n\n[model_params]\n{model}\n"
+        f"n_monte_carlo = 100\n\n[model_params]\n{model}\n"
     )
     out = tmp_path / "out"
     result = CliRunner().invoke(

@@ -95,3 +95,48 @@ def test_report_says_what_can_be_concluded(analysed):
         other = "anesthesia" if analysis["condition"] == "awake" else "awake"
         assert any(f"'{other}'" in s for s in analysis["conclusions"])  # the comparison is put in words
         assert all(s in text for s in analysis["conclusions"])
+
+
+def test_results_round_trip_through_the_file(analysed):
+    """Every field of what ``analyze`` returned comes back from the written file: tables exactly, macro variables at
+    the precision stored (float32), models that encode the original frames bit for bit."""
+    from pandas.testing import assert_frame_equal
+
+    from ndx_causal_emergence.data.prepare import prepare
+    from ndx_causal_emergence.nwb.read import read_recording
+
+    results, out = analysed
+    loaded = ce.read_results(out)
+    assert isinstance(loaded, type(results))
+    assert list(loaded.conditions) == list(results.conditions) == ["awake", "anesthesia"]
+    assert loaded.config == results.config
+    assert (loaded.series_path, loaded.series_object_id, loaded.module) == (
+        results.series_path, results.series_object_id, results.module)  # fmt: skip
+    assert loaded.roi_table_object_id == results.roi_table_object_id is not None
+    assert loaded.roi_indices == results.roi_indices is not None
+    assert loaded.source.location == str(out)  # the file read, which holds a copy of the input
+    assert_frame_equal(loaded.comparisons, results.comparisons)
+    recording = read_recording(results.source.location, conditions="epochs", condition_column="stage")
+    for label, fitted in results.conditions.items():
+        stored = loaded[label]
+        assert stored is loaded[fitted.analysis_name]
+        for table in ("emergence", "fixed_points", "transitions", "attribution", "diagnostics", "comparisons"):
+            # the schema orders the emergence table's columns: compared by name
+            assert_frame_equal(getattr(stored, table), getattr(fitted, table), check_like=True, obj=f"{label}.{table}")
+        for field in ("condition", "emergent_complexity", "emergent_complexity_normalized", "seeds", "provenance",
+                      "parameters", "analysis_name", "dropped_channels"):  # fmt: skip
+            assert getattr(stored, field) == getattr(fitted, field), (label, field)
+        assert np.array_equal(stored.intervals, fitted.intervals)
+        assert [name for name, _ in stored.stored_models] == [f"model_seed{s}" for s in fitted.seeds]
+        for new, old in zip(stored.macro_variables, fitted.macro_variables, strict=True):
+            assert new.dtype == np.float32 and new.name == old.name and new.attrs == old.attrs
+            assert np.array_equal(new["time"], old["time"]) and np.array_equal(new["variable"], old["variable"])
+            assert np.array_equal(new.to_numpy(), old.to_numpy().astype(np.float32))
+        prepared = prepare(recording, condition=label)
+        assert len(stored.models) == len(fitted.models)
+        for new, old in zip(stored.models, fitted.models, strict=True):
+            for frames in prepared.train + prepared.test:
+                for precision in ("float32", "float64"):
+                    for a, b in zip(new.encode(frames, precision=precision), old.encode(frames, precision=precision),
+                                    strict=True):  # fmt: skip
+                        assert np.array_equal(a, b)

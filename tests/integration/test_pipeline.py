@@ -193,5 +193,8 @@ def test_real_triplett_recording(tmp_path, real_data):
     assert np.isfinite(res.emergence["dimension_averaged_ei"]).all()
     out = results.write(tmp_path / "zf_causal-emergence.nwb")
     assert validate(path=str(out)) == []
-    att = ce.read_results(out, load_models=False)["causal_emergence_all"].attribution
-    assert set(att["roi"]) <= set(range(114))
+    loaded = ce.read_results(out, load_models=False)
+    with NWBHDF5IO(out, "r", load_namespaces=True) as io:  # the file's link from each channel to its ROI
+        table = io.read().processing[loaded.module]["causal_emergence_all"].attribution_table
+        assert set(table["roi"].data[:]) <= set(range(114))
+    assert loaded.roi_indices == list(range(114))  # read back: the row of each channel in the ROI table

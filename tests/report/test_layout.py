@@ -10,7 +10,7 @@ from pynwb.testing.mock.file import mock_NWBFile
 from pynwb.testing.mock.ophys import mock_ImagingPlane
 
 from ndx_causal_emergence.dynamics.plots import plot_attribution, plot_attribution_map
-from ndx_causal_emergence.pipeline.layout import layout_of_table
+from ndx_causal_emergence.nwb.layout import layout_of_table
 
 #: Two ROIs on a 6 (x) by 4 (y) plane, overlapping at x = 2: ROI 1 weighs more there.
 MASKS = [

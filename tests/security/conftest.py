@@ -19,7 +19,7 @@ from tests.conftest import PHASE_LINE
 #: The smallest fit the pipeline runs (a few seconds on 2 cores): ladder 4 -> 1, 20 steps, 8-wide networks.
 TINY_TOML = """coarsening = 4
 device = "cpu"
-n_samples = 50
+n_monte_carlo = 50
 
 [model_params]
 max_steps = 20

@@ -62,7 +62,7 @@ def test_signed_url_credentials_are_not_recorded(private_dir, monkeypatch):
         )
     assert result.exit_code == 0, result.output
     _assert_clean(out)
-    provenance = next(iter(read_results(out, load_models=False).values())).provenance
+    provenance = next(iter(read_results(out, load_models=False).conditions.values())).provenance
     assert "X-Amz-Signature=REDACTED" in provenance["command"] and "versionId=7" in provenance["command"]
     assert provenance["input_file"].endswith("?X-Amz-Signature=REDACTED&token=REDACTED&versionId=7")
 
@@ -74,7 +74,7 @@ def test_local_inputs_are_named_by_file_name_and_digest(private_dir, monkeypatch
     result = _run(monkeypatch, private_dir / "in.nwb", "--out", out, "--config", private_dir / "tiny.toml")
     assert result.exit_code == 0, result.output
     _assert_clean(out)
-    provenance = next(iter(read_results(out, load_models=False).values())).provenance
+    provenance = next(iter(read_results(out, load_models=False).conditions.values())).provenance
     assert provenance["input_file"] == "in.nwb"
     assert provenance["input_identifier"] == "simulated-two-condition-0"
     digest = hashlib.sha256((private_dir / "in.nwb").read_bytes()).hexdigest()

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..deprecation import warn_renamed
 from ..errors import ChannelMismatchError, ConditionError, DataError, InputError
 from .recording import Recording
 from .split import chronological_split, nan_free_runs
@@ -199,7 +200,7 @@ class Preprocessing:
                 "recording of the same ROIs or units, in the same order"
             )
 
-    def to_state(self) -> tuple[dict[str, object], dict[str, np.ndarray]]:
+    def to_stored(self) -> tuple[dict[str, object], dict[str, np.ndarray]]:
         """``(JSON-able fields, float64 arrays)``: what a stored model keeps of this preprocessing."""
         ids = None if self.source_channel_ids is None else np.asarray(self.source_channel_ids).tolist()
         fields = {
@@ -210,9 +211,20 @@ class Preprocessing:
         }
         return fields, {"center": np.asarray(self.center, np.float64), "scale": np.asarray(self.scale, np.float64)}
 
+    def to_state(self) -> tuple[dict[str, object], dict[str, np.ndarray]]:
+        """Old name of :meth:`to_stored` (``FutureWarning``)."""
+        warn_renamed("to_state", "to_stored", "Preprocessing", what="method")
+        return self.to_stored()
+
     @classmethod
     def from_state(cls, fields: object, arrays: dict[str, np.ndarray]) -> Preprocessing:
-        """Rebuild from :meth:`to_state` output, checking that the fields are consistent (they come from a file).
+        """Old name of :meth:`from_stored` (``FutureWarning``)."""
+        warn_renamed("from_state", "from_stored", "Preprocessing", what="method")
+        return cls.from_stored(fields, arrays)
+
+    @classmethod
+    def from_stored(cls, fields: object, arrays: dict[str, np.ndarray]) -> Preprocessing:
+        """Rebuild from :meth:`to_stored` output, checking that the fields are consistent (they come from a file).
 
         Raises
         ------

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..deprecation import renamed_keywords
 from ..errors import DataError, InputError, NotFittedError
 from ..runtime.progress import tracked
 from .attribution import attribution_table, integrated_gradients
@@ -130,6 +131,7 @@ def _landscapes(
     }
 
 
+@renamed_keywords(random_state="seed")
 def analyze_dynamics(
     model: Any,
     X_train: np.ndarray,
@@ -143,7 +145,7 @@ def analyze_dynamics(
     core_fraction: float = 0.5,
     min_dwell: float = 0.0,
     agree_tol: float = 0.25,
-    random_state: int = 0,
+    seed: int = 0,
 ) -> DynamicsAnalysis:
     """Fixed points, landscapes, metastable states, diagnostics and attribution of a fitted model.
 
@@ -173,7 +175,7 @@ def analyze_dynamics(
         Hysteresis of the metastable states (see ``metastable_states``).
     agree_tol : float
         Largest distance between agreeing model and empirical points.
-    random_state : int
+    seed : int
         Seed of the random starts and subsamples.
 
     Returns
@@ -207,7 +209,7 @@ def analyze_dynamics(
     for k in tracked(wanted, "fixed points", unit="scale"):
         fmap, u_tr, u_te = maps[k], enc_train[k], enc_test[k]
         q = u_tr.shape[1]
-        model_fp.append(find_fixed_points(fmap, u_tr, scale=k, random_state=random_state))
+        model_fp.append(find_fixed_points(fmap, u_tr, scale=k, seed=seed))
         lo, hi = np.percentile(u_tr, [0.5, 99.5], axis=0)
         lo, hi = lo - 0.25 * (hi - lo), hi + 0.25 * (hi - lo)
         if q == 1:
@@ -221,7 +223,7 @@ def analyze_dynamics(
         attrs.append(
             integrated_gradients(
                 model.encoder_map(k), x_test[ok_test], baseline=x_train[ok_train].mean(axis=0),
-                n_steps=attribution_steps, n_samples=attribution_samples, random_state=random_state,
+                n_steps=attribution_steps, n_samples=attribution_samples, seed=seed,
             )
         )  # fmt: skip
     one_d = [k for k in wanted if enc_train[k].shape[1] == 1]

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..deprecation import renamed_keywords
 from ..errors import InputError
 from .fixed_points import as_2d
 
@@ -30,6 +31,7 @@ ATTRIBUTION_COLUMNS = ["scale", "channel", "importance", "attribution"]
 COVERAGE_COLUMNS = ["scale", "coverage", "coverage_top_fraction", "coverage_extent"]
 
 
+@renamed_keywords(random_state="seed")
 def integrated_gradients(
     fn: Any,
     X: np.ndarray,
@@ -39,7 +41,7 @@ def integrated_gradients(
     n_samples: int | None = 256,
     batch_size: int = 512,
     signed: bool = False,
-    random_state: int = 0,
+    seed: int = 0,
 ) -> np.ndarray:
     """Integrated gradients of each output of a differentiable map, averaged over data.
 
@@ -64,7 +66,7 @@ def integrated_gradients(
         Path points per Jacobian evaluation (memory bound: ``batch_size * d * n_channels`` floats).
     signed : bool
         Average the signed attributions instead of their absolute values.
-    random_state : int
+    seed : int
         Seed of the subsample.
 
     Returns
@@ -94,7 +96,7 @@ def integrated_gradients(
         if base.shape != (x.shape[1],):
             raise InputError(f"baseline must have {x.shape[1]} values (one per channel), got {base.shape}.")
     if n_samples is not None and n_samples < len(x):
-        x = x[np.sort(np.random.default_rng(random_state).choice(len(x), n_samples, replace=False))]
+        x = x[np.sort(np.random.default_rng(seed).choice(len(x), n_samples, replace=False))]
     fmap = as_dtype(fn, torch.float64)
     alphas = (np.arange(n_steps) + 0.5) / n_steps
     delta = x - base

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..deprecation import renamed_keywords
 from ..errors import InputError
 
 if TYPE_CHECKING:
@@ -81,6 +82,7 @@ def classify_stability(eigenvalues: np.ndarray) -> str:
     return "saddle"
 
 
+@renamed_keywords(random_state="seed")
 def support_mask(
     points: np.ndarray,
     reference: np.ndarray,
@@ -90,7 +92,7 @@ def support_mask(
     quantile: float = 0.01,
     margin: float = 0.1,
     max_reference: int = 2000,
-    random_state: int = 0,
+    seed: int = 0,
 ) -> np.ndarray:
     """Whether points lie inside the support of reference data (the encoded training data).
 
@@ -115,7 +117,7 @@ def support_mask(
         Widening of the range, relative to its half width.
     max_reference : int
         Reference points kept for the KDE (random subsample).
-    random_state : int
+    seed : int
         Seed of the subsample.
 
     Returns
@@ -135,7 +137,7 @@ def support_mask(
     from ..measures import kde_log_density
 
     if len(ref) > max_reference:
-        ref = ref[np.random.default_rng(random_state).choice(len(ref), max_reference, replace=False)]
+        ref = ref[np.random.default_rng(seed).choice(len(ref), max_reference, replace=False)]
     threshold = np.quantile(kde_log_density(ref, ref, bandwidth), quantile)
     if len(pts) == 0:
         return np.zeros(0, dtype=bool)
@@ -217,6 +219,7 @@ def fixed_point_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return df.astype({"scale": "int64", "in_support": "bool"})
 
 
+@renamed_keywords(random_state="seed")
 def find_fixed_points(
     fn: Any,
     data: np.ndarray,
@@ -231,7 +234,7 @@ def find_fixed_points(
     dedup_tol: float = 1e-3,
     support: str = "auto",
     support_bandwidth: float = 0.1,
-    random_state: int = 0,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """Fixed points ``F(y*) = y*`` of a map, with their eigenvalues, stability and support flag.
 
@@ -261,7 +264,7 @@ def find_fixed_points(
         Distance below which two roots are the same point.
     support, support_bandwidth : str, float
         Passed to :func:`support_mask` as ``method`` and ``bandwidth``.
-    random_state : int
+    seed : int
         Seed of the data starts.
 
     Returns
@@ -283,7 +286,7 @@ def find_fixed_points(
 
     ref = as_2d(data, "data")
     q = ref.shape[1]
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(seed)
     fmap = as_dtype(fn, torch.float64)
     n_samples = min(256, max(64, 8192 // q)) if n_data_starts is None else n_data_starts
     starts = torch.as_tensor(_starts(ref, n_grid_points, max_grid_dim, n_samples, margin, rng))

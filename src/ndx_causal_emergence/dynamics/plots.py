@@ -358,7 +358,7 @@ def plot_attribution_map(
     ----------
     labels : np.ndarray of int, shape (height, width)
         Row of the ROI table that each pixel belongs to (``-1``: none), e.g. from
-        :func:`~ndx_causal_emergence.pipeline.layout.roi_layout`.
+        :func:`~ndx_causal_emergence.nwb.layout.layout_of_table`.
     importance : pd.DataFrame
         Importance (share of the scale) indexed by ROI table row, one column per scale.
     title : str, optional

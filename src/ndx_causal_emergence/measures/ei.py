@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from ..deprecation import renamed_keywords
 from ..errors import InputError
 from ._checks import as_array, as_count, as_positive, as_weights, to_numpy
 
@@ -262,12 +263,13 @@ def logabsdet_jacobian(fn: Callable[[torch.Tensor], torch.Tensor], y: Any) -> to
     return out
 
 
+@renamed_keywords(n_samples="n_monte_carlo")
 def gaussian_ei(
     fn: Callable[[torch.Tensor], torch.Tensor],
     sigma2: Any,
     *,
     L: float = 1.0,
-    n_samples: int = 1000,
+    n_monte_carlo: int = 1000,
     seed: int = 0,
     clip: bool = False,
     samples: Any = None,
@@ -292,7 +294,7 @@ def gaussian_ei(
         Per-dimension noise variances (e.g. from :func:`estimate_sigma2`); all > 0.
     L : float, default 1.0
         Half-width of the intervention box.
-    n_samples : int, default 1000
+    n_monte_carlo : int, default 1000
         Number of uniform Monte Carlo samples of the Jacobian term.
     seed : int, default 0
         Seed of the uniform samples.
@@ -334,10 +336,10 @@ def gaussian_ei(
     if samples is None:
         if weights is not None:
             raise InputError("weights apply to given samples; pass samples= as well, or drop weights.")
-        n_samples = as_count(n_samples, "n_samples")
+        n_monte_carlo = as_count(n_monte_carlo, "n_monte_carlo")
         gen = torch.Generator().manual_seed(int(seed))
         dtype, device = _dtype_device(fn, q)
-        unit = torch.rand(n_samples, q, generator=gen, dtype=torch.float64)
+        unit = torch.rand(n_monte_carlo, q, generator=gen, dtype=torch.float64)
         y = ((2.0 * unit - 1.0) * L).to(dtype=dtype, device=device)
     else:
         y = _as_tensor(samples, fn, "samples")

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..deprecation import renamed_keywords, warn_renamed
 from ..errors import InputError, NotFittedError
 from ..measures import causal_emergence, causal_power, emergent_complexity, estimate_sigma2, gaussian_ei, ipw_weights
 from ..measures.ei import EIResult
@@ -557,19 +558,20 @@ class _NISEstimator:
         u0, u1, fn = self._measurement_pairs(scale, data, p)
         return self._measure_pairs(fn, u0, u1, p, seed)[1]
 
-    def _observed_j(self, data: TransitionData, p: dict[str, Any], n_samples: int, seed: int) -> float:
+    def _observed_j(self, data: TransitionData, p: dict[str, Any], n_monte_carlo: int, seed: int) -> float:
         t = data.starts[1]
         raw0, raw1 = data.frames[t].astype(np.float64), data.frames[t + 1].astype(np.float64)
         u0, u1, fn = self._in_measurement_coordinates(self.observed_model_, raw0, raw1, p, axes=self.observed_axes_)
         _, sigma2, _ = self._measure_pairs(fn, u0, u1, p, seed)
-        return _ei(fn, sigma2, p, n_samples=n_samples, seed=seed).dei
+        return _ei(fn, sigma2, p, n_monte_carlo=n_monte_carlo, seed=seed).dei
 
+    @renamed_keywords(n_samples="n_monte_carlo")
     def measure(
         self,
         X: Any,
         *,
         segments: Any = None,
-        n_samples: int = 1000,
+        n_monte_carlo: int = 1000,
         seed: int = 0,
         jacobian_domain: str = "box",
     ) -> Measurement:
@@ -595,7 +597,7 @@ class _NISEstimator:
             u0, u1, fn = self._measurement_pairs(k, data, p)
             pred, sigma2, w = self._measure_pairs(fn, u0, u1, p, seed)
             extra = {"samples": u0, "weights": w} if jacobian_domain == "data" else {}
-            res = _ei(fn, sigma2, p, n_samples=n_samples, seed=seed, **extra)
+            res = _ei(fn, sigma2, p, n_monte_carlo=n_monte_carlo, seed=seed, **extra)
             terms = np.abs(pred - u1) if p["sigma_convention"] == "mae" else np.square(pred - u1)
             states = None if p["ei_domain"] == "box" else u0  # coordinates ranged by these states (§3.0)
             residuals.append(ScaleResiduals(terms, res.jacobian_samples, L, w, states))
@@ -616,7 +618,7 @@ class _NISEstimator:
         j = table["dimension_averaged_ei"].to_numpy()
         table["causal_emergence"] = [causal_emergence(j[0], jk) for jk in j]
         table["causal_power"] = np.asarray(causal_power(j), dtype=float)
-        j_obs = self._observed_j(data, p, n_samples, seed) if self.observed_model_ is not None else math.nan
+        j_obs = self._observed_j(data, p, n_monte_carlo, seed) if self.observed_model_ is not None else math.nan
         table["causal_emergence_observed"] = j - j_obs
         ec = emergent_complexity(j)
         table = table[_TABLE_COLUMNS]
@@ -625,16 +627,17 @@ class _NISEstimator:
             "observed_reference_j": float(j_obs), "ei_domain": p["ei_domain"], "ei_convention": p["ei_convention"],
             "sigma_convention": p["sigma_convention"], "weighted_measures": bool(p["weighted_measures"]),
             "jacobian_domain": jacobian_domain, "units": "nats", "intervention_half_width": L,
-            "n_samples": n_samples, "seed": seed,
+            "n_monte_carlo": n_monte_carlo, "seed": seed,
         })  # fmt: skip
         return Measurement(table=table, residuals=residuals)
 
+    @renamed_keywords(n_samples="n_monte_carlo")
     def emergence_table(
         self,
         X: Any,
         *,
         segments: Any = None,
-        n_samples: int = 1000,
+        n_monte_carlo: int = 1000,
         seed: int = 0,
         jacobian_domain: str = "box",
     ) -> pd.DataFrame:
@@ -643,7 +646,7 @@ class _NISEstimator:
         Σ is the per-dimension mean squared one-step residual of ``F̃_k`` on the pairs of ``X`` in
         normalised coordinates (raw with ``ei_domain="box"``; IPW-weighted with
         ``weighted_measures=True``); the Jacobian term averages ``ln|det ∂F̃_k|`` over
-        ``n_samples`` uniform draws in the box (``jacobian_domain="data"``: over the held-out
+        ``n_monte_carlo`` uniform draws in the box (``jacobian_domain="data"``: over the held-out
         points instead, a diagnostic).
 
         Returns
@@ -659,21 +662,33 @@ class _NISEstimator:
             without it). Nats. ``attrs`` holds ``emergent_complexity`` (bits),
             ``emergent_complexity_normalized``, ``observed_reference_j`` and the conventions used.
         """
-        return self.measure(X, segments=segments, n_samples=n_samples, seed=seed,
+        return self.measure(X, segments=segments, n_monte_carlo=n_monte_carlo, seed=seed,
                             jacobian_domain=jacobian_domain).table  # fmt: skip
 
-    # ---------------------------------------------------------------- state
-    def to_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    # ---------------------------------------------------------------- stored form
+    def to_stored(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         """``(architecture, tensors)``: JSON-able parameters and fitted non-tensor state, and every tensor.
 
-        Tensor names use ``.`` only (no ``/``). :meth:`from_state` rebuilds an identical model.
+        What a ``LearnedDynamicsModel`` stores. Tensor names use ``.`` only (no ``/``).
+        :meth:`from_stored` rebuilds an identical model.
         """
         self._check_fitted()
         return state_of(self)
 
+    def to_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """Old name of :meth:`to_stored` (``FutureWarning``)."""
+        warn_renamed("to_state", "to_stored", type(self).__name__, what="method")
+        return self.to_stored()
+
     @classmethod
     def from_state(cls, arch: dict[str, Any], tensors: dict[str, Any]) -> _NISEstimator:
-        """Rebuild a fitted estimator from :meth:`to_state` output (arrays or tensors accepted).
+        """Old name of :meth:`from_stored` (``FutureWarning``)."""
+        warn_renamed("from_state", "from_stored", cls.__name__, what="method")
+        return cls.from_stored(arch, tensors)
+
+    @classmethod
+    def from_stored(cls, arch: dict[str, Any], tensors: dict[str, Any]) -> _NISEstimator:
+        """Rebuild a fitted estimator from :meth:`to_stored` output (arrays or tensors accepted).
 
         States written before format versions (no ``format_version``) load as version 0; a newer
         version than :data:`~ndx_causal_emergence.models.serialize.STATE_FORMAT_VERSION` raises
@@ -893,7 +908,7 @@ class MultiscaleNISPlus(_NISEstimator):
     >>> model = MultiscaleNISPlus.from_preset("fast", max_steps=30, observed_reference=False).fit(X)
     >>> model.scales_
     [6, 3, 1]
-    >>> list(model.emergence_table(X[:200], n_samples=50)["dimension"])
+    >>> list(model.emergence_table(X[:200], n_monte_carlo=50)["dimension"])
     [6, 3, 1]
     """
 

@@ -36,7 +36,7 @@ def _prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.
 
 
 def state_of(est: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """``(architecture, tensors)`` of a fitted estimator (see ``to_state``)."""
+    """``(architecture, tensors)`` of a fitted estimator (see ``to_stored``)."""
     params = {k: (str(v) if k == "checkpoint_path" and v is not None else v) for k, v in est.get_params().items()}
     history = {k: [None if isinstance(v, float) and math.isnan(v) else v for v in vals]
                for k, vals in est.history_.items()}  # fmt: skip
@@ -48,7 +48,7 @@ def state_of(est: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     }  # fmt: skip
     preprocessing = getattr(est, "preprocessing_", None)
     if preprocessing is not None:
-        arch["preprocessing"], arrays = preprocessing.to_state()
+        arch["preprocessing"], arrays = preprocessing.to_stored()
     json.dumps(arch)  # fail here, not in the writer, if something is not JSON-able
     tensors = {f"model.{k}": v.detach().clone() for k, v in est.model_.state_dict().items()}
     tensors["feature_mean"] = torch.as_tensor(est.feature_mean_)
@@ -111,7 +111,7 @@ def restore(est: Any, arch: dict[str, Any], tensors: dict[str, Any], module: Mul
     est.observed_axes_ = _axes_or_none(t, "observed_axes", est.n_features_in_)
     est.preprocessing_ = None  # models stored before the preprocessing was stored with them
     if "preprocessing" in arch:
-        est.preprocessing_ = Preprocessing.from_state(
+        est.preprocessing_ = Preprocessing.from_stored(
             arch["preprocessing"], {k: v.numpy() for k, v in _prefixed(t, "preprocessing.").items()}
         )
         if est.preprocessing_.n_features != est.n_features_in_:

@@ -27,6 +27,7 @@ from ..data.recording import Recording, SourceInfo
 from ..data.split import segment_ids
 from ..errors import ConditionError, DataError, InputError, SourceError
 from ..safety.memory import WORKING_COPIES, check_allocation
+from .content import InputLinks
 from .discover import (
     condition_intervals,
     find_condition_source,
@@ -39,6 +40,7 @@ from .discover import (
 __all__ = [
     "OpenedNWB",
     "frame_labels",
+    "input_links",
     "iter_series_chunks",
     "list_condition_tables",
     "list_series",
@@ -537,6 +539,29 @@ def read_channels(
             return object_path(obj), 1, None
         ids, table_path, _ = _table_ids(obj, np.arange(shape[1]))
         return object_path(obj), int(shape[1]), ids if table_path is not None else None
+
+
+def input_links(nwbfile: NWBFile, series_object_id: str) -> InputLinks:
+    """What the results of a series link to: the series, its ROI (or unit) table and each channel's row there.
+
+    The table is the ``PlaneSegmentation`` of a ``RoiResponseSeries`` (``rois``) or the ``Units``
+    table itself; the rows are those :func:`read_recording` gives as ``roi_indices`` for all the
+    series' channels (also the electrode rows of an ``ElectricalSeries``, which links no table).
+    A series that is not in the file links nothing but its object id.
+    """
+    series = nwbfile.objects.get(series_object_id)
+    if series is None:
+        return InputLinks(series_object_id)
+    if isinstance(series, Units):
+        return InputLinks(series_object_id, series.object_id, list(range(len(series))))
+    table = getattr(getattr(series, "rois", None), "table", None)
+    shape = _raw(series.data).shape
+    _, _, rows = _table_ids(series, np.arange(shape[1] if len(shape) > 1 else 1))
+    return InputLinks(
+        series_object_id,
+        table.object_id if table is not None else None,
+        [int(r) for r in rows] if rows is not None else None,
+    )
 
 
 def read_recording(

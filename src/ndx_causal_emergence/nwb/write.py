@@ -19,17 +19,18 @@ import shutil
 import stat
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from hdmf.common import DynamicTable, VectorData
 from pynwb import NWBHDF5IO, NWBFile, ProcessingModule, TimeSeries, get_type_map
 from pynwb.event import EventsTable
 
 from ..errors import OutputError
 from ..safety.locks import write_lock
+from .content import AnalysisContent, AppliedContent, InputLinks, StoredModel
 from .types import (
     NAMESPACE,
     AnalysisProvenance,
@@ -42,70 +43,6 @@ from .types import (
     LearnedDynamicsModel,
     MacroVariableSeries,
 )
-
-
-@dataclass
-class StoredModel:
-    """A learned model as data: its name, JSON architecture and tensors."""
-
-    name: str
-    description: str
-    model_class: str
-    architecture: str
-    tensors: dict[str, Any]
-    framework: str = "torch"
-    framework_version: str = ""
-
-
-@dataclass
-class AnalysisContent:
-    """Everything one ``CausalEmergenceAnalysis`` holds, as plain data.
-
-    ``macro_variables`` holds one ``(scale, data (T, d), timestamps (T,))`` per scale;
-    ``provenance`` the fields of :class:`~ndx_causal_emergence.AnalysisProvenance`.
-    """
-
-    name: str
-    condition: str
-    method: str
-    parameters: str
-    seeds: Sequence[int]
-    intervals: np.ndarray
-    emergent_complexity: float
-    emergent_complexity_normalized: float
-    emergence: pd.DataFrame
-    provenance: dict[str, str]
-    macro_variables: list[tuple[int, np.ndarray, np.ndarray]] = field(default_factory=list)
-    models: list[StoredModel] = field(default_factory=list)
-    fixed_points: pd.DataFrame | None = None
-    attribution: pd.DataFrame | None = None
-    transitions: pd.DataFrame | None = None
-    comparisons: pd.DataFrame | None = None
-
-
-@dataclass
-class AppliedContent:
-    """One ``AppliedModelAnalysis`` as plain data: the macro variables of a recording under a stored model.
-
-    ``macro_variables`` as in :class:`AnalysisContent`; ``provenance`` the fields of
-    :class:`~ndx_causal_emergence.AnalysisProvenance`, with ``model_file``, ``model_analysis``,
-    ``model_name`` (and ``model_digest``, ``model_object_id``) naming the model applied.
-    """
-
-    name: str
-    model_condition: str
-    provenance: dict[str, str]
-    macro_variables: list[tuple[int, np.ndarray, np.ndarray]] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class InputLinks:
-    """Objects of the input the results point to: the series, and the ROI/unit table of its channels."""
-
-    series_object_id: str
-    roi_table_object_id: str | None = None
-    roi_indices: Sequence[int] | None = None
-
 
 # ---------------------------------------------------------------------------------------------
 # building containers
@@ -149,6 +86,8 @@ def _fixed_point_table(df: pd.DataFrame) -> FixedPointTable:
         )
         if "source" in df.columns:
             values["source"] = str(row["source"])
+        if "agrees" in df.columns:  # nullable boolean: NaN where not compared
+            values["agrees"] = np.nan if pd.isna(row["agrees"]) else float(bool(row["agrees"]))
         table.add_row(**values)
     return table
 
@@ -192,6 +131,44 @@ def _transitions_table(df: pd.DataFrame) -> EventsTable:
     return table
 
 
+#: What the columns of the ``diagnostics`` (:func:`~ndx_causal_emergence.dynamics.dynamics_diagnostics`) and
+#: ``dropped_channels`` tables mean.
+COLUMN_DESCRIPTIONS = {
+    "scale": "Index of the scale (0 = micro level).",
+    "dimension": "Number of macro variables of the scale.",
+    "noise_to_drift_ratio": "Mean residual sd over mean drift |F(u) - u| of one step; above 1: noise dominates.",
+    "occupied_extent": "5-95 % range of the held-out trajectory, mean over dimensions (normalised coordinates).",
+    "occupancy_entropy": "Entropy of the per-dimension occupancy histograms over ln(bins), mean over dimensions.",
+    "autocorrelation_time": "Lag at which the autocorrelation falls below 1/e, mean over dimensions, in seconds.",
+    "channel": "Id of the channel (ROI, unit or column id of the input series).",
+    "reason": "Why the channel was left out.",
+}
+
+
+def _column_description(name: str) -> str:
+    if name in COLUMN_DESCRIPTIONS:
+        return COLUMN_DESCRIPTIONS[name]
+    for prefix, what in (("n_fixed_points_", "Fixed points in the data support"), ("n_stable_", "Stable ones")):
+        if name.startswith(prefix):
+            return f"{what}, source '{name.removeprefix(prefix)}' (NaN: not searched)."
+    return name.replace("_", " ")
+
+
+def _plain_table(name: str, description: str, df: pd.DataFrame) -> DynamicTable:
+    """A ``DynamicTable`` with the columns of ``df``, in its order and with its dtypes (text as str)."""
+    columns = []
+    for col in df.columns:
+        values = df[col].to_numpy()
+        data = [str(v) for v in values] if values.dtype == object else values
+        columns.append(VectorData(name=str(col), description=_column_description(str(col)), data=data))
+    return DynamicTable(name=name, description=description, columns=columns)
+
+
+def _dropped_table(dropped: Sequence[tuple[Any, str]]) -> DynamicTable:
+    frame = pd.DataFrame({"channel": [c for c, _ in dropped], "reason": [r for _, r in dropped]})
+    return _plain_table("dropped_channels", "Input channels left out of the analysis, and why.", frame)
+
+
 def _time_fields(timestamps: np.ndarray) -> dict[str, Any]:
     """``starting_time`` and ``rate`` when the timestamps are regular (one step to 1e-9 s, as nwbinspector tests)."""
     t = np.asarray(timestamps, dtype=np.float64)
@@ -227,29 +204,37 @@ def _stored_model(model: StoredModel) -> LearnedDynamicsModel:
     )
 
 
-def _module_for(nwbfile: NWBFile, series: Any) -> ProcessingModule:
-    """The processing module of the input's modality: the series' own module, else by type."""
-    parent = series
+#: The processing module of each modality's results, for series outside any module.
+_MODULES = {
+    "Units": "ecephys",
+    "ElectricalSeries": "ecephys",
+    "TwoPhotonSeries": "ophys",
+    "OnePhotonSeries": "ophys",
+    "RoiResponseSeries": "ophys",
+}
+_MODULE_DESCRIPTIONS = {
+    "ecephys": "Processed extracellular electrophysiology data.",
+    "ophys": "Processed optical physiology data.",
+    "misc": "Processed data.",
+}
+
+
+def results_module(nwbfile: NWBFile, series_object_id: str) -> str:
+    """The name of the processing module the results of a series go to: the series' own module, else by type."""
+    parent = nwbfile.objects[series_object_id]
     while parent is not None:
         if isinstance(parent, ProcessingModule):
-            return parent
+            return parent.name
         parent = parent.parent
-    kind = series.neurodata_type
-    name = {
-        "Units": "ecephys",
-        "ElectricalSeries": "ecephys",
-        "TwoPhotonSeries": "ophys",
-        "OnePhotonSeries": "ophys",
-        "RoiResponseSeries": "ophys",
-    }.get(kind, "misc")
+    return _MODULES.get(nwbfile.objects[series_object_id].neurodata_type, "misc")
+
+
+def _module_for(nwbfile: NWBFile, series: Any) -> ProcessingModule:
+    """The processing module of the input's modality (:func:`results_module`), created if absent."""
+    name = results_module(nwbfile, series.object_id)
     if name in nwbfile.processing:
         return nwbfile.processing[name]
-    descriptions = {
-        "ecephys": "Processed extracellular electrophysiology data.",
-        "ophys": "Processed optical physiology data.",
-        "misc": "Processed data.",
-    }
-    return nwbfile.create_processing_module(name=name, description=descriptions[name])
+    return nwbfile.create_processing_module(name=name, description=_MODULE_DESCRIPTIONS[name])
 
 
 def _analysis(content: AnalysisContent, series: Any) -> CausalEmergenceAnalysis:
@@ -272,6 +257,10 @@ def _analysis(content: AnalysisContent, series: Any) -> CausalEmergenceAnalysis:
         state_transitions=_transitions_table(content.transitions)
         if content.transitions is not None and len(content.transitions)
         else None,
+        diagnostics=_plain_table("diagnostics", "Diagnostics of the macro dynamics per scale.", content.diagnostics)
+        if content.diagnostics is not None
+        else None,
+        dropped_channels=_dropped_table(content.dropped_channels) if content.dropped_channels else None,
         analysis_provenance=AnalysisProvenance(name="provenance", **content.provenance),
     )
 

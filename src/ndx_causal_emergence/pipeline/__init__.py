@@ -4,7 +4,7 @@ stored model to another recording (:func:`apply_model`)."""
 from .apply import apply_model
 from .batch import batch_summary_dataset, run_batch
 from .config import AnalysisConfig
-from .results import ConditionResult, Results, read_results
+from .results import ConditionResult, Results, read_all_results, read_results
 from .run import analyze
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "analyze",
     "apply_model",
     "batch_summary_dataset",
+    "read_all_results",
     "read_results",
     "run_batch",
 ]

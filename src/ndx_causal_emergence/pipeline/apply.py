@@ -118,14 +118,14 @@ def apply_model(
     OutputError
         ``out`` exists (without ``overwrite``) or cannot be written.
     """
-    from ..nwb.write import AppliedContent, InputLinks
+    from ..nwb.content import AppliedContent, InputLinks
     from ..safety.outputs import check_out_file
     from ..safety.redact import full_paths_requested
     from .provenance import file_sha256, now_iso, provenance_fields
-    from .results import read_results, write_new_file
+    from .results import read_all_results, stored_analyses, write_new_file
 
     check_out_file(out, source=str(source), overwrite=overwrite)
-    analyses = read_results(results_file, load_macro_variables=False)
+    analyses = stored_analyses(read_all_results(results_file, load_macro_variables=False))
     if analysis not in analyses:
         raise InputError(f"{results_file} has no analysis {analysis!r}; it has {sorted(analyses) or 'none'}")
     result = analyses[analysis]
@@ -145,12 +145,12 @@ def apply_model(
     provenance.update(
         model_file=str(results_path) if full_paths_requested() else results_path.name,
         model_digest=f"sha256:{file_sha256(results_path)}",
-        model_analysis=analysis,
+        model_analysis=result.analysis_name,
         model_name=model_name,
         model_object_id=model_object_id,
     )
     content = AppliedContent(
-        name=name or f"{analysis}_applied",
+        name=name or f"{result.analysis_name}_applied",
         model_condition=result.condition,
         provenance=provenance,
         macro_variables=[

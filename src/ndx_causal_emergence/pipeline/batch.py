@@ -267,17 +267,17 @@ def expand_sources(
 def _result_parameters(stored: dict[str, Any]) -> dict[str, Any] | None:
     """The result-deciding parameters of a stored analysis (defaults for fields it predates); None if unreadable."""
     try:
-        return json.loads(json.dumps(AnalysisConfig.from_dict(stored).result_parameters()))
+        return json.loads(json.dumps(AnalysisConfig.from_dict(stored, stored=True).result_parameters()))
     except (InputError, TypeError):
         return None
 
 
 def _stored_rows(item: BatchInput, config: AnalysisConfig) -> pd.DataFrame:
     """Rows of an existing output if all its analyses used ``config``; else an :class:`OutputError`."""
-    from .results import Results, read_results
+    from .results import Results, read_all_results, stored_analyses
 
     try:
-        stored = read_results(item.output, load_models=False, load_macro_variables=False)
+        stored = stored_analyses(read_all_results(item.output, load_models=False, load_macro_variables=False))
     except SourceError as err:
         raise OutputError(
             f"{item.output} exists but cannot be read ({err}); delete it or rerun with overwrite"

@@ -99,3 +99,21 @@ def attach_comparisons(conditions: Mapping[str, Any], *, alpha: float = 0.05, se
     for label, res in conditions.items():
         res.comparisons = for_condition(comparisons, label, names)
     return comparisons
+
+
+def from_condition_tables(tables: Mapping[str, pd.DataFrame | None]) -> pd.DataFrame:
+    """:func:`compare_all`'s table rebuilt from each condition's own rows (:func:`for_condition`), e.g. as stored.
+
+    ``tables`` holds the conditions in the order they were compared; each pair ``(a, b)`` is taken
+    from ``a``'s rows, where ``difference`` is already ``a − b``.
+    """
+    order = list(tables)
+    parts = []
+    for i, condition in enumerate(order):
+        table = tables[condition]
+        if table is None or not len(table):
+            continue
+        later = table[table["other_condition"].isin(order[i + 1 :])]
+        parts.append(later.rename(columns={"other_condition": "condition_b"}).assign(condition_a=condition))
+    rows = pd.concat(parts, ignore_index=True).to_dict("records") if parts else []
+    return pd.DataFrame(rows, columns=COLUMNS)

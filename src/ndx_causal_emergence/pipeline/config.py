@@ -7,16 +7,19 @@ import inspect
 import json
 import tomllib
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..deprecation import warn_renamed
 from ..errors import InputError
 
 #: The model presets an analysis accepts: the keys of ``models.presets.PRESETS`` (listed here: no torch import).
 PRESETS = ("fast", "fmri", "sir", "wang2025")
 #: Old preset names an analysis still accepts (with a DeprecationWarning): ``models.presets.DEPRECATED_PRESETS``.
 DEPRECATED_PRESETS = {"paper": "fmri"}
+#: Old names of fields, accepted (with a FutureWarning from code and config files) and read from stored parameters.
+RENAMED_FIELDS = {"n_samples": "n_monte_carlo"}
 #: Fields that set how a job runs, not what it computes: outputs that differ only in them are the same analysis.
 RUNTIME_FIELDS = ("threads",)
 
@@ -63,8 +66,9 @@ class AnalysisConfig:
         min_effect, above the estimator's bias on data without emergence (docs/method.md §3.6).
     device : str
         ``"auto"``, ``"cpu"`` or ``"cuda"``.
-    n_samples : int
-        Monte-Carlo samples for the Jacobian term of EI.
+    n_monte_carlo : int
+        Monte Carlo draws (uniform in the intervention box) for the Jacobian term of EI; was
+        ``n_samples``, which still works with a ``FutureWarning``.
     model_params : dict
         Further keyword arguments of :class:`~ndx_causal_emergence.models.MultiscaleNISPlus`.
     threads : int, optional
@@ -92,12 +96,16 @@ class AnalysisConfig:
     alpha: float = 0.05
     min_effect: float = 0.1
     device: str = "auto"
-    n_samples: int = 1000
+    n_monte_carlo: int = 1000
     model_params: dict[str, Any] = field(default_factory=dict)
     threads: int | None = None
     max_time: float | None = None
+    n_samples: InitVar[int | None] = None  # the old name of n_monte_carlo
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, n_samples: int | None) -> None:
+        if n_samples is not None:
+            warn_renamed("n_samples", "n_monte_carlo", "AnalysisConfig", stacklevel=4)
+            object.__setattr__(self, "n_monte_carlo", n_samples)
         if self.preset in DEPRECATED_PRESETS:
             new = DEPRECATED_PRESETS[self.preset]
             warnings.warn(f"preset {self.preset!r} is deprecated; it is now called {new!r}.", DeprecationWarning,
@@ -171,9 +179,21 @@ class AnalysisConfig:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> AnalysisConfig:
-        """Build from a dictionary; unknown keys are an error naming the known ones."""
+    def from_dict(cls, values: dict[str, Any], *, stored: bool = False) -> AnalysisConfig:
+        """Build from a dictionary; unknown keys are an error naming the known ones.
+
+        Old names (:data:`RENAMED_FIELDS`) are read as the new ones: with a ``FutureWarning``, or
+        silently with ``stored=True`` (parameters written into a file, which keep their names).
+        """
         known = {f.name for f in dataclasses.fields(cls)}
+        values = dict(values)
+        for old, new in RENAMED_FIELDS.items():
+            if old in values:
+                if new in values:
+                    raise InputError(f"give {new!r} or its old name {old!r}, not both.")
+                if not stored:
+                    warn_renamed(old, new, "analysis parameters")
+                values[new] = values.pop(old)
         unknown = set(values) - known
         if unknown:
             raise InputError(f"unknown analysis parameters {sorted(unknown)}; known: {sorted(known)}.")

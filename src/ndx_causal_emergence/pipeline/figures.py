@@ -13,12 +13,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from .results import ConditionResult, read_results
+from .results import ConditionResult, read_all_results, stored_analyses, stored_layouts
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from .layout import RoiLayout
+    from ..nwb.layout import RoiLayout
 
 __all__ = ["FIGURE_FORMATS", "condition_figures", "figures_of_file", "result_figures", "save_figures"]
 
@@ -158,7 +158,7 @@ def result_figures(
     ``conditions`` (J and ΔJ against d, all conditions overlaid with their intervals),
     ``fit_quality`` (one-step error of each scale beside persistence), then
     ``<analysis>_<figure>`` of :func:`condition_figures`; ``layouts`` (by analysis name, from
-    :func:`~ndx_causal_emergence.pipeline.layout.roi_layouts`) put the attribution on the ROIs.
+    :func:`~ndx_causal_emergence.nwb.layout.layout_of_table`) put the attribution on the ROIs.
     """
     from ..dynamics.plots import plot_conditions, plot_fit_quality
 
@@ -176,9 +176,8 @@ def result_figures(
 
 def figures_of_file(path: str | Path) -> dict[str, Figure]:
     """Every figure of the analyses in the NWB file ``path`` (see :func:`result_figures`), by name."""
-    from .layout import roi_layouts
-
-    return result_figures(read_results(path), roi_layouts(path))
+    results = read_all_results(path)
+    return result_figures(stored_analyses(results), stored_layouts(results))
 
 
 def save_figures(path: str | Path, folder: str | Path, formats: tuple[str, ...] = ("png",)) -> list[Path]:

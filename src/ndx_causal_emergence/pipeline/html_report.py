@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import OutputError
 from .report import GLOSSARY, fixed_point_counts, results_document
-from .results import ConditionResult, read_results
+from .results import ConditionResult, read_all_results, stored_analyses, stored_layouts
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from .layout import RoiLayout
+    from ..nwb.layout import RoiLayout
 
 __all__ = ["CONTENT_SECURITY_POLICY", "check_html_target", "html_report", "render_html", "save_html", "write_html"]
 
@@ -311,9 +311,8 @@ def render_html(results: dict[str, ConditionResult], file: str, *, layouts: dict
 
 def html_report(path: str | Path) -> str:
     """The HTML page of every analysis in the NWB file ``path`` (see :func:`render_html`)."""
-    from .layout import roi_layouts
-
-    return render_html(read_results(path), str(path), layouts=roi_layouts(path))
+    results = read_all_results(path)
+    return render_html(stored_analyses(results), str(path), layouts=stored_layouts(results))
 
 
 def check_html_target(out: str | Path) -> Path:

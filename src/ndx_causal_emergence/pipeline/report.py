@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .results import ConditionResult, read_results
+from .results import ConditionResult, read_all_results, stored_analyses
 
 #: What the report's words and columns mean (``report --help``, the HTML report).
 GLOSSARY = """Glossary (information in nats, natural logarithms):
@@ -135,7 +135,8 @@ def results_document(results: dict[str, ConditionResult], file: str) -> dict[str
 
 def report_document(path: str | Path) -> dict[str, Any]:
     """The JSON report of every analysis in an NWB file: ``{"file": ..., "analyses": [...]}``."""
-    return results_document(read_results(path, load_models=False, load_macro_variables=False), str(path))
+    return results_document(stored_analyses(read_all_results(path, load_models=False, load_macro_variables=False)),
+                            str(path))  # fmt: skip
 
 
 def fixed_point_counts(analysis: dict[str, Any]) -> str:

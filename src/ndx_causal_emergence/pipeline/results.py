@@ -15,15 +15,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, OutputError, SourceError
-from ..nwb.write import (
-    AnalysisContent,
-    AppliedContent,
-    InputLinks,
-    StoredModel,
-    append_in_place,
-    copy_with_results,
-    export_with_results,
-)
+from ..nwb.content import AnalysisContent, AppliedContent, InputLinks, StoredModel
+from ..nwb.write import append_in_place, copy_with_results, export_with_results
 from ..safety.text import parse_json
 from .config import AnalysisConfig
 
@@ -110,7 +103,7 @@ class ConditionResult:
         """The plain-data form the NWB writer takes."""
         models = []
         for seed, model in zip(self.seeds, self.models, strict=False):
-            arch, tensors = model.to_state()
+            arch, tensors = model.to_stored()
             import torch
 
             models.append(
@@ -143,25 +136,57 @@ class ConditionResult:
             attribution=self.attribution,
             transitions=self.transitions,
             comparisons=self.comparisons,
+            diagnostics=self.diagnostics,
+            dropped_channels=list(self.dropped_channels),
         )
 
 
 @dataclass
 class Results:
-    """The result of :func:`~ndx_causal_emergence.analyze`: one :class:`ConditionResult` per condition.
+    """The analyses of one series: one :class:`ConditionResult` per condition, keyed by condition label.
 
-    ``comparisons`` holds the differences of J and Delta J between every pair of conditions
-    (:func:`~ndx_causal_emergence.pipeline.comparisons.compare_all`; empty for one condition).
+    :func:`~ndx_causal_emergence.analyze` returns it, and :func:`read_results` reads it back from
+    a written file. ``comparisons`` holds the differences of J and Delta J between every pair of
+    conditions (:func:`~ndx_causal_emergence.pipeline.comparisons.compare_all`; empty for one
+    condition); ``config`` is ``None`` for stored analyses whose parameters this version does not
+    know (they stay in each condition's ``parameters``). ``module`` is the processing module the
+    analyses are (or will be) written to.
+    ``source`` is where the series was read: the input for ``analyze``, the results file for
+    ``read_results`` (which holds a copy of the input; the input itself is named in each
+    analysis's ``provenance``).
+
+    ``results[key]`` takes a condition label (``results["awake"]``) or an analysis name
+    (``results["causal_emergence_awake"]``, the key of the dictionary that ``read_results`` returned
+    up to 0.1.0).
     """
 
     conditions: dict[str, ConditionResult]
-    config: AnalysisConfig
+    config: AnalysisConfig | None
     source: Any
     series_path: str
     series_object_id: str
     roi_table_object_id: str | None = None
     roi_indices: list[int] | None = None
     comparisons: pd.DataFrame | None = None
+    module: str = ""
+
+    def __getitem__(self, key: str) -> ConditionResult:
+        """The result of a condition, by condition label or analysis name."""
+        if key in self.conditions:
+            return self.conditions[key]
+        named = [res for res in self.conditions.values() if res.analysis_name == key]
+        if len(named) == 1:
+            return named[0]
+        raise KeyError(
+            f"{key!r} is neither a condition ({sorted(self.conditions)}) nor an analysis "
+            f"({sorted(r.analysis_name for r in self.conditions.values())}) of these results"
+        )
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.conditions or any(r.analysis_name == key for r in self.conditions.values())
+
+    def __iter__(self) -> Any:
+        raise TypeError("iterate over results.conditions (condition label -> ConditionResult)")
 
     def summary(self) -> pd.DataFrame:
         """One row per (condition, scale) with the emergence columns and emergent complexity."""
@@ -202,14 +227,11 @@ class Results:
 
     def _layouts(self) -> dict[str, Any]:
         """The ROI layout of the input's ROI table for every analysis (none without an ROI table)."""
-        from ..nwb.read import open_nwb
-        from .layout import layout_of_table
+        from ..nwb.layout import layout_of_object
 
         if self.roi_table_object_id is None:
             return {}
-        with open_nwb(self.source.location) as opened:
-            layout = layout_of_table(opened.nwbfile.objects[self.roi_table_object_id])
-        return dict.fromkeys(self._by_analysis(), layout)
+        return dict.fromkeys(self._by_analysis(), layout_of_object(self.source.location, self.roi_table_object_id))
 
     def figures(self) -> dict[str, Any]:
         """Every figure of the analyses, matplotlib Figures by name (see :func:`.figures.result_figures`)."""
@@ -238,7 +260,11 @@ class Results:
         results appended. With ``in_place=True`` the local input file itself is appended to,
         atomically.
         """
-        contents = [res.content(self.config.to_json()) for res in self.conditions.values()]
+        stored = self.config is None  # read from a file with parameters of another version: write them as they are
+        contents = [
+            res.content(json.dumps(res.parameters, sort_keys=True) if stored else self.config.to_json())
+            for res in self.conditions.values()
+        ]
         links = InputLinks(self.series_object_id, self.roi_table_object_id, self.roi_indices)
         if in_place:
             if getattr(self.source, "kind", "local") != "local":
@@ -300,8 +326,13 @@ def _write_from_download(
         scratch.unlink(missing_ok=True)
 
 
-def macro_variable_arrays(per_scale: list[np.ndarray], time: np.ndarray) -> list[Any]:
-    """One ``xarray.DataArray`` ``(time, variable)`` per scale, named ``scale<k>``, with ``scale`` and ``dimension``."""
+def macro_variable_arrays(
+    per_scale: list[np.ndarray], time: np.ndarray, *, scales: list[int] | None = None
+) -> list[Any]:
+    """One ``xarray.DataArray`` ``(time, variable)`` per scale, named ``scale<k>``, with ``scale`` and ``dimension``.
+
+    ``scales`` gives the scale index of each array (default ``0, 1, ...``).
+    """
     import xarray as xr
 
     return [
@@ -312,108 +343,150 @@ def macro_variable_arrays(per_scale: list[np.ndarray], time: np.ndarray) -> list
             name=f"scale{k}",
             attrs={"scale": k, "dimension": values.shape[1]},
         )
-        for k, values in enumerate(per_scale)
+        for k, values in zip(range(len(per_scale)) if scales is None else scales, per_scale, strict=True)
     ]
 
 
-def _table(container: Any) -> pd.DataFrame | None:
-    if container is None:
-        return None
-    df = container.to_dataframe()
-    return df.reset_index(drop=True)
+def read_all_results(path: str | Path, *, load_models: bool = True, load_macro_variables: bool = True) -> list[Results]:
+    """Every analysis of an NWB file as one :class:`Results` per analysed series (in the order the file lists them).
+
+    See :func:`read_results`; a file holds several when analyses of different series were
+    written to it (e.g. ``ophys`` and ``ecephys``), each in its own processing module.
+    """
+    from ..nwb.read_results import read_analyses
+
+    groups: dict[tuple[str, str], list[AnalysisContent]] = {}
+    for content in read_analyses(path, load_models=load_models, load_macro_variables=load_macro_variables):
+        key = (content.module, content.links.series_object_id if content.links else "")
+        groups.setdefault(key, []).append(content)
+    return [_results_of(Path(path), contents) for contents in groups.values()]
 
 
 def read_results(
-    path: str | Path, *, load_models: bool = True, load_macro_variables: bool = True
-) -> dict[str, ConditionResult]:
-    """Read every ``CausalEmergenceAnalysis`` of an NWB file, keyed by analysis name.
+    path: str | Path, *, series: str | None = None, load_models: bool = True, load_macro_variables: bool = True
+) -> Results:
+    """Read the analyses of one series of an NWB file: the :class:`Results` that :func:`~.run.analyze` returned.
 
     Tables come back as DataFrames, macro variables as xarray (only with ``load_macro_variables``:
     they are the largest part, and a summary needs none), and with ``load_models`` the fitted
-    models are rebuilt from the stored tensors (no pickles).
+    models are rebuilt from the stored tensors (no pickles), with their preprocessing. The
+    conditions are keyed by condition label, in the order the recording presented them;
+    ``results["causal_emergence_awake"]`` still finds one by analysis name.
+
+    Parameters
+    ----------
+    series : str, optional
+        The analysed series (its path, e.g. ``/processing/ophys/DfOverF/RoiResponseSeries``, or
+        object id), or the processing module of its analyses (e.g. ``ophys``). Needed only when
+        the file holds analyses of several series; :func:`read_all_results` reads them all.
+
+    Raises
+    ------
+    SourceError
+        The file cannot be read, or a stored model is malformed.
+    InputError
+        No analysis (of ``series``) in the file, or analyses of several series and no ``series``.
     """
-    from pynwb import NWBHDF5IO
+    found = read_all_results(path, load_models=load_models, load_macro_variables=load_macro_variables)
+    if series is not None:
+        found = [r for r in found if series in (r.series_path, r.series_object_id, r.module)]
+    if len(found) == 1:
+        return found[0]
+    where = "" if series is None else f" of the series {series!r}"
+    if not found:
+        raise InputError(f"{path} holds no causal-emergence analysis{where}")
+    listed = "; ".join(f"{r.module}: {r.series_path} ({', '.join(sorted(r.conditions))})" for r in found)
+    raise InputError(f"{path} holds analyses of {len(found)} series{where} ({listed}); choose one with series=PATH")
 
-    from ..nwb.types import CausalEmergenceAnalysis
 
-    path = Path(path)
-    if not path.is_file():
-        raise SourceError(f"{path} does not exist.")
-    out: dict[str, ConditionResult] = {}
+def _file_keys(results: list[Results]) -> list[tuple[str, Results, str]]:
+    """``(key, results, analysis name)`` of every analysis; the key is the name, or ``module/name`` where the name
+    is in several modules."""
+    names = [name for r in results for name in r._by_analysis()]
+    return [
+        (name if names.count(name) == 1 else f"{r.module}/{name}", r, name)
+        for r in results
+        for name in r._by_analysis()
+    ]
+
+
+def stored_analyses(results: list[Results]) -> dict[str, ConditionResult]:
+    """The analyses of several :class:`Results` (those of a file) by name; ``module/name`` where a name is in
+    several processing modules. Attribution rows carry the ``roi`` row of their channel where known."""
+    return {key: r._by_analysis()[name] for key, r, name in _file_keys(results)}
+
+
+def stored_layouts(results: list[Results]) -> dict[str, Any]:
+    """The ROI layout behind each analysis of :func:`stored_analyses` (none without an ROI table)."""
+    layouts = {id(r): r._layouts() for r in results}
+    return {key: layouts[id(r)][name] for key, r, name in _file_keys(results) if name in layouts[id(r)]}
+
+
+def _results_of(path: Path, contents: list[AnalysisContent]) -> Results:
+    """The :class:`Results` of the stored analyses of one series (conditions in the order they first appear)."""
+    from ..data.recording import SourceInfo
+    from .comparisons import from_condition_tables
+
+    contents = sorted(contents, key=lambda c: (float(np.min(c.intervals[:, 0], initial=np.inf)), c.condition))
+    conditions = {}
+    for content in contents:
+        if content.condition in conditions:
+            raise SourceError(f"{path} holds two analyses of condition {content.condition!r} of one series")
+        conditions[content.condition] = _condition_result(path, content)
+    first = contents[0]
+    links = first.links or InputLinks("")
     try:
-        io = NWBHDF5IO(str(path), "r", load_namespaces=True)
-        nwbfile = io.read()
-    except Exception as err:  # h5py/hdmf raise many kinds for a bad file
-        raise SourceError(f"cannot read {path} as NWB: {err}") from None
-    with io:
-        for obj in nwbfile.objects.values():
-            if not isinstance(obj, CausalEmergenceAnalysis):
-                continue
-            models = []
-            stored_models = [(m.name, m.object_id) for m in obj.learned_dynamics_models.values()]
-            if load_models:
-                from ..models import MultiscaleNISPlus
-
-                for stored in obj.learned_dynamics_models.values():
-                    models.append(_stored_model(MultiscaleNISPlus, stored, f"{path}: {obj.name}/{stored.name}"))
-            emergence = _table(obj.emergence_table)
-            result = ConditionResult(
-                condition=obj.condition,
-                emergence=emergence,
-                emergent_complexity=float(obj.emergent_complexity),
-                emergent_complexity_normalized=float(obj.emergent_complexity_normalized),
-                intervals=np.asarray(obj.intervals[:]),
-                seeds=[int(s) for s in obj.seeds[:]],
-                macro_variables=_macro_variables(obj) if load_macro_variables else [],
-                models=models,
-                fixed_points=_table(obj.fixed_point_table),
-                comparisons=_table(obj.condition_comparison_table),
-                transitions=_table(obj.state_transitions),
-                attribution=_attribution_frame(obj.attribution_table),
-                provenance=_provenance_dict(obj.analysis_provenance),
-                parameters=parse_json(obj.parameters, f"the parameters of {obj.name} in {path}"),
-                analysis_name=obj.name,
-                stored_models=stored_models,
-            )
-            out[obj.name] = result
-    return out
+        config = AnalysisConfig.from_dict(next(iter(conditions.values())).parameters, stored=True)
+    except (InputError, TypeError):
+        config = None  # parameters of another version: each ConditionResult keeps them as stored
+    return Results(
+        conditions=conditions,
+        config=config,
+        source=SourceInfo(location=str(path), kind="local"),
+        series_path=first.provenance.get("input_path", ""),
+        series_object_id=links.series_object_id,
+        roi_table_object_id=links.roi_table_object_id,
+        roi_indices=None if links.roi_indices is None else list(links.roi_indices),
+        comparisons=from_condition_tables({k: r.comparisons for k, r in conditions.items()}),
+        module=first.module,
+    )
 
 
-def _macro_variables(analysis: Any) -> list[Any]:
-    """The macro variables of a stored analysis as xarray, each checked against the memory budget before reading."""
-    from ..safety.memory import check_allocation
+def _condition_result(path: Path, content: AnalysisContent) -> ConditionResult:
+    """A stored analysis as a :class:`ConditionResult`; its models rebuilt where their tensors were read."""
+    where = f"{path}: {content.module}/{content.name}"
+    return ConditionResult(
+        condition=content.condition,
+        emergence=content.emergence,
+        emergent_complexity=content.emergent_complexity,
+        emergent_complexity_normalized=content.emergent_complexity_normalized,
+        intervals=content.intervals,
+        seeds=list(content.seeds),
+        macro_variables=[
+            macro_variable_arrays([data], time, scales=[scale])[0] for scale, data, time in content.macro_variables
+        ],
+        models=[_model(m, f"{where}/{m.name}") for m in content.models if m.tensors],
+        fixed_points=content.fixed_points,
+        transitions=content.transitions,
+        attribution=content.attribution,
+        diagnostics=content.diagnostics,
+        dropped_channels=list(content.dropped_channels),
+        provenance=content.provenance,
+        parameters=parse_json(content.parameters, f"the parameters of {where}"),
+        analysis_name=content.name,
+        comparisons=content.comparisons,
+        stored_models=[(m.name, m.object_id) for m in content.models],
+    )
 
-    series = sorted(analysis.macro_variable_series.values(), key=lambda s: s.scale)
-    for s in series:
-        check_allocation(
-            8.0 * np.prod(s.data.shape),
-            f"macro variables {s.name} of {analysis.name} {s.data.shape}",
-            remedy="report without --plots or --html",
-        )
-    return [s.to_xarray() for s in series]
 
+def _model(stored: StoredModel, where: str) -> Any:
+    """A fitted model rebuilt from a stored one; a malformed architecture or tensors are a source error."""
+    from ..models import MultiscaleNISPlus
 
-def _stored_model(cls: Any, stored: Any, where: str) -> Any:
-    """A fitted model rebuilt from a stored one; a malformed architecture or tensors are an input error."""
     try:
-        return cls.from_state(parse_json(stored.architecture, f"the architecture of {where}"), stored.state_dict())
+        return MultiscaleNISPlus.from_stored(parse_json(stored.architecture, f"the architecture of {where}"),
+                                            stored.tensors)  # fmt: skip
     except InputError:
         raise
     except (ValueError, TypeError, KeyError, IndexError, RecursionError) as err:
         raise SourceError(f"the stored model {where} is malformed: {type(err).__name__}: {err}") from None
-
-
-def _attribution_frame(table: Any) -> pd.DataFrame | None:
-    if table is None:
-        return None
-    columns = ["scale", "channel", "importance", "attribution"]
-    df = pd.DataFrame({c: list(table[c][:]) for c in columns})
-    if "roi" in table.colnames:
-        df["roi"] = list(table["roi"].data[:])
-    return df
-
-
-def _provenance_dict(prov: Any) -> dict[str, str]:
-    args = prov.__class__.__init__.__docval__["args"]
-    keys = [a["name"] for a in args if a["name"] not in ("name", "skip_post_init")]
-    return {k: getattr(prov, k) for k in keys if getattr(prov, k, None) is not None}

@@ -93,7 +93,7 @@ def measure_condition(prepared: Any, config: AnalysisConfig) -> ConditionMeasure
     models, tables, draws, blocks = [], [], [], []
     for seed in config.seeds:
         model = MultiscaleNISPlus(**config.model_kwargs(seed)).fit(prepared.train, validation=prepared.validation)
-        result = model.measure(prepared.test, n_samples=config.n_samples, seed=seed)
+        result = model.measure(prepared.test, n_monte_carlo=config.n_monte_carlo, seed=seed)
         models.append(model)
         tables.append(result.table)
         with phase("intervals", label=f"seed {seed}"):
@@ -126,7 +126,8 @@ def _surrogate_p_values(config: AnalysisConfig, prepared: Any, observed: pd.Data
         validation = [circular_shift_surrogate(seg, rng) for seg in prepared.validation]
         test = [circular_shift_surrogate(seg, rng) for seg in prepared.test]
         model = MultiscaleNISPlus(**config.model_kwargs(config.seed)).fit(train, validation=validation)
-        null.append(model.emergence_table(test, n_samples=config.n_samples, seed=config.seed)["causal_emergence"])
+        table = model.emergence_table(test, n_monte_carlo=config.n_monte_carlo, seed=config.seed)
+        null.append(table["causal_emergence"])
     null_arr = np.asarray(null)
     return np.array(
         [surrogate_p_value(obs, null_arr[:, k]) for k, obs in enumerate(observed["causal_emergence"].to_numpy())]
@@ -198,7 +199,7 @@ def analyze_condition(recording: Any, condition: str | None, config: AnalysisCon
     ec = emergent_complexity(emergence["dimension_averaged_ei"].to_numpy())
     train, _ = _joined(prepared.train, prepared.timestamps["train"])
     test, test_times = _joined(prepared.test, prepared.timestamps["test"])
-    dyn = analyze_dynamics(models[0], train, test, timestamps_test=test_times, random_state=config.seed)
+    dyn = analyze_dynamics(models[0], train, test, timestamps_test=test_times, seed=config.seed)
     attribution = _with_channel_ids(dyn.attribution, prepared)
     if attribution is not None:  # coverage C_d per scale (docs/method.md §4), NaN for scales not attributed
         coverage = coverage_table(attribution, centroids=recording.roi_centroids).set_index("scale")
@@ -272,7 +273,8 @@ def analyze(
     Results
         Per-condition tables, macro variables and fitted models; ``.write(path)`` stores them in NWB.
     """
-    from ..nwb.read import open_nwb, read_recording
+    from ..nwb.read import input_links, open_nwb, read_recording
+    from ..nwb.write import results_module
     from ..runtime.job import job_runtime
     from ..runtime.progress import phase
 
@@ -288,10 +290,8 @@ def analyze(
                 condition_column=config.condition_column,
                 bin_width=config.bin_width,
             )
-            series_obj = opened.nwbfile.objects[recording.series_object_id]
-            roi_table = getattr(getattr(series_obj, "rois", None), "table", None)
-            if series_obj.neurodata_type == "Units":
-                roi_table = series_obj
+            links = input_links(opened.nwbfile, recording.series_object_id)
+            module = results_module(opened.nwbfile, recording.series_object_id)
             info = opened.info
         if recording.n_channels < 2:
             raise too_few_channels(f"{recording.series_path} has {recording.n_channels} channel")
@@ -329,6 +329,7 @@ def analyze(
         source=info,
         series_path=recording.series_path,
         series_object_id=recording.series_object_id,
-        roi_table_object_id=roi_table.object_id if roi_table is not None else None,
-        roi_indices=list(np.asarray(recording.roi_indices)) if recording.roi_indices is not None else None,
+        roi_table_object_id=links.roi_table_object_id,
+        roi_indices=None if links.roi_indices is None else list(links.roi_indices),
+        module=module,
     )

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from ..nwb.write import AnalysisContent, StoredModel
+from ..nwb.content import AnalysisContent, StoredModel
 
 
 def mock_analysis_content(
@@ -18,7 +18,10 @@ def mock_analysis_content(
     seed: int = 0,
     timestamps: np.ndarray | None = None,
 ) -> AnalysisContent:
-    """An :class:`~ndx_causal_emergence.nwb.write.AnalysisContent` with random but well-formed values."""
+    """An :class:`~ndx_causal_emergence.nwb.content.AnalysisContent` with random but well-formed values.
+
+    Every part is filled, diagnostics and one dropped channel (id ``n_channels``) included.
+    """
     rng = np.random.default_rng(seed)
     dims = [n_channels, 2, 1]
     stamps = np.arange(n_times) / 10.0 if timestamps is None else np.asarray(timestamps)
@@ -45,6 +48,15 @@ def mock_analysis_content(
             "stability": ["stable", "unstable", "stable"],
             "in_support": [True, True, True],
             "source": ["model"] * 3,
+            "agrees": pd.array([True, pd.NA, False], dtype="boolean"),
+        }
+    )
+    diagnostics = pd.DataFrame(
+        {
+            "scale": range(len(dims)),
+            "dimension": dims,
+            "noise_to_drift_ratio": rng.uniform(size=3),
+            "n_fixed_points_empirical": [np.nan, np.nan, 3.0],
         }
     )
     attribution = pd.DataFrame(
@@ -96,4 +108,6 @@ def mock_analysis_content(
         fixed_points=fixed,
         attribution=attribution,
         transitions=transitions,
+        diagnostics=diagnostics,
+        dropped_channels=[(n_channels, "constant on the training block")],
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import json
 import os
 import random
 import signal
@@ -20,8 +21,8 @@ from pynwb.testing.mock.file import mock_NWBFile
 from pynwb.testing.mock.ophys import mock_RoiResponseSeries
 
 from ndx_causal_emergence.errors import OutputError
+from ndx_causal_emergence.nwb.read_results import read_analyses
 from ndx_causal_emergence.nwb.write import InputLinks, append_in_place, export_with_results
-from ndx_causal_emergence.pipeline.results import read_results
 from ndx_causal_emergence.testing.content import mock_analysis_content
 
 
@@ -47,14 +48,18 @@ def _input_file(path: Path, n_times: int = 100) -> InputLinks:
 
 def _check_result(path: Path, names: list[str]) -> None:
     assert validate(path=str(path)) == []
-    results = read_results(path, load_models=False)
-    assert sorted(results) == sorted(names)
-    for res in results.values():
+    analyses = read_analyses(path, load_models=False)
+    assert sorted(a.name for a in analyses) == sorted(names)
+    for res in analyses:
         assert list(res.emergence["scale"]) == [0, 1, 2]
         assert res.fixed_points["stability"].tolist() == ["stable", "unstable", "stable"]
         assert len(res.transitions) == 2
-        assert [da.shape for da in res.macro_variables] == [(100, 4), (100, 2), (100, 1)]
-        assert set(res.attribution["roi"]) == {0, 1, 2, 3}
+        assert [data.shape for _, data, _ in res.macro_variables] == [(100, 4), (100, 2), (100, 1)]
+        assert res.dropped_channels == [(4, "constant on the training block")]
+    with NWBHDF5IO(path, "r", load_namespaces=True) as io:
+        for name in names:
+            analysis = io.read().processing["ophys"][name]
+            assert set(analysis.attribution_table["roi"].data[:]) == {0, 1, 2, 3}
 
 
 def test_export_new_file_leaves_input_untouched(tmp_path):
@@ -253,3 +258,47 @@ def test_in_place_survives_sigkill_at_random_moments(tmp_path):
     appender.close()
     assert sum(outcomes.values()) == 20
     assert outcomes["original"] > 0  # the kills did land mid-write
+
+
+def test_what_is_written_reads_back_as_the_content_written(tmp_path):
+    """The reader returns the writer's input: tables (dtypes included), arrays, tensors, diagnostics, dropped channels,
+    the module and the links to the input's series and ROI table."""
+    import numpy as np
+    from pandas.testing import assert_frame_equal
+
+    src, out = tmp_path / "in.nwb", tmp_path / "out.nwb"
+    links = _input_file(src)
+    content = mock_analysis_content()
+    content.provenance = {**content.provenance, "input_object_id": links.series_object_id}
+    with NWBHDF5IO(src, "r") as io:
+        export_with_results(io, io.read(), [content], links, out)
+    (read,) = read_analyses(out)
+    assert (read.module, read.links) == ("ophys", links)
+    for table in ("emergence", "fixed_points", "attribution", "transitions", "diagnostics"):
+        assert_frame_equal(getattr(read, table), getattr(content, table), check_like=True, obj=table)
+    for field in ("name", "condition", "method", "parameters", "provenance", "dropped_channels",
+                  "emergent_complexity", "emergent_complexity_normalized"):  # fmt: skip
+        assert getattr(read, field) == getattr(content, field), field
+    assert list(read.seeds) == list(content.seeds) and np.array_equal(read.intervals, content.intervals)
+    for (k, data, stamps), (k0, data0, stamps0) in zip(read.macro_variables, content.macro_variables, strict=True):
+        assert k == k0 and np.array_equal(stamps, stamps0) and np.array_equal(data, data0.astype(np.float32))
+    (model,) = read.models
+    assert model.object_id and model.architecture == json.dumps({"a": 1, "tensor_shapes": {"w": [3, 3]}})
+    assert np.array_equal(model.tensors["w"], content.models[0].tensors["w"])
+
+
+def test_a_file_without_the_newer_parts_reads(tmp_path):
+    """Analyses written before diagnostics, dropped channels and fixed-point agreement were stored read with none."""
+    src, out = tmp_path / "in.nwb", tmp_path / "out.nwb"
+    links = _input_file(src)
+    content = mock_analysis_content()
+    content.diagnostics, content.dropped_channels = None, []
+    content.fixed_points = content.fixed_points.drop(columns="agrees")
+    with NWBHDF5IO(src, "r") as io:
+        export_with_results(io, io.read(), [content], links, out)
+    with NWBHDF5IO(out, "r", load_namespaces=True) as io:
+        stored = io.read().processing["ophys"]["causal_emergence_awake"]
+        assert stored.diagnostics is None and stored.dropped_channels is None
+    (read,) = read_analyses(out, load_models=False, load_macro_variables=False)
+    assert read.diagnostics is None and read.dropped_channels == [] and "agrees" not in read.fixed_points
+    assert read.macro_variables == [] and read.models[0].tensors == {} and read.models[0].name == "model_seed0"

@@ -146,3 +146,15 @@ def test_compare_fixed_points_marks_agreement() -> None:
     both = compare_fixed_points(model, empirical, empirical_scales=[1])
     assert list(both.columns) == [*FIXED_POINT_COLUMNS, "agrees"]
     assert both["agrees"].tolist() == [True, False, pd.NA, True, False]
+
+
+def test_random_state_is_the_old_name_of_seed() -> None:
+    """``seed`` is the package's one word for a random seed; the dynamics' old ``random_state`` still works, warned."""
+    fn = lambda y: y + DT * (y - y**3)  # noqa: E731
+    starts = _random_starts(1, seed=1)
+    expected = find_fixed_points(fn, starts, max_grid_dim=0, seed=7)
+    with pytest.warns(FutureWarning, match="'random_state' is now 'seed'"):
+        old = find_fixed_points(fn, starts, max_grid_dim=0, random_state=7)
+    pd.testing.assert_frame_equal(old, expected)
+    with pytest.raises(TypeError, match="both 'random_state' and its new name 'seed'"):
+        find_fixed_points(fn, starts, seed=1, random_state=1)

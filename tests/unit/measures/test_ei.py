@@ -48,8 +48,8 @@ def test_monte_carlo_equals_analytic_for_random_linear_maps(q: int, L: float) ->
     a = rng.normal(size=(q, q)) / math.sqrt(q) + np.eye(q)
     sigma2 = rng.uniform(0.005, 0.2, size=q)
     ref = linear_gaussian_ei(a, sigma2, L=L)
-    n_samples = 1100 if q == 64 else 200  # q = 64: Jacobians are built in two chunks of at most 2**22 entries
-    res = gaussian_ei(_linear_module(a), sigma2, L=L, n_samples=n_samples, seed=q)
+    n_monte_carlo = 1100 if q == 64 else 200  # q = 64: Jacobians are built in two chunks of at most 2**22 entries
+    res = gaussian_ei(_linear_module(a), sigma2, L=L, n_monte_carlo=n_monte_carlo, seed=q)
     assert (res.q, res.L) == (q, L)
     assert res.ei == pytest.approx(ref.ei, rel=1e-6, abs=1e-9)
     assert res.jacobian_term == pytest.approx(ref.jacobian_term, rel=1e-6, abs=1e-9)
@@ -57,7 +57,7 @@ def test_monte_carlo_equals_analytic_for_random_linear_maps(q: int, L: float) ->
 
 def test_terms_add_up_and_bits_are_nats_over_ln2() -> None:
     net = ResidualMLP(3, hidden_width=16).double()
-    res = gaussian_ei(net, [0.02, 0.05, 0.1], n_samples=300)
+    res = gaussian_ei(net, [0.02, 0.05, 0.1], n_monte_carlo=300)
     assert res.ei == pytest.approx(res.noise_term + res.jacobian_term, rel=1e-12)
     assert res.dei == pytest.approx(res.ei / 3, rel=1e-12)
     bits = res.to_bits()
@@ -81,8 +81,8 @@ def test_closed_form_and_autograd_paths_agree(squash: bool) -> None:
     torch.manual_seed(0)
     net = ResidualMLP(5, hidden_width=12, n_hidden=3, squash=squash).double()
     sigma2 = np.full(5, 0.03)
-    fast = gaussian_ei(net, sigma2, n_samples=400, seed=3)
-    generic = gaussian_ei(lambda y: net(y), sigma2, n_samples=400, seed=3)  # no batched_jacobian: torch.func path
+    fast = gaussian_ei(net, sigma2, n_monte_carlo=400, seed=3)
+    generic = gaussian_ei(lambda y: net(y), sigma2, n_monte_carlo=400, seed=3)  # no batched_jacobian: torch.func path
     assert fast.ei == pytest.approx(generic.ei, rel=1e-10)
     y = torch.rand(50, 5, dtype=torch.float64) * 2 - 1
     torch.testing.assert_close(batched_jacobian(net, y), batched_jacobian(lambda v: net(v), y))
@@ -145,21 +145,23 @@ def test_clip_only_when_asked() -> None:
 def test_without_the_box_entropy_the_jacobian_term_drops_q_ln_2L() -> None:
     """The official mice code's EI: no q ln 2L, and (with clip) never below 0."""
     net = ResidualMLP(3, hidden_width=8).double()
-    full = gaussian_ei(net, [0.01] * 3, L=2.0, n_samples=200)
-    bare = gaussian_ei(net, [0.01] * 3, L=2.0, n_samples=200, box_entropy=False)
+    full = gaussian_ei(net, [0.01] * 3, L=2.0, n_monte_carlo=200)
+    bare = gaussian_ei(net, [0.01] * 3, L=2.0, n_monte_carlo=200, box_entropy=False)
     assert bare.jacobian_term == pytest.approx(full.jacobian_term - 3 * math.log(4.0), rel=1e-12)
     assert bare.noise_term == full.noise_term and bare.ei == pytest.approx(full.ei - 3 * math.log(4.0), rel=1e-12)
-    noisy = gaussian_ei(net, [4.0] * 3, L=2.0, n_samples=200, box_entropy=False, clip=True)
-    assert noisy.ei == 0.0 and gaussian_ei(net, [4.0] * 3, L=2.0, n_samples=200, box_entropy=False).ei < 0
+    noisy = gaussian_ei(net, [4.0] * 3, L=2.0, n_monte_carlo=200, box_entropy=False, clip=True)
+    assert noisy.ei == 0.0 and gaussian_ei(net, [4.0] * 3, L=2.0, n_monte_carlo=200, box_entropy=False).ei < 0
 
 
 def test_seeded_and_deterministic() -> None:
     net = ResidualMLP(3, hidden_width=8).double()
-    a = gaussian_ei(net, [0.1] * 3, n_samples=100, seed=7)
-    b = gaussian_ei(net, [0.1] * 3, n_samples=100, seed=7)
-    c = gaussian_ei(net, [0.1] * 3, n_samples=100, seed=8)
+    a = gaussian_ei(net, [0.1] * 3, n_monte_carlo=100, seed=7)
+    b = gaussian_ei(net, [0.1] * 3, n_monte_carlo=100, seed=7)
+    c = gaussian_ei(net, [0.1] * 3, n_monte_carlo=100, seed=8)
     assert a == b and a.ei != c.ei
     assert isinstance(a, EIResult)
+    with pytest.warns(FutureWarning, match="'n_samples' is now 'n_monte_carlo'"):
+        assert gaussian_ei(net, [0.1] * 3, n_samples=100, seed=7) == a  # the old name of the Monte Carlo draws
 
 
 def test_estimate_sigma2_conventions_and_weights() -> None:
@@ -189,7 +191,7 @@ def test_estimate_sigma2_conventions_and_weights() -> None:
         ({"sigma2": [0.1, np.nan]}, "sigma2 must be finite"),
         ({"sigma2": [[0.1, 0.1]]}, r"sigma2 must have shape \(n,\)"),
         ({"sigma2": [0.1, 0.1], "L": 0.0}, "L must be a finite number > 0"),
-        ({"sigma2": [0.1, 0.1], "n_samples": 0}, "n_samples must be an integer"),
+        ({"sigma2": [0.1, 0.1], "n_monte_carlo": 0}, "n_monte_carlo must be an integer"),
         ({"sigma2": [0.1, 0.1], "samples": np.zeros((4, 3))}, "samples must have q = 2 columns"),
         ({"sigma2": [0.1, 0.1], "samples": np.full((4, 2), np.nan)}, "samples must be finite"),
         ({"sigma2": [0.1, 0.1], "weights": [1.0]}, "pass samples= as well"),
@@ -222,7 +224,7 @@ def test_plain_callable_wrapping_a_float32_module() -> None:
     """The official code's call, ``gaussian_ei(lambda y: y + net(y), ...)``, with a float32 ``net``."""
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(3, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3))  # float32
-    res = gaussian_ei(lambda y: y + net(y), [0.01, 0.02, 0.03], n_samples=200, seed=1)
+    res = gaussian_ei(lambda y: y + net(y), [0.01, 0.02, 0.03], n_monte_carlo=200, seed=1)
     y = (2 * torch.rand(200, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64) - 1).float()
     per_sample = [
         torch.linalg.slogdet(torch.autograd.functional.jacobian(lambda v: v + net(v), row).double()).logabsdet.item()

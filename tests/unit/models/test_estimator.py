@@ -113,9 +113,9 @@ def test_wang2025_builds_the_official_architecture_and_measures_the_official_ei(
     assert all(same) and not any(moved)
     assert model.history_["weight_refresh_steps"] == []  # stage 1: no weights
     assert model.history_["stage2_scale1_weight_refresh_steps"] == [10]  # w = 1 for stage 2's first 10 steps
-    again = MultiscaleNISPlus.from_state(*model.to_state())
+    again = MultiscaleNISPlus.from_stored(*model.to_stored())
     np.testing.assert_allclose(again.encode(data[1])[1], model.encode(data[1])[1], rtol=1e-6)
-    table = model.emergence_table(data[1], n_samples=100, seed=3)
+    table = model.emergence_table(data[1], n_monte_carlo=100, seed=3)
     assert table.attrs["ei_convention"] == "official" and (table["effective_information"] >= 0).all()
     # the Jacobian term: the mean ln|det| of y + f(y) (no tanh) by autograd at the same uniform points, no q ln 2L
     for k, q in enumerate(model.scales_):
@@ -127,7 +127,7 @@ def test_wang2025_builds_the_official_architecture_and_measures_the_official_ei(
         assert table["jacobian_term"][k] == pytest.approx(float(torch.stack(logdets).mean()), rel=1e-5, abs=1e-6)
         ei = table["noise_term"][k] + table["jacobian_term"][k]
         assert table["effective_information"][k] == pytest.approx(max(ei, 0.0), rel=1e-9, abs=1e-12)
-    standard = model.set_params(ei_convention="standard").emergence_table(data[1], n_samples=100, seed=3)
+    standard = model.set_params(ei_convention="standard").emergence_table(data[1], n_monte_carlo=100, seed=3)
     np.testing.assert_allclose(standard["noise_term"], table["noise_term"], rtol=1e-9)  # σ² of the squashed map
 
 
@@ -162,14 +162,14 @@ def test_models_written_before_explicit_arguments_won_still_load(data) -> None:
     """Old files stored the constructor's values with the preset that replaced the defaults; they load as fitted."""
     given = {k: v for k, v in _TINY.items() if k != "n_coupling_layers"}
     model = MultiscaleNISPlus(preset="fast", **given).fit(data[0])
-    arch, tensors = model.to_state()
+    arch, tensors = model.to_stored()
     assert arch["params"]["n_coupling_layers"] == 4  # the preset's value, as the fit used it
     defaults = MultiscaleNISPlus().get_params()
     replaced = set(PRESETS["fast"]) - set(given)
     legacy_params = {k: (defaults[k] if k in replaced else v) for k, v in arch["params"].items()}
     legacy = {k: v for k, v in arch.items() if k != "params_resolved"} | {"params": legacy_params}
     assert legacy_params["n_coupling_layers"] == 6  # what the old get_params reported
-    again = MultiscaleNISPlus.from_state(legacy, tensors)
+    again = MultiscaleNISPlus.from_stored(legacy, tensors)
     assert again.get_params() == model.get_params()
     np.testing.assert_allclose(again.transform(data[1]), model.transform(data[1]), rtol=1e-6)
 
@@ -192,7 +192,7 @@ def test_methods_need_a_fitted_model(data) -> None:
         lambda: model.predict(data[1]),
         lambda: model.emergence_table(data[1]),
         lambda: model.dynamics_map(0),
-        lambda: model.to_state(),
+        lambda: model.to_stored(),
     ):
         with pytest.raises(NotFittedError, match="call fit"):
             call()
@@ -240,7 +240,7 @@ def test_maps_agree_with_encode_and_predict(fitted, data) -> None:
 
 
 def test_emergence_table(fitted, data) -> None:
-    table = fitted.emergence_table(data[1], n_samples=200)
+    table = fitted.emergence_table(data[1], n_monte_carlo=200)
     assert list(table.columns) == [
         "scale", "dimension", "effective_information", "dimension_averaged_ei", "noise_term", "jacobian_term",
         "causal_emergence", "causal_power", "nmse", "nmse_persistence", "fraction_in_box", "latent_nmse",
@@ -256,7 +256,7 @@ def test_emergence_table(fitted, data) -> None:
     assert np.isfinite(table["causal_emergence_observed"]).all()
     assert ((table["fraction_in_box"] > 0.5) & (table["fraction_in_box"] <= 1)).all()
     assert 0 <= table.attrs["emergent_complexity_normalized"] <= 1
-    on_data = fitted.emergence_table(data[1], n_samples=200, jacobian_domain="data")
+    on_data = fitted.emergence_table(data[1], n_monte_carlo=200, jacobian_domain="data")
     assert np.allclose(on_data["noise_term"], table["noise_term"])
     with pytest.raises(InputError, match="jacobian_domain"):
         fitted.emergence_table(data[1], jacobian_domain="grid")
@@ -264,36 +264,38 @@ def test_emergence_table(fitted, data) -> None:
 
 def test_fit_is_deterministic(data) -> None:
     params = {**_TINY, "max_steps": 30, "observed_reference": False}
-    t1 = MultiscaleNISPlus.from_preset("fast", **params).fit(data[0]).emergence_table(data[1], n_samples=100)
-    t2 = MultiscaleNISPlus.from_preset("fast", **params).fit(data[0]).emergence_table(data[1], n_samples=100)
+    t1 = MultiscaleNISPlus.from_preset("fast", **params).fit(data[0]).emergence_table(data[1], n_monte_carlo=100)
+    t2 = MultiscaleNISPlus.from_preset("fast", **params).fit(data[0]).emergence_table(data[1], n_monte_carlo=100)
     pd.testing.assert_frame_equal(t1, t2, check_exact=True)
     assert t1["causal_emergence_observed"].isna().all()
 
 
 def test_state_round_trip_is_exact(fitted, data) -> None:
-    arch, tensors = fitted.to_state()
+    arch, tensors = fitted.to_stored()
     assert not any("/" in name for name in tensors)
     arch = json.loads(json.dumps(arch))
-    again = MultiscaleNISPlus.from_state(arch, {k: v.numpy() for k, v in tensors.items()})
+    again = MultiscaleNISPlus.from_stored(arch, {k: v.numpy() for k, v in tensors.items()})
     for a, b in zip(fitted.encode(data[1]), again.encode(data[1]), strict=True):
         assert np.array_equal(a, b)
     assert np.array_equal(fitted.predict(data[1], scale=1), again.predict(data[1], scale=1))
     pd.testing.assert_frame_equal(
-        fitted.emergence_table(data[1], n_samples=100), again.emergence_table(data[1], n_samples=100), check_exact=True
+        fitted.emergence_table(data[1], n_monte_carlo=100),
+        again.emergence_table(data[1], n_monte_carlo=100),
+        check_exact=True,
     )
     assert again.get_params() == fitted.get_params()
 
 
 def test_state_has_a_format_version(fitted, data) -> None:
-    arch, tensors = fitted.to_state()
+    arch, tensors = fitted.to_stored()
     assert arch["format_version"] == 2
     before_versions = {k: v for k, v in arch.items() if k != "format_version"}  # states written before versions
-    assert np.array_equal(MultiscaleNISPlus.from_state(before_versions, tensors).transform(data[1]),
+    assert np.array_equal(MultiscaleNISPlus.from_stored(before_versions, tensors).transform(data[1]),
                           fitted.transform(data[1]))  # fmt: skip
     with pytest.raises(InputError, match="state format version 3, newer than the 2 .* upgrade"):
-        MultiscaleNISPlus.from_state({**arch, "format_version": 3, "new_field": 1}, tensors)
+        MultiscaleNISPlus.from_stored({**arch, "format_version": 3, "new_field": 1}, tensors)
     with pytest.raises(InputError, match="format_version must be a whole number"):
-        MultiscaleNISPlus.from_state({**arch, "format_version": "1"}, tensors)
+        MultiscaleNISPlus.from_stored({**arch, "format_version": "1"}, tensors)
 
 
 def test_segments_validation_and_official_conventions(data) -> None:
@@ -302,7 +304,7 @@ def test_segments_validation_and_official_conventions(data) -> None:
     model = NISPlus.from_preset("sir", q=2, **{**_TINY, "max_steps": 20, "batch_size": 32})
     model.fit(x, segments=labels, validation=data[1])
     assert model.scales_ == [2] and model.model_.reverse_maps is not None
-    table = model.emergence_table(data[1], n_samples=50)
+    table = model.emergence_table(data[1], n_monte_carlo=50)
     assert table.attrs["ei_domain"] == "box" and table.attrs["sigma_convention"] == "mae"
     nis_params = {k: v for k, v in _TINY.items() if k != "weight_refresh"}
     nis = NIS(q=1, **{**nis_params, "max_steps": 20}).fit([x[:300], x[300:]])

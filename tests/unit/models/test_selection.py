@@ -78,7 +78,7 @@ def test_fit_keeps_a_state_per_scale_and_the_official_conventions_one() -> None:
     assert len(model.history_["kept_step_per_scale"]) == len(model.scales_)
     kept = model.history_["kept_step_per_scale"]
     assert kept[0] == model.history_["best_step"][0] and set(kept) <= {0, 20, 40}
-    again = MultiscaleNISPlus.from_state(*model.to_state())
+    again = MultiscaleNISPlus.from_stored(*model.to_stored())
     assert all(np.array_equal(a, b) for a, b in zip(again.encode(frames), model.encode(frames), strict=True))
     joint = MultiscaleNISPlus(keep_best="joint", **tiny).fit(frames)
     assert isinstance(joint.model_, MultiscaleModule) and "kept_step_per_scale" not in joint.history_

@@ -38,7 +38,7 @@ def fitted(raw) -> tuple[MultiscaleNISPlus, Preprocessing]:
 
 def _through_nwb_type(model: MultiscaleNISPlus) -> tuple[dict, dict]:
     """The state as the NWB ``LearnedDynamicsModel`` stores it and gives it back."""
-    arch, tensors = model.to_state()
+    arch, tensors = model.to_stored()
     stored = LearnedDynamicsModel.from_state_dict(
         tensors, name="m", description="d", model_class="MultiscaleNISPlus", architecture=json.dumps(arch),
         framework="torch", framework_version=torch.__version__,
@@ -51,7 +51,7 @@ def test_rebuilt_model_maps_raw_frames_bit_for_bit(fitted, raw) -> None:
     arch, tensors = _through_nwb_type(model)
     assert tensors["latent_center.0"].dtype == np.float64 and tensors["model.parts.0.rotation"].dtype == np.float32
     assert tensors["preprocessing.center"].dtype == np.float64
-    again = MultiscaleNISPlus.from_state(arch, tensors)
+    again = MultiscaleNISPlus.from_stored(arch, tensors)
     back = again.preprocessing_
     assert np.array_equal(back.kept_channels, preprocessing.kept_channels) and 2 not in back.kept_channels
     assert np.array_equal(back.center, preprocessing.center) and np.array_equal(back.scale, preprocessing.scale)
@@ -63,10 +63,10 @@ def test_rebuilt_model_maps_raw_frames_bit_for_bit(fitted, raw) -> None:
 def test_states_without_preprocessing_or_in_float32_still_load(fitted, raw) -> None:
     """States written before the preprocessing was stored, with every tensor in float32, as older files hold them."""
     model, preprocessing = fitted
-    arch, tensors = model.to_state()
+    arch, tensors = model.to_stored()
     del arch["preprocessing"]
     old = {k: v.float().numpy() for k, v in tensors.items() if not k.startswith("preprocessing.")}
-    again = MultiscaleNISPlus.from_state(arch, old)
+    again = MultiscaleNISPlus.from_stored(arch, old)
     assert again.preprocessing_ is None
     x = preprocessing.apply(raw)
     for a, b in zip(model.encode(x), again.encode(x), strict=True):
@@ -78,13 +78,13 @@ def test_a_refit_forgets_the_preprocessing(fitted, raw) -> None:
     refit = MultiscaleNISPlus.from_preset("fast", **{**_TINY, "max_steps": 5})
     refit.preprocessing_ = preprocessing
     refit.fit(preprocessing.apply(raw))
-    assert refit.preprocessing_ is None and "preprocessing" not in refit.to_state()[0]
+    assert refit.preprocessing_ is None and "preprocessing" not in refit.to_stored()[0]
 
 
 def test_stored_preprocessing_is_checked(fitted) -> None:
     _, preprocessing = fitted
-    fields, arrays = preprocessing.to_state()
-    assert Preprocessing.from_state(json.loads(json.dumps(fields)), arrays).global_scale == preprocessing.global_scale
+    fields, arrays = preprocessing.to_stored()
+    assert Preprocessing.from_stored(json.loads(json.dumps(fields)), arrays).global_scale == preprocessing.global_scale
     bad = [
         ({**fields, "kept_channels": [0, 1, 3, 4, 5, 7]}, arrays),  # position 7 of 7 channels
         ({**fields, "kept_channels": [0, 0, 3, 4, 5, 6]}, arrays),
@@ -97,26 +97,26 @@ def test_stored_preprocessing_is_checked(fitted) -> None:
     ]
     for f, a in bad:
         with pytest.raises(InputError, match="stored preprocessing"):
-            Preprocessing.from_state(f, a)
+            Preprocessing.from_stored(f, a)
     model, _ = fitted
-    arch, tensors = model.to_state()
+    arch, tensors = model.to_stored()
     arch["preprocessing"] = {**fields, "kept_channels": [0, 1, 3, 4, 5]}
     fewer = {**tensors, "preprocessing.center": tensors["preprocessing.center"][:5],
              "preprocessing.scale": tensors["preprocessing.scale"][:5]}  # fmt: skip
     with pytest.raises(InputError, match="keeps 5 channels but the model reads 6"):
-        MultiscaleNISPlus.from_state(arch, fewer)
+        MultiscaleNISPlus.from_stored(arch, fewer)
 
 
 def test_stored_axes_are_checked(fitted) -> None:
     model, _ = fitted
-    arch, tensors = model.to_state()
-    assert np.array_equal(MultiscaleNISPlus.from_state(arch, tensors).latent_axes_[1], model.latent_axes_[1])
+    arch, tensors = model.to_stored()
+    assert np.array_equal(MultiscaleNISPlus.from_stored(arch, tensors).latent_axes_[1], model.latent_axes_[1])
     d = model.scales_[1]
     for bad in (torch.zeros(d, d + 1, dtype=torch.float64), torch.full((d, d), float("nan"), dtype=torch.float64)):
         with pytest.raises(InputError, match=rf"latent_axes.1 must be a finite {d} x {d} matrix.*damaged"):
-            MultiscaleNISPlus.from_state(arch, {**tensors, "latent_axes.1": bad})
+            MultiscaleNISPlus.from_stored(arch, {**tensors, "latent_axes.1": bad})
     older = {k: v for k, v in tensors.items() if not k.startswith("latent_axes.")}
-    assert MultiscaleNISPlus.from_state(arch, older).latent_axes_ == [None] * len(model.scales_)
+    assert MultiscaleNISPlus.from_stored(arch, older).latent_axes_ == [None] * len(model.scales_)
 
 
 def test_channel_check_names_the_mismatch(fitted) -> None:
@@ -129,3 +129,21 @@ def test_channel_check_names_the_mismatch(fitted) -> None:
     with_ids.check_channels(7, None, where="x")  # ids only where both recordings have them
     with pytest.raises(ChannelMismatchError, match=r"ROI id mismatch: 1 of 7 .* position 3: 99, model 13"):
         with_ids.check_channels(7, np.array([10, 11, 12, 99, 14, 15, 16]), where="x")
+
+
+def test_to_state_and_from_state_are_the_old_names(fitted, raw) -> None:
+    """ "State" means a metastable state (``from_state``/``to_state`` of the transitions); the stored form of a model
+    is ``to_stored``/``from_stored``. The old method names still work, with a FutureWarning."""
+    model, preprocessing = fitted
+    arch, tensors = model.to_stored()
+    with pytest.warns(FutureWarning, match="'to_state' is now 'to_stored'"):
+        old_arch, old_tensors = model.to_state()
+    assert old_arch == arch and all(torch.equal(old_tensors[k], tensors[k]) for k in tensors)
+    with pytest.warns(FutureWarning, match="'from_state' is now 'from_stored'"):
+        again = MultiscaleNISPlus.from_state(arch, tensors)
+    for a, b in zip(model.encode(preprocessing.apply(raw)), again.encode(preprocessing.apply(raw)), strict=True):
+        assert np.array_equal(a, b)
+    with pytest.warns(FutureWarning, match="Preprocessing: the method 'to_state' is now 'to_stored'"):
+        fields, arrays = preprocessing.to_state()
+    with pytest.warns(FutureWarning, match="'from_state' is now 'from_stored'"):
+        assert np.array_equal(Preprocessing.from_state(fields, arrays).center, preprocessing.center)

@@ -53,3 +53,24 @@ def test_every_model_preset_is_accepted():
     with pytest.warns(DeprecationWarning, match="now called 'fmri'"):
         assert AnalysisConfig(preset="paper").preset == "fmri"
     assert AnalysisConfig.from_json(AnalysisConfig(preset="fmri").to_json()).preset == "fmri"
+
+
+def test_n_samples_is_the_old_name_of_n_monte_carlo(tmp_path):
+    """The Monte Carlo draws of the Jacobian term are ``n_monte_carlo`` (``n_samples`` means rows elsewhere)."""
+    with pytest.warns(FutureWarning, match="'n_samples' is now 'n_monte_carlo'"):
+        assert AnalysisConfig(n_samples=50).n_monte_carlo == 50
+    with pytest.warns(FutureWarning, match="'n_samples' is now 'n_monte_carlo'"):
+        assert AnalysisConfig.from_dict({"n_samples": 60}).n_monte_carlo == 60
+    config = tmp_path / "old.toml"
+    config.write_text("n_samples = 70\n")
+    with pytest.warns(FutureWarning):
+        assert AnalysisConfig.from_toml(config).n_monte_carlo == 70
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # parameters stored in a file keep their names: read without a warning
+        old = AnalysisConfig.from_dict({"n_samples": 80}, stored=True)
+    assert old.n_monte_carlo == 80 and "n_samples" not in old.to_dict()
+    assert AnalysisConfig.from_json(old.to_json()) == old
+    with pytest.raises(InputError, match="not both"):
+        AnalysisConfig.from_dict({"n_samples": 1, "n_monte_carlo": 2})

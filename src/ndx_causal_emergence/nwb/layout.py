@@ -9,13 +9,12 @@ each ROI where it lies in the field of view (:func:`~ndx_causal_emergence.dynami
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["MAX_LAYOUT_PIXELS", "RoiLayout", "layout_of_table", "roi_layouts"]
+__all__ = ["MAX_LAYOUT_PIXELS", "RoiLayout", "layout_of_object", "layout_of_table"]
 
 #: Largest field of view drawn (pixels); larger ones fall back to ROI ids.
 MAX_LAYOUT_PIXELS = 4096 * 4096
@@ -136,17 +135,9 @@ def layout_of_table(table: Any) -> RoiLayout:
     return RoiLayout(table=str(table.name), ids=ids, id_name=id_name, labels=labels, note=note)
 
 
-def roi_layouts(path: str | Path) -> dict[str, RoiLayout]:
-    """The ROI layout behind each analysis of an NWB file whose attribution links an ROI table, by analysis name."""
-    from pynwb import NWBHDF5IO
+def layout_of_object(source: Any, object_id: str) -> RoiLayout:
+    """The layout of the ROI table with ``object_id`` in ``source`` (anything :func:`~.read.open_nwb` opens)."""
+    from .read import open_nwb
 
-    from ..nwb.types import CausalEmergenceAnalysis
-
-    out = {}
-    with NWBHDF5IO(str(path), "r", load_namespaces=True) as io:
-        nwbfile = io.read()
-        for obj in nwbfile.objects.values():
-            table = obj.attribution_table if isinstance(obj, CausalEmergenceAnalysis) else None
-            if table is not None and "roi" in table.colnames:
-                out[obj.name] = layout_of_table(table["roi"].table)
-    return out
+    with open_nwb(source) as opened:
+        return layout_of_table(opened.nwbfile.objects[object_id])
