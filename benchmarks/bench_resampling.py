@@ -25,7 +25,9 @@ CASES = [("demo 72 x 1000", 72, 199), ("nwb_test 15 x 250", 15, 49), ("Triplett 
 
 
 def _residuals(n_channels: int, n_pairs: int, rng: np.random.Generator) -> list[ScaleResiduals]:
-    return [ScaleResiduals(rng.chisquare(1, size=(n_pairs, d)) * 0.05, rng.normal(size=1000) - d, 1.0)
+    """Residuals, Jacobian points and the pairs' states (the default: ranges drawn with the pairs) per scale."""
+    return [ScaleResiduals(rng.chisquare(1, size=(n_pairs, d)) * 0.05, rng.normal(size=1000) - d, 1.0, None,
+                           rng.normal(size=(n_pairs, d)))
             for d in dyadic_ladder(n_channels)]  # fmt: skip
 
 

@@ -114,23 +114,40 @@ def _block_sums(values: np.ndarray, block: int) -> np.ndarray:
     return csum[block:] - csum[:-block]
 
 
+def _tail_quantile(multiplicity: np.ndarray, tail_values: np.ndarray, rank: float) -> np.ndarray:
+    """Per draw, the first of ``tail_values`` (sorted from the extreme inwards) beyond which more than ``rank``
+    of the drawn rows lie, each row counted ``multiplicity[:, i]`` times (the nearest-rank quantile)."""
+    reached = np.cumsum(multiplicity, axis=1) > rank
+    return tail_values[np.minimum(reached.argmax(axis=1), len(tail_values) - 1)]
+
+
 def _range_shift(states: np.ndarray, starts: np.ndarray, block: int) -> np.ndarray:
     """Per draw, the mean over axes of ``ln(range of the drawn states / range of all states)``, 1st to 99th percentile.
 
     A range wider by a factor ``a`` along an axis shrinks that axis's residuals by ``a`` in the
-    coordinates J is read in: J rises by ``ln a`` averaged over the axes.
+    coordinates J is read in: J rises by ``ln a`` averaged over the axes. A draw's quantiles are
+    read from how many times it holds each row (blocks overlap) among the rows of each axis's
+    outer tails (5 %, at least 20 rows), the full sample's the same way, in O(draws × tail).
     """
     n_pairs, q = states.shape
-    lo, hi = np.percentile(states, [1.0, 99.0], axis=0)
-    full = np.maximum(hi - lo, 1e-300)
-    offsets = np.arange(block)
-    chunk = max(1, 2**22 // (starts.shape[1] * block * q))  # draws per step (≤ 32 MiB of states)
-    out = []
-    for i in range(0, len(starts), chunk):
-        rows = (starts[i : i + chunk, :, None] + offsets).reshape(len(starts[i : i + chunk]), -1)
-        lo_b, hi_b = np.percentile(states[rows], [1.0, 99.0], axis=1)
-        out.append(np.log(np.maximum(hi_b - lo_b, 1e-300) / full).mean(axis=1))
-    return np.concatenate(out)
+    n_boot, n_blocks = starts.shape
+    draws = np.arange(n_boot)[:, None]
+    edges = np.zeros((n_boot, n_pairs + 1), dtype=np.int32)  # +1 where a block starts, -1 after it ends
+    np.add.at(edges, (draws, starts), 1)
+    np.add.at(edges, (draws, starts + block), -1)
+    multiplicity = np.cumsum(edges[:, :n_pairs], axis=1, dtype=np.int32)
+    tail = min(n_pairs, max(20, math.ceil(0.05 * n_pairs)))
+    rank_drawn, rank_all = 0.01 * n_blocks * block, 0.01 * n_pairs
+    order = np.argsort(states, axis=0, kind="stable")
+    shift = np.zeros(n_boot)
+    for i in range(q):
+        low, high = order[:tail, i], order[::-1, i][:tail]
+        lo_b = _tail_quantile(multiplicity[:, low], states[low, i], rank_drawn)
+        hi_b = _tail_quantile(multiplicity[:, high], states[high, i], rank_drawn)
+        ones = np.ones((1, tail), dtype=np.int32)
+        full = _tail_quantile(ones, states[high, i], rank_all) - _tail_quantile(ones, states[low, i], rank_all)
+        shift += np.log(np.maximum(hi_b - lo_b, 1e-300) / max(float(full[0]), 1e-300))
+    return shift / q
 
 
 def bootstrap_j(
