@@ -253,6 +253,8 @@ def analyze_dynamics(
             )
             states = np.full(len(x_test), -1)
             states[ok_test] = ok_states
+        if transitions.empty:  # one form for "no transition", whatever found none (a file stores none)
+            transitions = pd.DataFrame(columns=TRANSITION_COLUMNS)
         transitions.attrs["source"] = source
     return DynamicsAnalysis(
         fixed_points=fixed,

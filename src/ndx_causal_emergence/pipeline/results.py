@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..dynamics.potential import TRANSITION_COLUMNS
 from ..errors import InputError, OutputError, SourceError
 from ..nwb.content import AnalysisContent, AppliedContent, InputLinks, StoredModel
 from ..nwb.write import append_in_place, copy_with_results, export_with_results
@@ -467,7 +468,12 @@ def _condition_result(path: Path, content: AnalysisContent) -> ConditionResult:
         ],
         models=[_model(m, f"{where}/{m.name}") for m in content.models if m.tensors],
         fixed_points=content.fixed_points,
-        transitions=content.transitions,
+        # a file stores no table for "no transition"; the dynamics ran wherever there are fixed points
+        transitions=(
+            pd.DataFrame(columns=TRANSITION_COLUMNS)
+            if content.transitions is None and content.fixed_points is not None
+            else content.transitions
+        ),
         attribution=content.attribution,
         diagnostics=content.diagnostics,
         dropped_channels=list(content.dropped_channels),

@@ -49,8 +49,7 @@ def parameter_count(n_features: int, scales: Sequence[int], p: Mapping[str, Any]
     One RealNVP encoder per scale (its layers, from ``n_coupling_layers`` and ``coupling_layout``,
     of two MLPs ``d -> w -> w -> d``) and one dynamics MLP (``d -> W -> ... -> d``,
     ``dynamics_depth`` hidden layers) per scale and direction. The lower bound counts only the
-    ``w x w`` and ``W x W`` matrices. With ``stage2_per_scale`` or ``keep_best="per_scale"`` there is one
-    such module per scale.
+    ``w x w`` and ``W x W`` matrices. With ``stage2_per_scale`` there is one such module per scale.
     """
     from ..models.multiscale import coupling_layers
 
@@ -63,8 +62,7 @@ def parameter_count(n_features: int, scales: Sequence[int], p: Mapping[str, Any]
     upper = sum(k * 2 * (w * w + 2 * n * w + 2 * w + 2 * n) for k in per_encoder) + len(scales) * directions * (
         (depth - 1) * big_w * big_w + 2 * n * big_w + depth * big_w + n
     )
-    # one model per scale: the official stage 2, or each scale's own best state
-    copies = len(scales) if p.get("stage2_per_scale") or p.get("keep_best") == "per_scale" else 1
+    copies = len(scales) if p.get("stage2_per_scale") else 1  # one model per scale (the official stage 2)
     return lower * copies, upper * copies
 
 
@@ -79,8 +77,9 @@ def check_model_size(n_features: int, scales: Sequence[int], p: Mapping[str, Any
         The model would need more memory than the budget (``--max-memory``).
     """
     _, upper = parameter_count(n_features, scales, p)
+    kept = len(scales) if p.get("keep_best") == "per_scale" else 0  # each scale's kept state (models/selection.py)
     check_allocation(
-        4.0 * _TRAINING_COPIES * upper,
+        4.0 * (_TRAINING_COPIES + kept) * upper,
         f"a model of {upper:,} parameters (hidden_width {p['hidden_width']}, "
         f"{p['n_coupling_layers']} coupling layers, dynamics_width {p['dynamics_width']})",
         remedy="choose smaller widths or fewer layers",
