@@ -307,7 +307,7 @@ class _NISEstimator:
             )
             self.history_ = train(module, train_data, cfg, validation=val_data, checkpoint_path=p["checkpoint_path"],
                                   selection=selection)  # fmt: skip
-            self.history_["kept_step_per_scale"] = selection.kept_steps(module, self.history_["best_step"][0])
+            self.history_["kept_step_per_scale"] = selection.kept_steps(self.history_["best_step"][0])
             module = selection.module(module)
         else:
             self.history_ = train(module, train_data, cfg, validation=val_data, checkpoint_path=p["checkpoint_path"])

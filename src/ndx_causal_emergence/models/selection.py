@@ -97,16 +97,21 @@ class ScaleSelection:
         self.best: list[dict[str, Any]] = []
 
     def update(self, step: int, module: MultiscaleModule) -> None:
-        """Evaluate ``module`` at training step ``step`` and keep its state for every scale it improves."""
+        """Evaluate ``module`` at training step ``step`` and keep its state for every coarse scale it improves.
+
+        A scale that keeps every coordinate (``d_0 = N``) is not tracked (``None``): :meth:`module` reads it
+        from the state training kept for the whole model.
+        """
         errors = scale_errors(module, self.pairs, self.fit_pairs)
         if not self.best:
-            self.best = [{"error": math.inf, "state": None, "step": step} for _ in errors]
+            self.best = [None if d == module.n_features else {"error": math.inf, "state": None, "step": step}
+                         for d in module.scales]  # fmt: skip
         state = None  # one copy, shared by the scales this step improves
-        for k, error in enumerate(errors):
-            if error < self.best[k]["error"] or self.best[k]["state"] is None:
+        for best, error in zip(self.best, errors, strict=True):
+            if best is not None and (error < best["error"] or best["state"] is None):
                 if state is None:
                     state = copy.deepcopy(module.state_dict())
-                self.best[k] = {"error": error, "state": state, "step": step}
+                best.update(error=error, state=state, step=step)
 
     def state_dict(self) -> dict[str, Any]:
         """What a checkpoint stores to resume the selection."""
@@ -126,21 +131,13 @@ class ScaleSelection:
         """
         trained.eval()
         parts: dict[int, MultiscaleModule] = {}
-        chosen = []
-        for k, best in enumerate(self.best):
-            if trained.scales[k] == trained.n_features:
-                chosen.append(trained)
-                continue
-            if id(best["state"]) not in parts:
+        for best in self.best:
+            if best is not None and id(best["state"]) not in parts:
                 part = copy.deepcopy(trained)
                 part.load_state_dict(best["state"])
                 parts[id(best["state"])] = part.eval()
-            chosen.append(parts[id(best["state"])])
-        return PerScaleModule(chosen)
+        return PerScaleModule([trained if best is None else parts[id(best["state"])] for best in self.best])
 
-    def kept_steps(self, trained: MultiscaleModule, trained_step: int) -> list[int]:
-        """The training step each scale of :meth:`module` is read from (``trained`` is that of ``trained_step``)."""
-        return [
-            trained_step if d == trained.n_features else b["step"]
-            for b, d in zip(self.best, trained.scales, strict=True)
-        ]
+    def kept_steps(self, trained_step: int) -> list[int]:
+        """The training step each scale of :meth:`module` is read from (``trained_step``: the whole model's)."""
+        return [trained_step if best is None else best["step"] for best in self.best]

@@ -11,6 +11,7 @@ import torch
 from ndx_causal_emergence.models import MultiscaleNISPlus
 from ndx_causal_emergence.models.multiscale import MultiscaleModule, PerScaleModule
 from ndx_causal_emergence.models.selection import ScaleSelection, scale_errors
+from ndx_causal_emergence.models.selection import _log_generalized_variance as _lgv
 from ndx_causal_emergence.testing.calibration import independent_null
 
 PHI = 0.9
@@ -37,8 +38,16 @@ def _start(frames: np.ndarray) -> MultiscaleModule:
 def test_a_linear_latent_of_ar1_channels_scores_the_ar1_error(null_frames) -> None:
     """Any projection of independent AR(1) channels is AR(1): e = ln(1 - φ²) per dimension, by the affine predictor."""
     module = _start(null_frames)
-    errors = scale_errors(module, _pairs(null_frames[20000:]), _pairs(null_frames[:20000]))
+    pairs = _pairs(null_frames[20000:])
+    errors = scale_errors(module, pairs, _pairs(null_frames[:20000]))
     assert errors == pytest.approx([math.log(1 - PHI**2)] * 4, abs=0.1)
+    # the untrained F_k is about persistence (ln 2(1 - φ)); the affine map fitted on the training block beats it
+    with torch.no_grad():
+        now, then = module.encode(pairs[0]), module.encode(pairs[1])
+    for k, error in enumerate(errors):
+        y0, y1 = now[k].double(), then[k].double()
+        persistence = (_lgv(y1 - y0) - _lgv(y1)) / y1.shape[1]
+        assert error < persistence - 0.02
 
 
 def test_the_error_ignores_the_latents_units(null_frames) -> None:
@@ -59,7 +68,7 @@ def test_a_worse_state_is_not_kept_and_scales_sharing_a_state_share_a_part(null_
         for param in module.encoders[0].parameters():
             param.add_(torch.randn_like(param) * 3.0)
     selection.update(100, module)
-    assert selection.kept_steps(module, 100) == [100, 0, 0, 0]  # the micro level stays with the whole model's state
+    assert selection.kept_steps(100) == [100, 0, 0, 0]  # the micro level stays with the whole model's state
     combined = selection.module(module)
     assert isinstance(combined, PerScaleModule) and combined.parts[0] is module
     assert len({id(p) for p in combined.parts[1:]}) == 1
