@@ -37,7 +37,7 @@ def test_help_reads_like_documentation():
         "--condition-column",
         "--scales",
         "--coarsening",
-        "--cut",
+        "--q",
         "--preset",
         "--seeds",
         "--surrogates",
@@ -141,21 +141,24 @@ def test_bad_scales_is_usage_error(two_condition, tmp_path):
 
 
 def test_ladder_options_mean_what_the_estimator_means(two_condition, tmp_path):
-    """``--coarsening`` is the ladder's factor and ``--cut`` its top dimension, as in ``MultiscaleNISPlus``."""
+    """``--coarsening`` is the ladder's factor and ``--q`` its top dimension, as in ``MultiscaleNISPlus``."""
     from ndx_causal_emergence.models import MultiscaleNISPlus
     from ndx_causal_emergence.pipeline.config import AnalysisConfig
 
-    model = MultiscaleNISPlus(**AnalysisConfig(coarsening=4, cut=2).model_kwargs(seed=0))  # what `run` fits
+    model = MultiscaleNISPlus(**AnalysisConfig(coarsening=4, q=2).model_kwargs(seed=0))  # what `run` fits
     assert model.scales_for(72) == [72, 18, 4, 2]
     out = str(tmp_path / "o.nwb")
-    _one_line_error(_invoke("run", str(two_condition), "--scales", "4,2,1", "--cut", "2", "--out", out), "either")
-    assert _invoke("run", str(two_condition), "--cut", "0", "--out", out).exit_code == 2  # usage error
+    _one_line_error(_invoke("run", str(two_condition), "--scales", "4,2,1", "--q", "2", "--out", out), "either")
+    assert _invoke("run", str(two_condition), "--q", "0", "--out", out).exit_code == 2  # usage error
     # the top scale cannot be wider than the data: an error naming both, and nothing written
-    result = _invoke("run", str(two_condition), "--cut", "500", "--out", out)
+    result = _invoke("run", str(two_condition), "--q", "500", "--out", out)
     assert result.exit_code == 2 and "Traceback" not in result.output
-    assert "Error: the top scale's dimension cut=500 must be between 1 and the number of channels N=16" in result.output
+    assert "Error: the top scale's dimension q=500 must be between 1 and the number of channels N=16" in result.output
     assert "fit [" not in result.output and "model: ladder" not in result.output  # checked before any fit
     assert not (tmp_path / "o.nwb").exists()
+    # --cut, the old name, means the same
+    result = _invoke("run", str(two_condition), "--cut", "500", "--out", out)
+    assert result.exit_code == 2 and "the top scale's dimension q=500" in result.output
 
 
 @pytest.mark.parametrize("preset", ["sir", "fmri", "paper"])
@@ -166,11 +169,11 @@ def test_every_preset_reaches_the_fit_from_run_and_analyze(two_condition, tmp_pa
     out = tmp_path / "o.nwb"
     warns = pytest.warns(DeprecationWarning, match="now called") if preset == "paper" else contextlib.nullcontext()
     with warns:
-        result = _invoke("run", str(two_condition), "--preset", preset, "--cut", "500", "--out", str(out))
+        result = _invoke("run", str(two_condition), "--preset", preset, "--q", "500", "--out", str(out))
     assert result.exit_code == 2 and "--preset" not in result.output
-    assert "the top scale's dimension cut=500" in result.output
-    with warns, pytest.raises(InputError, match="the top scale's dimension cut=500"):
-        analyze(str(two_condition), preset=preset, cut=500)
+    assert "the top scale's dimension q=500" in result.output
+    with warns, pytest.raises(InputError, match="the top scale's dimension q=500"):
+        analyze(str(two_condition), preset=preset, q=500)
     assert not out.exists()
 
 

@@ -74,7 +74,7 @@ def _invoke(*args: str):
 
 
 def test_rebuilt_model_maps_raw_frames_to_exactly_the_stored_macro_variables(fitted, source):
-    """The stored (float32) macro variables bit for bit; the fit's float64 ones to float64 round-off.
+    """The stored macro variables (float32, as the fit returns them) bit for bit.
 
     The file holds the weights (float32) and every fitted statistic (float64: preprocessing, latent centres and
     ranges) at the precision of the fit, and macro variables are encoded in float64. What remains is the order
@@ -90,8 +90,9 @@ def test_rebuilt_model_maps_raw_frames_to_exactly_the_stored_macro_variables(fit
                                                     strict=True)):  # fmt: skip
         at = np.searchsorted(new["time"].to_numpy(), fitted_k["time"].to_numpy())
         assert np.array_equal(new["time"].to_numpy()[at], fitted_k["time"].to_numpy()), k
-        assert new.dtype == np.float64 and stored.dtype == np.float32
-        np.testing.assert_allclose(new.to_numpy()[at], fitted_k.to_numpy(), rtol=0, atol=1e-14)
+        assert new.dtype == np.float64 and stored.dtype == fitted_k.dtype == np.float32
+        assert np.array_equal(stored.to_numpy(), fitted_k.to_numpy()), k  # the file holds what the fit returned
+        np.testing.assert_allclose(new.to_numpy()[at], fitted_k.to_numpy(), rtol=2.0**-24, atol=1e-14)  # rounding
         assert np.array_equal(new.to_numpy()[at].astype(np.float32), stored.to_numpy()), k
     # the in-memory results map the same way, without the file
     assert all(np.array_equal(a, b) for a, b in zip(results.transform(str(source)), rebuilt, strict=True))

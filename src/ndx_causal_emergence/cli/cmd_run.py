@@ -51,10 +51,13 @@ def _record_full_paths(value: bool) -> bool:
     help="Factor c of the automatic ladder d_{k+1} = floor(d_k / c) (default 2).",
 )
 @click.option(
+    "--q",
     "--cut",
+    "q",
     type=click.IntRange(min=1),
     metavar="D",
-    help="Dimension of the automatic ladder's top scale (default 1), e.g. --cut 4 ends at a 4-D scale.",
+    help="Dimension q of the automatic ladder's top scale, its coarsest macro variable (default 1), e.g. --q 4 "
+    "ends at a 4-D scale (--cut: its old name).",
 )
 @click.option(
     "--preset",

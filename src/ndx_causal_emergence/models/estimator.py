@@ -74,7 +74,7 @@ _TABLE_COLUMNS = [
 ]  # fmt: skip
 # Every hyperparameter any estimator class may resolve, with its value when a class does not expose it.
 _ALL_DEFAULTS: dict[str, Any] = {
-    "scales": None, "cut": None, "coarsening": 2, "q": None, "preset": None, "n_coupling_layers": 6,
+    "scales": None, "coarsening": 2, "q": None, "preset": None, "n_coupling_layers": 6,
     "hidden_width": 256, "dynamics_width": 256, "dynamics_depth": 2, "reverse_weight": 1.0, "use_reverse": True,
     "use_weights": True, "reverse_trains_encoder": False, "latent_forward_weight": 1.0, "squash": False,
     "decoder_noise": None, "kde_bandwidth": 0.05, "learning_rate": 1e-4, "batch_size": 100, "max_steps": 10000,
@@ -87,6 +87,9 @@ _ALL_DEFAULTS: dict[str, Any] = {
     "kde_components": None, "batch_replacement": True, "ei_convention": "standard", "stage2_per_scale": False,
     "keep_best": "joint",
 }  # fmt: skip
+#: Constructor parameters renamed since models were first stored: old name -> new name (the old ones still work,
+#: with a FutureWarning; stored models that name them load silently).
+_RENAMED_PARAMS = {"cut": "q"}
 #: Allowed values of the parameters that name a convention.
 _CHOICES = {
     "ei_domain": ("normalized", "box"), "sigma_convention": ("mse", "mae"), "ei_convention": ("standard", "official"),
@@ -139,7 +142,8 @@ class _NISEstimator:
     # ---------------------------------------------------------------- parameters
     def __new__(cls, *args: Any, **kwargs: Any) -> _NISEstimator:
         obj = super().__new__(cls)
-        obj._explicit = frozenset(kwargs)  # the parameters the caller chose: no preset overrides them
+        # the parameters the caller chose (under their current names): no preset overrides them
+        obj._explicit = frozenset(_RENAMED_PARAMS.get(k, k) for k in kwargs)
         return obj
 
     @classmethod
@@ -702,7 +706,8 @@ class _NISEstimator:
         target = cls._registry.get(name)
         if target is None:
             raise InputError(f"unknown model class {name!r}; known: {sorted(cls._registry)}.")
-        arch = checked_architecture(_explicit_params(_one_state_before_v2(arch), target), tensors, target)
+        arch = checked_architecture(_explicit_params(_renamed_params(_one_state_before_v2(arch)), target), tensors,
+                                    target)  # fmt: skip
         est = target(**arch["params"])
         scales = check_scales(arch["scales"], arch["n_features_in"])
         p = est._resolved()
@@ -719,6 +724,24 @@ def _one_state_before_v2(arch: dict[str, Any]) -> dict[str, Any]:
     if check_format_version(arch) >= 2 or not isinstance(params, dict) or "keep_best" in params:
         return arch
     return {**arch, "params": {**params, "keep_best": "joint"}}
+
+
+def _renamed_params(arch: dict[str, Any]) -> dict[str, Any]:
+    """``arch`` with its parameters under their current names (:data:`_RENAMED_PARAMS`), silently (a file keeps names).
+
+    A file written before a rename may also hold the new name with its old meaning's default
+    (``None``); the old name's value wins then.
+    """
+    params = arch.get("params")
+    if not isinstance(params, dict) or not set(params) & set(_RENAMED_PARAMS):
+        return arch
+    params = dict(params)
+    for old, new in _RENAMED_PARAMS.items():
+        if old in params:
+            value = params.pop(old)
+            if params.get(new) is None:
+                params[new] = value
+    return {**arch, "params": params}
 
 
 def _explicit_params(arch: dict[str, Any], target: type[_NISEstimator]) -> dict[str, Any]:
@@ -743,9 +766,12 @@ class MultiscaleNISPlus(_NISEstimator):
     scales : list of int, optional
         Explicit ladder ``[d_0, ..., d_K]`` (strictly decreasing, ``d_0 <= N``; ``d_0 = N``
         makes scale 0 the micro level). Default: the ladder ``d_{k+1} = floor(d_k / coarsening)``
-        from ``N`` down to ``cut``.
-    cut : int, optional
-        Dimension of the top scale of the automatic ladder (default 1).
+        from ``N`` down to ``q``.
+    q : int, optional
+        Dimension ``q`` of the automatic ladder's top scale, its coarsest macro variable (default
+        1), as ``q`` is the one scale's dimension of :class:`~ndx_causal_emergence.models.NISPlus`.
+        ``cut``, its old name, still works with a ``FutureWarning``; stored models that name it
+        load as ``q``.
     coarsening : int
         Ladder factor ``c`` (default 2).
     preset : {"fast", "fmri", "sir", "wang2025"}, optional
@@ -912,8 +938,9 @@ class MultiscaleNISPlus(_NISEstimator):
     [6, 3, 1]
     """
 
+    @renamed_keywords(**_RENAMED_PARAMS)
     def __init__(
-        self, *, scales: list[int] | None = None, cut: int | None = None, coarsening: int = 2,
+        self, *, scales: list[int] | None = None, q: int | None = None, coarsening: int = 2,
         preset: str | None = None, n_coupling_layers: int = 6, hidden_width: int = 256, dynamics_width: int = 256,
         dynamics_depth: int = 2, reverse_weight: float = 1.0, use_reverse: bool = True, use_weights: bool = True,
         reverse_trains_encoder: bool = False, latent_forward_weight: float = 1.0, squash: bool = False,
@@ -930,7 +957,7 @@ class MultiscaleNISPlus(_NISEstimator):
         checkpoint_path: str | None = None, device: str = "auto", seed: int = 0, verbose: bool = False,
     ) -> None:  # fmt: skip
         self.scales = scales
-        self.cut = cut
+        self.q = q
         self.coarsening = coarsening
         self.preset = preset
         self.n_coupling_layers = n_coupling_layers
@@ -983,7 +1010,7 @@ class MultiscaleNISPlus(_NISEstimator):
 
     def _ladder(self, n_features: int, params: dict[str, Any]) -> list[int]:
         if params["scales"] is not None:
-            if params["cut"] is not None:
-                raise InputError("give either scales or cut, not both.")
+            if params["q"] is not None:
+                raise InputError("give either scales or q, not both.")
             return check_scales(params["scales"], n_features)
-        return dyadic_ladder(n_features, coarsening=params["coarsening"], cut=params["cut"] or 1)
+        return dyadic_ladder(n_features, coarsening=params["coarsening"], q=params["q"] or 1)

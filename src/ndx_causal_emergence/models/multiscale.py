@@ -24,6 +24,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ..deprecation import renamed_keywords
 from ..errors import InputError
 from .coupling import RealNVP
 from .dynamics import ResidualMLP
@@ -39,8 +40,9 @@ COUPLING_LAYOUTS = ("uniform", "wang2025")
 _WANG2025_SHORT_FLOW = 4
 
 
-def dyadic_ladder(n_features: int, *, coarsening: int = 2, cut: int = 1) -> list[int]:
-    """The scale ladder ``d_0 = N, d_{k+1} = floor(d_k / c)``, ending at exactly ``cut``.
+@renamed_keywords(cut="q")
+def dyadic_ladder(n_features: int, *, coarsening: int = 2, q: int = 1) -> list[int]:
+    """The scale ladder ``d_0 = N, d_{k+1} = floor(d_k / c)``, ending at exactly ``q``.
 
     Parameters
     ----------
@@ -48,33 +50,34 @@ def dyadic_ladder(n_features: int, *, coarsening: int = 2, cut: int = 1) -> list
         ``N``, the number of input channels.
     coarsening : int
         ``c >= 2``.
-    cut : int
-        Dimension of the top scale (``1 <= cut <= N``); the ladder stops before going below it
-        and ends with ``cut``.
+    q : int
+        Dimension of the top scale (``1 <= q <= N``), its coarsest macro variable; the ladder
+        stops before going below it and ends with ``q`` (``cut``, its old name, still works with
+        a ``FutureWarning``).
 
     Returns
     -------
     list of int
-        Strictly decreasing dimensions, first ``N``, last ``cut``.
+        Strictly decreasing dimensions, first ``N``, last ``q``.
 
     Examples
     --------
     >>> dyadic_ladder(116)
     [116, 58, 29, 14, 7, 3, 1]
-    >>> dyadic_ladder(116, cut=4)
+    >>> dyadic_ladder(116, q=4)
     [116, 58, 29, 14, 7, 4]
     """
     if coarsening < 2:
         raise InputError(f"need coarsening >= 2, got {coarsening}.")
-    if not 1 <= cut <= n_features:
+    if not 1 <= q <= n_features:
         raise InputError(
-            f"the top scale's dimension cut={cut} must be between 1 and the number of channels N={n_features}."
+            f"the top scale's dimension q={q} must be between 1 and the number of channels N={n_features}."
         )
     ladder = [n_features]
-    while ladder[-1] // coarsening >= cut:
+    while ladder[-1] // coarsening >= q:
         ladder.append(ladder[-1] // coarsening)
-    if ladder[-1] != cut:
-        ladder.append(cut)
+    if ladder[-1] != q:
+        ladder.append(q)
     return ladder
 
 

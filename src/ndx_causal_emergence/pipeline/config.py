@@ -19,7 +19,7 @@ PRESETS = ("fast", "fmri", "sir", "wang2025")
 #: Old preset names an analysis still accepts (with a DeprecationWarning): ``models.presets.DEPRECATED_PRESETS``.
 DEPRECATED_PRESETS = {"paper": "fmri"}
 #: Old names of fields, accepted (with a FutureWarning from code and config files) and read from stored parameters.
-RENAMED_FIELDS = {"n_samples": "n_monte_carlo"}
+RENAMED_FIELDS = {"n_samples": "n_monte_carlo", "cut": "q"}
 #: Fields that set how a job runs, not what it computes: outputs that differ only in them are the same analysis.
 RUNTIME_FIELDS = ("threads",)
 
@@ -40,9 +40,10 @@ class AnalysisConfig:
         Explicit scale ladder (``[N, ..., 1]``); ``None`` for the ladder ``d_{k+1} = floor(d_k / c)``.
     coarsening : int, optional
         The ladder's factor ``c`` (default 2; ``--coarsening`` on the command line).
-    cut : int, optional
-        Dimension of the ladder's top scale (default 1; ``--cut`` on the command line): the
-        ladder stops before going below it and ends with it, as ``MultiscaleNISPlus(cut=...)``.
+    q : int, optional
+        Dimension ``q`` of the ladder's top scale, its coarsest macro variable (default 1; ``--q``
+        on the command line): the ladder stops before going below it and ends with it, as
+        ``MultiscaleNISPlus(q=...)``. ``cut``, its old name, still works with a ``FutureWarning``.
     preset : {"fast", "fmri", "sir", "wang2025"}
         Model preset (``"paper"``, the old name of ``"fmri"``, is accepted with a DeprecationWarning and
         stored as ``"fmri"``).
@@ -86,7 +87,7 @@ class AnalysisConfig:
     bin_width: float = 0.1
     scales: tuple[int, ...] | None = None
     coarsening: int | None = None
-    cut: int | None = None
+    q: int | None = None
     preset: str = "fast"
     split_cycles: int = 5
     seed: int = 0
@@ -101,11 +102,13 @@ class AnalysisConfig:
     threads: int | None = None
     max_time: float | None = None
     n_samples: InitVar[int | None] = None  # the old name of n_monte_carlo
+    cut: InitVar[int | None] = None  # the old name of q
 
-    def __post_init__(self, n_samples: int | None) -> None:
-        if n_samples is not None:
-            warn_renamed("n_samples", "n_monte_carlo", "AnalysisConfig", stacklevel=4)
-            object.__setattr__(self, "n_monte_carlo", n_samples)
+    def __post_init__(self, n_samples: int | None, cut: int | None) -> None:
+        for old, value in (("n_samples", n_samples), ("cut", cut)):
+            if value is not None:
+                warn_renamed(old, RENAMED_FIELDS[old], "AnalysisConfig", stacklevel=4)
+                object.__setattr__(self, RENAMED_FIELDS[old], value)
         if self.preset in DEPRECATED_PRESETS:
             new = DEPRECATED_PRESETS[self.preset]
             warnings.warn(f"preset {self.preset!r} is deprecated; it is now called {new!r}.", DeprecationWarning,
@@ -125,12 +128,12 @@ class AnalysisConfig:
             raise InputError(f"alpha must lie in (0, 1), got {self.alpha}.")
         if self.min_effect < 0:
             raise InputError(f"min_effect must be >= 0 nats, got {self.min_effect}.")
-        if self.scales is not None and (self.coarsening is not None or self.cut is not None):
-            raise InputError("give either an explicit ladder (scales) or coarsening / cut, not both.")
+        if self.scales is not None and (self.coarsening is not None or self.q is not None):
+            raise InputError("give either an explicit ladder (scales) or coarsening / q, not both.")
         if self.coarsening is not None and self.coarsening < 2:
             raise InputError(f"coarsening must be >= 2, got {self.coarsening}.")
-        if self.cut is not None and self.cut < 1:
-            raise InputError(f"cut (the top scale's dimension) must be >= 1, got {self.cut}.")
+        if self.q is not None and self.q < 1:
+            raise InputError(f"q (the top scale's dimension) must be >= 1, got {self.q}.")
         if self.scales is not None:
             object.__setattr__(self, "scales", tuple(int(s) for s in self.scales))
         if self.bin_width <= 0:
@@ -159,8 +162,8 @@ class AnalysisConfig:
             kwargs["scales"] = list(self.scales)
         if self.coarsening is not None:
             kwargs["coarsening"] = self.coarsening
-        if self.cut is not None:
-            kwargs["cut"] = self.cut
+        if self.q is not None:
+            kwargs["q"] = self.q
         kwargs.update(self.model_params)
         return kwargs
 

@@ -135,10 +135,14 @@ def _surrogate_p_values(config: AnalysisConfig, prepared: Any, observed: pd.Data
 
 
 def _macro_variables(model: Any, prepared: Any) -> list[Any]:
-    """Encode every frame used (train, validation, test) in time order; one DataArray per scale.
+    """Encode every frame used (train, validation, test) in time order; one float32 DataArray per scale.
 
     The encoders run in float64, so that each frame's values do not depend on its block (see
     ``MultiscaleNISPlus.encode``): a model applied to the raw frames of the series gives them again.
+    The result holds them at the precision the NWB file stores (``MacroVariableSeries`` data is
+    float32), so that a result read back from its file holds the same numbers as the one that
+    wrote it: 7 significant digits of latents in about [-1, 1], far below their estimation noise,
+    at half the memory and file size of float64.
     """
     from ..runtime.progress import phase
 
@@ -160,7 +164,9 @@ def _macro_variables(model: Any, prepared: Any) -> list[Any]:
                 per_scale[k].append(values)
             times.append(stamps)
             bar.update()
-    return macro_variable_arrays([np.concatenate(parts) for parts in per_scale], np.concatenate(times))
+    return macro_variable_arrays(
+        [np.concatenate(parts).astype(np.float32) for parts in per_scale], np.concatenate(times)
+    )
 
 
 def _joined(segments: Sequence[np.ndarray], times: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

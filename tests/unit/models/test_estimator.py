@@ -176,11 +176,11 @@ def test_models_written_before_explicit_arguments_won_still_load(data) -> None:
 
 def test_scales_for_gives_the_ladder_a_fit_would_use() -> None:
     assert MultiscaleNISPlus().scales_for(116) == [116, 58, 29, 14, 7, 3, 1]
-    assert MultiscaleNISPlus(coarsening=4, cut=2).scales_for(72) == [72, 18, 4, 2]
+    assert MultiscaleNISPlus(coarsening=4, q=2).scales_for(72) == [72, 18, 4, 2]
     assert MultiscaleNISPlus(scales=[8, 4, 2]).scales_for(8) == [8, 4, 2]
     assert NISPlus(q=2).scales_for(6) == [2] and NIS(q=3).scales_for(6) == [3]
-    with pytest.raises(InputError, match="cut=9 must be between 1 and the number of channels N=8"):
-        MultiscaleNISPlus(cut=9).scales_for(8)
+    with pytest.raises(InputError, match="q=9 must be between 1 and the number of channels N=8"):
+        MultiscaleNISPlus(q=9).scales_for(8)
     with pytest.raises(InputError, match="q must be an integer in 1..N=6"):
         NISPlus(q=7).scales_for(6)
 
@@ -320,8 +320,8 @@ def test_bad_data_raise_clear_errors() -> None:
     bad[5, 1] = np.inf
     with pytest.raises(DataError, match="infinite"):
         MultiscaleNISPlus(**_TINY).fit(bad)
-    with pytest.raises(InputError, match="either scales or cut"):
-        MultiscaleNISPlus(scales=[3, 1], cut=1, **_TINY).fit(np.zeros((100, 3)))
+    with pytest.raises(InputError, match="either scales or q"):
+        MultiscaleNISPlus(scales=[3, 1], q=1, **_TINY).fit(np.zeros((100, 3)))
 
 
 def test_checkpoint_path_resumes_a_finished_fit(data, tmp_path) -> None:

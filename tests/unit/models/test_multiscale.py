@@ -26,7 +26,7 @@ def test_dyadic_ladder() -> None:
     assert dyadic_ladder(4) == [4, 2, 1]
     assert dyadic_ladder(1) == [1]
     assert dyadic_ladder(116, coarsening=4) == [116, 29, 7, 1]
-    assert dyadic_ladder(116, cut=4) == [116, 58, 29, 14, 7, 4]
+    assert dyadic_ladder(116, q=4) == [116, 58, 29, 14, 7, 4]
     with pytest.raises(InputError, match="coarsening >= 2"):
         dyadic_ladder(10, coarsening=1)
     with pytest.raises(InputError, match="strictly decreasing"):

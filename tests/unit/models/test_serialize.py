@@ -147,3 +147,24 @@ def test_to_state_and_from_state_are_the_old_names(fitted, raw) -> None:
         fields, arrays = preprocessing.to_state()
     with pytest.warns(FutureWarning, match="'from_state' is now 'from_stored'"):
         assert np.array_equal(Preprocessing.from_state(fields, arrays).center, preprocessing.center)
+
+
+def test_cut_is_the_old_name_of_q(fitted, raw) -> None:
+    """``MultiscaleNISPlus(cut=...)`` is ``q=...`` with a FutureWarning; models stored with ``cut`` load as ``q``."""
+    with pytest.warns(FutureWarning, match="'cut' is now 'q'"):
+        old_name = MultiscaleNISPlus(cut=2)
+    assert old_name.get_params()["q"] == 2 and "cut" not in old_name.get_params()
+    model, preprocessing = fitted
+    arch, tensors = model.to_stored()
+    params = {k: v for k, v in arch["params"].items() if k != "q"}
+    for stored in ({**params, "cut": None}, {**params, "cut": None, "q": None}):  # as files written before it
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a file keeps its names: read without a warning
+            again = MultiscaleNISPlus.from_stored({**arch, "params": stored}, tensors)
+        assert again.get_params()["q"] is None and again.scales_ == model.scales_
+        x = preprocessing.apply(raw)
+        assert all(np.array_equal(a, b) for a, b in zip(model.encode(x), again.encode(x), strict=True))
+    ladder = MultiscaleNISPlus.from_stored({**arch, "params": {**params, "cut": 3}}, tensors).get_params()
+    assert ladder["q"] == 3

@@ -10,29 +10,29 @@ from ndx_causal_emergence.pipeline.config import AnalysisConfig
 
 
 def test_json_round_trip_keeps_every_field() -> None:
-    config = AnalysisConfig(conditions="epochs", condition_column="stage", coarsening=3, cut=2, n_seeds=2,
+    config = AnalysisConfig(conditions="epochs", condition_column="stage", coarsening=3, q=2, n_seeds=2,
                             model_params={"max_steps": 10})  # fmt: skip
     again = AnalysisConfig.from_json(config.to_json())
     assert again == config
-    assert again.model_kwargs(seed=5) == {"preset": "fast", "seed": 5, "device": "auto", "coarsening": 3, "cut": 2,
+    assert again.model_kwargs(seed=5) == {"preset": "fast", "seed": 5, "device": "auto", "coarsening": 3, "q": 2,
                                           "max_steps": 10}  # fmt: skip
 
 
 def test_toml_file_and_overrides(tmp_path) -> None:
     path = tmp_path / "analysis.toml"
-    path.write_text("cut = 4\ncoarsening = 2\nbin_width = 0.5\n")
+    path.write_text("q = 4\ncoarsening = 2\nbin_width = 0.5\n")
     config = AnalysisConfig.from_toml(path, bin_width=1.0)
-    assert (config.cut, config.coarsening, config.bin_width) == (4, 2, 1.0)
+    assert (config.q, config.coarsening, config.bin_width) == (4, 2, 1.0)
     assert MultiscaleNISPlus(**config.model_kwargs(seed=0)).scales_for(116) == [116, 58, 29, 14, 7, 4]
 
 
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({"scales": [8, 2, 1], "cut": 2}, "either an explicit ladder"),
+        ({"scales": [8, 2, 1], "q": 2}, "either an explicit ladder"),
         ({"scales": [8, 2, 1], "coarsening": 4}, "either an explicit ladder"),
         ({"coarsening": 1}, "coarsening must be >= 2"),
-        ({"cut": 0}, "cut .* must be >= 1"),
+        ({"q": 0}, "q .* must be >= 1"),
         ({"preset": "slow"}, "preset must be one of"),
         ({"bin_width": 0.0}, "bin_width must be > 0"),
         ({"bogus": 1}, "unknown analysis parameters \\['bogus'\\]"),
@@ -74,3 +74,20 @@ def test_n_samples_is_the_old_name_of_n_monte_carlo(tmp_path):
     assert AnalysisConfig.from_json(old.to_json()) == old
     with pytest.raises(InputError, match="not both"):
         AnalysisConfig.from_dict({"n_samples": 1, "n_monte_carlo": 2})
+
+
+def test_cut_is_the_old_name_of_q(tmp_path):
+    """The top scale's dimension is ``q`` everywhere (``NISPlus(q=...)``, the measures); ``cut`` still works."""
+    with pytest.warns(FutureWarning, match="'cut' is now 'q'"):
+        config = AnalysisConfig(cut=3)
+    assert config.q == 3 and "cut" not in config.to_dict()
+    assert config.model_kwargs(seed=0)["q"] == 3
+    with pytest.warns(FutureWarning, match="'cut' is now 'q'"):
+        assert AnalysisConfig.from_dict({"cut": 2}).q == 2
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # parameters stored in a file keep their names: read without a warning
+        assert AnalysisConfig.from_dict({"cut": 4}, stored=True).q == 4
+    with pytest.raises(InputError, match="not both"):
+        AnalysisConfig.from_dict({"cut": 1, "q": 2})
