@@ -68,7 +68,7 @@ def _measure(system: CalibrationSystem, config: AnalysisConfig) -> tuple[dict, o
 
 def _stable_points(model: object, prepared: object) -> int:
     """Stable fixed points of the top scale's map inside the data's support (the analysis's own search)."""
-    top = len(model.scales_) - 1
+    top = len(model.ladder_) - 1
     train, test = np.concatenate(prepared.train), np.concatenate(prepared.test)
     dynamics = analyze_dynamics(model, train, test, scales=[top], attribution=False, seed=0)
     points = dynamics.fixed_points

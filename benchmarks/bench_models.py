@@ -110,7 +110,7 @@ def bench_multiscale(n_channels: int, n_frames: int, device: str) -> list[Table]
     top = model.transform(x[n_train:])[:, 0]
     corr = abs(np.corrcoef(top, latent[n_train:, 0])[0, 1])
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    title = f"MultiscaleNISPlus fast preset | {n_channels} channels x {n_frames} frames | scales {model.scales_}"
+    title = f"MultiscaleNISPlus fast preset | {n_channels} channels x {n_frames} frames | scales {model.ladder_}"
     print(title)
     out = Table(title, ["measure", "value"])
     _row(out, "training steps", model.history_["step"][-1], ".0f")

@@ -123,7 +123,7 @@ def _ours(prepared, args: argparse.Namespace, seed: int) -> dict:  # noqa: ANN00
     t2 = time.perf_counter()
     half = [float(np.max(h)) for h in model.latent_half_range_]
     return {"j": table["dimension_averaged_ei"].to_numpy(), "fit_s": t1 - t0, "ei_s": t2 - t1, "half_range": half,
-            "scales": model.scales_}  # fmt: skip
+            "scales": model.ladder_}  # fmt: skip
 
 
 def main() -> None:

@@ -39,7 +39,7 @@ def measure(model: MultiscaleNISPlus, test: list[np.ndarray]) -> pd.DataFrame:
     data = TransitionData.build(np.concatenate(test), np.repeat(np.arange(len(test)), [len(s) for s in test]))
     t = data.starts[1]
     rows = []
-    for k, d in enumerate(model.scales_):
+    for k, d in enumerate(model.ladder_):
         both = model._encode_raw(np.concatenate([data.frames[t], data.frames[t + 1]]), upto=k)[k]
         r0, r1 = both[: len(t)], both[len(t) :]
         net = model.model_.forward_maps[k]

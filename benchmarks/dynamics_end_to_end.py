@@ -30,11 +30,11 @@ def run(name: str, sim: LatentChannels, steps: int | None, *, wells: bool) -> tu
     """Fit and analyse one simulated latent; print the details; the result, the top scale and its measures."""
     extra = {} if steps is None else {"max_steps": steps}
     t0 = time.perf_counter()
-    model = sim.fit(scales=[40, 8, 1], **extra)
+    model = sim.fit(ladder=[40, 8, 1], **extra)
     t1 = time.perf_counter()
     result = sim.analyze(model)
     t2 = time.perf_counter()
-    top = len(model.scales_) - 1
+    top = len(model.ladder_) - 1
     fp = result.fixed_points
     print(f"\n=== {name}: fit {t1 - t0:.1f} s, analysis {t2 - t1:.1f} s")
     print(fp[fp["scale"] == top].to_string())

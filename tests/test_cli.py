@@ -35,7 +35,7 @@ def test_help_reads_like_documentation():
         "--series",
         "--conditions",
         "--condition-column",
-        "--scales",
+        "--ladder",
         "--coarsening",
         "--q",
         "--preset",
@@ -134,10 +134,11 @@ def test_out_and_in_place_are_exclusive(two_condition, tmp_path):
     _one_line_error(_invoke("run", str(two_condition)), "--out")
 
 
-def test_bad_scales_is_usage_error(two_condition, tmp_path):
-    result = _invoke("run", str(two_condition), "--scales", "4,8", "--out", str(tmp_path / "o.nwb"))
-    assert result.exit_code == 2
-    assert "decreasing" in result.output
+def test_bad_ladder_is_usage_error(two_condition, tmp_path):
+    for option in ("--ladder", "--scales"):  # --scales: the old name
+        result = _invoke("run", str(two_condition), option, "4,8", "--out", str(tmp_path / "o.nwb"))
+        assert result.exit_code == 2
+        assert "decreasing" in result.output
 
 
 def test_ladder_options_mean_what_the_estimator_means(two_condition, tmp_path):
@@ -146,9 +147,9 @@ def test_ladder_options_mean_what_the_estimator_means(two_condition, tmp_path):
     from ndx_causal_emergence.pipeline.config import AnalysisConfig
 
     model = MultiscaleNISPlus(**AnalysisConfig(coarsening=4, q=2).model_kwargs(seed=0))  # what `run` fits
-    assert model.scales_for(72) == [72, 18, 4, 2]
+    assert model.ladder_for(72) == [72, 18, 4, 2]
     out = str(tmp_path / "o.nwb")
-    _one_line_error(_invoke("run", str(two_condition), "--scales", "4,2,1", "--q", "2", "--out", out), "either")
+    _one_line_error(_invoke("run", str(two_condition), "--ladder", "4,2,1", "--q", "2", "--out", out), "either")
     assert _invoke("run", str(two_condition), "--q", "0", "--out", out).exit_code == 2  # usage error
     # the top scale cannot be wider than the data: an error naming both, and nothing written
     result = _invoke("run", str(two_condition), "--q", "500", "--out", out)

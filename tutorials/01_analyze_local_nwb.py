@@ -40,7 +40,7 @@ results = ce.analyze(
     path,
     conditions="epochs",
     condition_column="stage",
-    scales=(16, 4, 1),
+    ladder=(16, 4, 1),
     preset="fast",
     model_params={"max_steps": 500},
 )

@@ -38,7 +38,7 @@ with open_nwb(asset) as opened:
 # %%
 # (model_params shortens training so the tutorial runs quickly; leave it out for real analyses)
 results = ce.analyze(
-    asset, series="units", bin_width=0.25, scales=(35, 8, 2, 1), preset="fast", model_params={"max_steps": 400}
+    asset, series="units", bin_width=0.25, ladder=(35, 8, 2, 1), preset="fast", model_params={"max_steps": 400}
 )
 res = results.conditions["all"]
 res.emergence[["scale", "dimension", "dimension_averaged_ei", "causal_emergence", "causal_power", "nmse"]]

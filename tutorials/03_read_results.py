@@ -29,7 +29,7 @@ from ndx_causal_emergence.pipeline.figures import condition_figures
 
 workdir = Path(tempfile.mkdtemp())
 # (model_params shortens training so the tutorial runs quickly; leave it out for real analyses)
-results = ce.analyze(demo_file(), scales=(72, 8, 1), preset="fast", model_params={"max_steps": 400})
+results = ce.analyze(demo_file(), ladder=(72, 8, 1), preset="fast", model_params={"max_steps": 400})
 path = results.write(workdir / "demo_causal-emergence.nwb")
 
 # %%
@@ -50,7 +50,7 @@ print(top)
 # %%
 
 model = res.models[0]
-print("rebuilt model scales:", model.scales_)
+print("rebuilt model ladder:", model.ladder_)
 
 # %% [markdown]
 # Figures: J and ΔJ per scale, the attribution of each scale to the ROIs, and the potential

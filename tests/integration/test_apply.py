@@ -28,7 +28,7 @@ from tests.conftest import PHASE_LINE, WITHOUT_THIS_PACKAGE
 
 SERIES = "/processing/ophys/Fluorescence/RoiResponseSeries"
 ANALYSIS = "causal_emergence_all"
-TINY = {"series": SERIES, "device": "cpu", "n_monte_carlo": 50, "n_bootstrap": 100, "scales": (15, 4, 1),
+TINY = {"series": SERIES, "device": "cpu", "n_monte_carlo": 50, "n_bootstrap": 100, "ladder": (15, 4, 1),
         "model_params": {"max_steps": 20, "hidden_width": 8, "dynamics_width": 8, "n_coupling_layers": 2,
                          "eval_every": 10, "weight_refresh": 10, "batch_size": 32, "observed_reference": False,
                          "polish_steps": 0}}  # fmt: skip

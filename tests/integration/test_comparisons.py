@@ -13,7 +13,7 @@ import ndx_causal_emergence as ce
 from ndx_causal_emergence.pipeline.report import report_document, report_text
 from ndx_causal_emergence.testing.simulated import write_two_condition_nwb
 
-CONFIG = {"conditions": "epochs", "condition_column": "stage", "preset": "fast", "scales": (8, 4, 1),
+CONFIG = {"conditions": "epochs", "condition_column": "stage", "preset": "fast", "ladder": (8, 4, 1),
           "n_bootstrap": 200, "model_params": {"max_steps": 300, "observed_reference": False}}  # fmt: skip
 
 

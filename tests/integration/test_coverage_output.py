@@ -21,7 +21,7 @@ from ndx_causal_emergence.nwb.read import read_recording
 #: ROI i is a 2 x 2 pixel square at (4 i, 10 + i): centroid (4 i + 0.5, 10.5 + i).
 N_ROIS = 6
 CENTROIDS = np.array([[4 * i + 0.5, 10.5 + i] for i in range(N_ROIS)])
-TINY = {"device": "cpu", "n_monte_carlo": 50, "n_bootstrap": 100, "scales": (6, 3, 1), "model_params": {
+TINY = {"device": "cpu", "n_monte_carlo": 50, "n_bootstrap": 100, "ladder": (6, 3, 1), "model_params": {
     "max_steps": 20, "hidden_width": 8, "dynamics_width": 8, "n_coupling_layers": 2, "eval_every": 10,
     "weight_refresh": 10, "batch_size": 32, "observed_reference": False, "polish_steps": 0}}  # fmt: skip
 

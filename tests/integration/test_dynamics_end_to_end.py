@@ -28,7 +28,7 @@ import torch
 from ndx_causal_emergence.dynamics import integrated_gradients
 from ndx_causal_emergence.testing.simulated import simulate_latent_channels
 
-CONFIGS = {"quick": {"max_steps": 400, "scales": [40, 1]}, "full": {"scales": [40, 8, 1]}}
+CONFIGS = {"quick": {"max_steps": 400, "ladder": [40, 1]}, "full": {"ladder": [40, 8, 1]}}
 RUNS = [pytest.param("quick"), pytest.param("full", marks=pytest.mark.slow)]
 
 
@@ -42,7 +42,7 @@ def _case(kind: str, config: str) -> dict[str, Any]:
         "result": sim.analyze(model),
         "latent_test": sim.latent[sim.n_train :, 0],
         "true_transitions": sim.true_transitions(),
-        "top": len(model.scales_) - 1,
+        "top": len(model.ladder_) - 1,
         "model": model,
         "x": sim.x,
         "n_train": sim.n_train,

@@ -22,7 +22,7 @@ from tests.conftest import WITHOUT_THIS_PACKAGE
 
 pytestmark = pytest.mark.slow
 
-CONFIG = dict(conditions="epochs", condition_column="stage", scales=(16, 4, 1), preset="fast", seed=0)
+CONFIG = dict(conditions="epochs", condition_column="stage", ladder=(16, 4, 1), preset="fast", seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -187,7 +187,7 @@ def test_real_triplett_recording(tmp_path, real_data):
     from ndx_causal_emergence.convert import triplett_to_nwb
 
     source = triplett_to_nwb(real_data / "triplett2018_zebrafish_tectum", tmp_path / "zf.nwb")
-    results = ce.analyze(source, scales=(114, 8, 1), preset="fast", model_params={"max_steps": 400})
+    results = ce.analyze(source, ladder=(114, 8, 1), preset="fast", model_params={"max_steps": 400})
     res = results.conditions["all"]
     assert res.emergence["dimension"].tolist() == [114, 8, 1]
     assert np.isfinite(res.emergence["dimension_averaged_ei"]).all()

@@ -23,7 +23,7 @@ def demo_results(tmp_path_factory) -> Path:
 
     folder = tmp_path_factory.mktemp("demo")
     source = shutil.copyfile(demo_file(), folder / "demo.nwb")
-    return ce.analyze(str(source), scales=(72, 8, 1), **TINY).write(folder / "demo_results.nwb")
+    return ce.analyze(str(source), ladder=(72, 8, 1), **TINY).write(folder / "demo_results.nwb")
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +33,7 @@ def two_condition_fit(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("two")
     source = write_two_condition_nwb(folder / "two.nwb", n_channels=8, n_frames=400)
-    results = ce.analyze(str(source), conditions="epochs", condition_column="stage", scales=(8, 2, 1), **TINY)
+    results = ce.analyze(str(source), conditions="epochs", condition_column="stage", ladder=(8, 2, 1), **TINY)
     return results, results.write(folder / "two_results.nwb")
 
 

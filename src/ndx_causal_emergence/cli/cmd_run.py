@@ -16,16 +16,16 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..pipeline.config import AnalysisConfig
 
 
-def _scales(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tuple[int, ...] | None:
+def _ladder(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tuple[int, ...] | None:
     if value is None:
         return None
     try:
-        scales = tuple(int(v) for v in value.split(","))
+        ladder = tuple(int(v) for v in value.split(","))
     except ValueError:
         raise click.BadParameter("must be comma-separated integers, e.g. 64,16,4,1") from None
-    if any(s < 1 for s in scales) or list(scales) != sorted(scales, reverse=True):
+    if any(d < 1 for d in ladder) or list(ladder) != sorted(ladder, reverse=True):
         raise click.BadParameter("must be decreasing positive integers, e.g. 64,16,4,1")
-    return scales
+    return ladder
 
 
 def _record_full_paths(value: bool) -> bool:
@@ -43,7 +43,14 @@ def _record_full_paths(value: bool) -> bool:
 @click.option("--series", metavar="PATH", help="Series to analyse (path in the file; see `list`). Default: dF/F first.")
 @click.option("--conditions", metavar="TABLE", help="Intervals or events table with condition labels (e.g. epochs).")
 @click.option("--condition-column", metavar="COL", help="Column of --conditions holding the labels (e.g. stage).")
-@click.option("--scales", callback=_scales, metavar="N,...,1", help="Explicit scale ladder, e.g. 64,16,4,1.")
+@click.option(
+    "--ladder",
+    "--scales",
+    "ladder",
+    callback=_ladder,
+    metavar="N,...,1",
+    help="Explicit scale ladder: the dimension of each scale, e.g. 64,16,4,1 (--scales: its old name).",
+)
 @click.option(
     "--coarsening",
     type=click.IntRange(min=2),

@@ -38,7 +38,7 @@ def run_demo(
     out_dir.mkdir(parents=True, exist_ok=True)
     source = out_dir / DEMO_FILE
     shutil.copyfile(demo_file(), source)
-    params = {"scales": (72, 8, 1), **params}  # a short ladder keeps the whole job to minutes on 2 cores
+    params = {"ladder": (72, 8, 1), **params}  # a short ladder keeps the whole job to minutes on 2 cores
     results = analyze(source, progress=progress, command="causal-emergence demo", **params)
     with reporting(PhaseLog(display="auto" if progress else "off")):
         with phase("write"):

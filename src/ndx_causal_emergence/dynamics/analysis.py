@@ -160,7 +160,7 @@ def analyze_dynamics(
     Parameters
     ----------
     model : MultiscaleNISPlus
-        A fitted model (``scales_``, ``sigma2_``, ``encode``, ``dynamics_map``, ``encoder_map``).
+        A fitted model (``ladder_``, ``sigma2_``, ``encode``, ``dynamics_map``, ``encoder_map``).
     X_train, X_test : np.ndarray, shape (n_frames, n_channels)
         Preprocessed training and held-out frames (NaN rows are missing frames).
     timestamps_test : np.ndarray, optional
@@ -189,7 +189,7 @@ def analyze_dynamics(
     DataError
         If a block has no finite frame.
     """
-    if not hasattr(model, "scales_"):
+    if not hasattr(model, "ladder_"):
         raise NotFittedError(f"analyze_dynamics needs a fitted model; call {type(model).__name__}.fit(X) first.")
     x_train, x_test = np.asarray(X_train, dtype=float), np.asarray(X_test, dtype=float)
     ts = np.arange(len(x_test), dtype=float) if timestamps_test is None else np.asarray(timestamps_test, float)
@@ -198,7 +198,7 @@ def analyze_dynamics(
     ok_train, ok_test = np.isfinite(x_train).all(axis=1), np.isfinite(x_test).all(axis=1)
     if not ok_train.any() or ok_test.sum() < 2:
         raise DataError("X_train and X_test need finite frames (rows without NaN); found none or too few.")
-    n_scales = len(model.scales_)
+    n_scales = len(model.ladder_)
     wanted = list(range(n_scales)) if scales is None else [int(s) % n_scales for s in scales]
     enc_train = model.encode(x_train[ok_train])
     enc_test = [u[ok_test] for u in model.encode(x_test)]

@@ -74,7 +74,7 @@ _TABLE_COLUMNS = [
 ]  # fmt: skip
 # Every hyperparameter any estimator class may resolve, with its value when a class does not expose it.
 _ALL_DEFAULTS: dict[str, Any] = {
-    "scales": None, "coarsening": 2, "q": None, "preset": None, "n_coupling_layers": 6,
+    "ladder": None, "coarsening": 2, "q": None, "preset": None, "n_coupling_layers": 6,
     "hidden_width": 256, "dynamics_width": 256, "dynamics_depth": 2, "reverse_weight": 1.0, "use_reverse": True,
     "use_weights": True, "reverse_trains_encoder": False, "latent_forward_weight": 1.0, "squash": False,
     "decoder_noise": None, "kde_bandwidth": 0.05, "learning_rate": 1e-4, "batch_size": 100, "max_steps": 10000,
@@ -89,7 +89,7 @@ _ALL_DEFAULTS: dict[str, Any] = {
 }  # fmt: skip
 #: Constructor parameters renamed since models were first stored: old name -> new name (the old ones still work,
 #: with a FutureWarning; stored models that name them load silently).
-_RENAMED_PARAMS = {"cut": "q"}
+_RENAMED_PARAMS = {"cut": "q", "scales": "ladder"}
 #: Allowed values of the parameters that name a convention.
 _CHOICES = {
     "ei_domain": ("normalized", "box"), "sigma_convention": ("mse", "mae"), "ei_convention": ("standard", "official"),
@@ -239,7 +239,7 @@ class _NISEstimator:
     def _ladder(self, n_features: int, params: dict[str, Any]) -> list[int]:
         raise NotImplementedError
 
-    def scales_for(self, n_features: int) -> list[int]:
+    def ladder_for(self, n_features: int) -> list[int]:
         """The scale ladder a fit on ``n_features`` channels would use; raises InputError if it cannot be built.
 
         Also checks that the model's sizes are bounded and fit the memory budget (``--max-memory``).
@@ -250,6 +250,17 @@ class _NISEstimator:
         scales = self._ladder(n_features, p)
         check_model_size(n_features, scales, p)
         return scales
+
+    def scales_for(self, n_features: int) -> list[int]:
+        """Old name of :meth:`ladder_for` (``FutureWarning``)."""
+        warn_renamed("scales_for", "ladder_for", type(self).__name__, what="method")
+        return self.ladder_for(n_features)
+
+    @property
+    def scales_(self) -> list[int]:
+        """Old name of ``ladder_`` (``FutureWarning``)."""
+        warn_renamed("scales_", "ladder_", type(self).__name__, what="attribute")
+        return self.ladder_
 
     # ---------------------------------------------------------------- fitting
     def fit(self, X: Any, y: Any = None, *, segments: Any = None, validation: Any = None) -> _NISEstimator:
@@ -322,7 +333,7 @@ class _NISEstimator:
         self.train_seconds_ = time.perf_counter() - start
         self.model_ = module.cpu().eval()
         self.n_features_in_ = n_features
-        self.scales_ = list(scales)
+        self.ladder_ = list(scales)
         self.device_ = str(device)
         finite = train_data.frames[train_data.finite_rows]
         self.feature_mean_ = finite.astype(np.float64).mean(axis=0)
@@ -417,15 +428,15 @@ class _NISEstimator:
 
     def _affine(self, scale: int, p: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
         """Measurement coordinates of a scale: normalised (§3.0), or raw for ``ei_domain="box"``."""
-        d = self.scales_[scale]
+        d = self.ladder_[scale]
         if p["ei_domain"] == "box":
             return np.zeros(d), np.ones(d)
         return self.latent_center_[scale], self.latent_half_range_[scale]
 
     def _check_scale(self, scale: int) -> int:
-        if not -len(self.scales_) <= scale < len(self.scales_):
-            raise InputError(f"scale must index the ladder {self.scales_} (0..{len(self.scales_) - 1}), got {scale}.")
-        return scale % len(self.scales_)
+        if not -len(self.ladder_) <= scale < len(self.ladder_):
+            raise InputError(f"scale must index the ladder {self.ladder_} (0..{len(self.ladder_) - 1}), got {scale}.")
+        return scale % len(self.ladder_)
 
     def encode(self, X: Any, *, precision: str = "float32") -> list[np.ndarray]:
         """Latents of every scale in normalised coordinates (§3.0), ``(n_frames, d_k)`` each (NaN for missing rows).
@@ -597,7 +608,7 @@ class _NISEstimator:
             raise InputError(f"X must hold at least 2 transition pairs to measure, found {data.n_pairs}.")
         L = p["intervention_half_width"]
         rows, residuals = [], []
-        for k, d in tracked(list(enumerate(self.scales_)), "measures", unit="scale", label="EI, NMSE"):
+        for k, d in tracked(list(enumerate(self.ladder_)), "measures", unit="scale", label="EI, NMSE"):
             u0, u1, fn = self._measurement_pairs(k, data, p)
             pred, sigma2, w = self._measure_pairs(fn, u0, u1, p, seed)
             extra = {"samples": u0, "weights": w} if jacobian_domain == "data" else {}
@@ -763,7 +774,7 @@ class MultiscaleNISPlus(_NISEstimator):
 
     Parameters
     ----------
-    scales : list of int, optional
+    ladder : list of int, optional
         Explicit ladder ``[d_0, ..., d_K]`` (strictly decreasing, ``d_0 <= N``; ``d_0 = N``
         makes scale 0 the micro level). Default: the ladder ``d_{k+1} = floor(d_k / coarsening)``
         from ``N`` down to ``q``.
@@ -887,8 +898,10 @@ class MultiscaleNISPlus(_NISEstimator):
 
     Attributes
     ----------
-    scales_ : list of int
-        The ladder ``[d_0, ..., d_K]`` (``d_0 = N`` unless ``scales`` says otherwise).
+    ladder_ : list of int
+        The ladder ``[d_0, ..., d_K]`` (``d_0 = N`` unless ``ladder`` says otherwise): scale ``k``
+        (the ``scale`` column of every table) has dimension ``ladder_[k]``. ``scales_``, its old
+        name, still works with a ``FutureWarning``.
     n_features_in_ : int
         Number of input channels ``N``.
     model_ : MultiscaleModule
@@ -932,7 +945,7 @@ class MultiscaleNISPlus(_NISEstimator):
     >>> from ndx_causal_emergence.data.synthetic import embed_nonlinear, ou_latent
     >>> X = embed_nonlinear(ou_latent(600, seed=0), 6, seed=0)
     >>> model = MultiscaleNISPlus.from_preset("fast", max_steps=30, observed_reference=False).fit(X)
-    >>> model.scales_
+    >>> model.ladder_
     [6, 3, 1]
     >>> list(model.emergence_table(X[:200], n_monte_carlo=50)["dimension"])
     [6, 3, 1]
@@ -940,7 +953,7 @@ class MultiscaleNISPlus(_NISEstimator):
 
     @renamed_keywords(**_RENAMED_PARAMS)
     def __init__(
-        self, *, scales: list[int] | None = None, q: int | None = None, coarsening: int = 2,
+        self, *, ladder: list[int] | None = None, q: int | None = None, coarsening: int = 2,
         preset: str | None = None, n_coupling_layers: int = 6, hidden_width: int = 256, dynamics_width: int = 256,
         dynamics_depth: int = 2, reverse_weight: float = 1.0, use_reverse: bool = True, use_weights: bool = True,
         reverse_trains_encoder: bool = False, latent_forward_weight: float = 1.0, squash: bool = False,
@@ -956,7 +969,7 @@ class MultiscaleNISPlus(_NISEstimator):
         ei_convention: str = "standard", stage2_per_scale: bool = False, keep_best: str = "per_scale",
         checkpoint_path: str | None = None, device: str = "auto", seed: int = 0, verbose: bool = False,
     ) -> None:  # fmt: skip
-        self.scales = scales
+        self.ladder = ladder
         self.q = q
         self.coarsening = coarsening
         self.preset = preset
@@ -1009,8 +1022,8 @@ class MultiscaleNISPlus(_NISEstimator):
         self._apply_preset()
 
     def _ladder(self, n_features: int, params: dict[str, Any]) -> list[int]:
-        if params["scales"] is not None:
+        if params["ladder"] is not None:
             if params["q"] is not None:
-                raise InputError("give either scales or q, not both.")
-            return check_scales(params["scales"], n_features)
+                raise InputError("give either ladder or q, not both.")
+            return check_scales(params["ladder"], n_features)
         return dyadic_ladder(n_features, coarsening=params["coarsening"], q=params["q"] or 1)

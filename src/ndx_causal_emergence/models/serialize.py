@@ -41,7 +41,7 @@ def state_of(est: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     history = {k: [None if isinstance(v, float) and math.isnan(v) else v for v in vals]
                for k, vals in est.history_.items()}  # fmt: skip
     arch = {
-        "class": type(est).__name__, "params": params, "scales": est.scales_, "n_features_in": est.n_features_in_,
+        "class": type(est).__name__, "params": params, "scales": est.ladder_, "n_features_in": est.n_features_in_,
         "device": est.device_, "history": history, "observed_reference": est.observed_model_ is not None,
         "params_resolved": True,  # params are the values the fit used (a preset no longer overrides them)
         "format_version": STATE_FORMAT_VERSION,
@@ -52,7 +52,7 @@ def state_of(est: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     json.dumps(arch)  # fail here, not in the writer, if something is not JSON-able
     tensors = {f"model.{k}": v.detach().clone() for k, v in est.model_.state_dict().items()}
     tensors["feature_mean"] = torch.as_tensor(est.feature_mean_)
-    for k in range(len(est.scales_)):
+    for k in range(len(est.ladder_)):
         tensors[f"latent_center.{k}"] = torch.as_tensor(est.latent_center_[k])
         tensors[f"latent_half_range.{k}"] = torch.as_tensor(est.latent_half_range_[k])
         tensors[f"sigma2.{k}"] = torch.as_tensor(est.sigma2_[k])
@@ -100,14 +100,14 @@ def restore(est: Any, arch: dict[str, Any], tensors: dict[str, Any], module: Mul
         stored.setdefault("rotation", module.rotation)  # models saved before the principal-axes start: identity
     module.load_state_dict(stored)
     est.model_ = module.eval()
-    est.scales_, est.n_features_in_, est.device_ = list(arch["scales"]), arch["n_features_in"], arch["device"]
+    est.ladder_, est.n_features_in_, est.device_ = list(arch["scales"]), arch["n_features_in"], arch["device"]
     est.history_ = {k: [math.nan if v is None else v for v in vals] for k, vals in arch["history"].items()}
     est.feature_mean_ = t["feature_mean"].numpy()
     est.latent_center_ = [t[f"latent_center.{k}"].numpy() for k in range(n_scales)]
     est.latent_half_range_ = [t[f"latent_half_range.{k}"].numpy() for k in range(n_scales)]
     est.sigma2_ = [t[f"sigma2.{k}"].numpy() for k in range(n_scales)]
     # models saved before the training-block axes (2026-12-06) are measured along their measured states' own axes
-    est.latent_axes_ = [_axes_or_none(t, f"latent_axes.{k}", d) for k, d in enumerate(est.scales_)]
+    est.latent_axes_ = [_axes_or_none(t, f"latent_axes.{k}", d) for k, d in enumerate(est.ladder_)]
     est.observed_axes_ = _axes_or_none(t, "observed_axes", est.n_features_in_)
     est.preprocessing_ = None  # models stored before the preprocessing was stored with them
     if "preprocessing" in arch:

@@ -19,7 +19,7 @@ PRESETS = ("fast", "fmri", "sir", "wang2025")
 #: Old preset names an analysis still accepts (with a DeprecationWarning): ``models.presets.DEPRECATED_PRESETS``.
 DEPRECATED_PRESETS = {"paper": "fmri"}
 #: Old names of fields, accepted (with a FutureWarning from code and config files) and read from stored parameters.
-RENAMED_FIELDS = {"n_samples": "n_monte_carlo", "cut": "q"}
+RENAMED_FIELDS = {"n_samples": "n_monte_carlo", "cut": "q", "scales": "ladder"}
 #: Fields that set how a job runs, not what it computes: outputs that differ only in them are the same analysis.
 RUNTIME_FIELDS = ("threads",)
 
@@ -36,8 +36,10 @@ class AnalysisConfig:
         Intervals or events table and its label column giving per-frame condition labels.
     bin_width : float
         Bin width in seconds for spike ``Units``.
-    scales : list of int, optional
-        Explicit scale ladder (``[N, ..., 1]``); ``None`` for the ladder ``d_{k+1} = floor(d_k / c)``.
+    ladder : list of int, optional
+        Explicit scale ladder, the dimension of each scale (``[N, ..., 1]``; ``--ladder`` on the
+        command line); ``None`` for the ladder ``d_{k+1} = floor(d_k / c)``. ``scales``, its old
+        name, still works with a ``FutureWarning``.
     coarsening : int, optional
         The ladder's factor ``c`` (default 2; ``--coarsening`` on the command line).
     q : int, optional
@@ -85,7 +87,7 @@ class AnalysisConfig:
     conditions: str | None = None
     condition_column: str | None = None
     bin_width: float = 0.1
-    scales: tuple[int, ...] | None = None
+    ladder: tuple[int, ...] | None = None
     coarsening: int | None = None
     q: int | None = None
     preset: str = "fast"
@@ -103,9 +105,10 @@ class AnalysisConfig:
     max_time: float | None = None
     n_samples: InitVar[int | None] = None  # the old name of n_monte_carlo
     cut: InitVar[int | None] = None  # the old name of q
+    scales: InitVar[tuple[int, ...] | None] = None  # the old name of ladder
 
-    def __post_init__(self, n_samples: int | None, cut: int | None) -> None:
-        for old, value in (("n_samples", n_samples), ("cut", cut)):
+    def __post_init__(self, n_samples: int | None, cut: int | None, scales: tuple[int, ...] | None) -> None:
+        for old, value in (("n_samples", n_samples), ("cut", cut), ("scales", scales)):
             if value is not None:
                 warn_renamed(old, RENAMED_FIELDS[old], "AnalysisConfig", stacklevel=4)
                 object.__setattr__(self, RENAMED_FIELDS[old], value)
@@ -128,14 +131,14 @@ class AnalysisConfig:
             raise InputError(f"alpha must lie in (0, 1), got {self.alpha}.")
         if self.min_effect < 0:
             raise InputError(f"min_effect must be >= 0 nats, got {self.min_effect}.")
-        if self.scales is not None and (self.coarsening is not None or self.q is not None):
-            raise InputError("give either an explicit ladder (scales) or coarsening / q, not both.")
+        if self.ladder is not None and (self.coarsening is not None or self.q is not None):
+            raise InputError("give either an explicit ladder or coarsening / q, not both.")
         if self.coarsening is not None and self.coarsening < 2:
             raise InputError(f"coarsening must be >= 2, got {self.coarsening}.")
         if self.q is not None and self.q < 1:
             raise InputError(f"q (the top scale's dimension) must be >= 1, got {self.q}.")
-        if self.scales is not None:
-            object.__setattr__(self, "scales", tuple(int(s) for s in self.scales))
+        if self.ladder is not None:
+            object.__setattr__(self, "ladder", tuple(int(d) for d in self.ladder))
         if self.bin_width <= 0:
             raise InputError(f"bin_width must be > 0 seconds, got {self.bin_width}.")
         if self.model_params:
@@ -158,8 +161,8 @@ class AnalysisConfig:
     def model_kwargs(self, seed: int) -> dict[str, Any]:
         """Keyword arguments for ``MultiscaleNISPlus`` for one seed."""
         kwargs: dict[str, Any] = {"preset": self.preset, "seed": seed, "device": self.device}
-        if self.scales is not None:
-            kwargs["scales"] = list(self.scales)
+        if self.ladder is not None:
+            kwargs["ladder"] = list(self.ladder)
         if self.coarsening is not None:
             kwargs["coarsening"] = self.coarsening
         if self.q is not None:
@@ -170,7 +173,7 @@ class AnalysisConfig:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dictionary."""
         out = dataclasses.asdict(self)
-        out["scales"] = list(self.scales) if self.scales is not None else None
+        out["ladder"] = list(self.ladder) if self.ladder is not None else None
         return out
 
     def result_parameters(self) -> dict[str, Any]:

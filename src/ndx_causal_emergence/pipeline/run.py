@@ -193,7 +193,7 @@ def analyze_condition(recording: Any, condition: str | None, config: AnalysisCon
     if prepared.n_features < 2:
         dropped = ", ".join(f"{ch} ({why})" for ch, why in prepared.dropped) or "none"
         raise too_few_channels(f"condition {label!r} keeps {prepared.n_features} channel (dropped: {dropped})")
-    MultiscaleNISPlus(**config.model_kwargs(config.seeds[0])).scales_for(prepared.n_features)  # fail before any fit
+    MultiscaleNISPlus(**config.model_kwargs(config.seeds[0])).ladder_for(prepared.n_features)  # fail before any fit
     measured = measure_condition(prepared, config)
     emergence, models = measured.emergence, measured.models
     for model in models:  # stored with each model: it then maps raw frames (of any recording) to macro variables

@@ -181,7 +181,7 @@ def mock_CausalEmergenceAnalysis(
         name=name or name_generator("CausalEmergenceAnalysis"),
         condition=condition,
         method="multiscale NIS+ (ndx-causal-emergence 0.1.0)",
-        parameters=json.dumps({"preset": "fast", "scales": [n_channels, 2, 1]}),
+        parameters=json.dumps({"preset": "fast", "ladder": [n_channels, 2, 1]}),
         emergent_complexity=1.352724,
         emergent_complexity_normalized=0.676362,
         intervals=np.array([[0.0, 10.0]]),

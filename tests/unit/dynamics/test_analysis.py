@@ -40,18 +40,18 @@ class _Map(torch.nn.Module):
 class _KnownModel:
     """Scales 4 -> 2 -> 1: y^(k) is the first d_k channels; F is a contraction, a saddle, a double well."""
 
-    scales_ = [4, 2, 1]
+    ladder_ = [4, 2, 1]
     sigma2_ = [np.full(4, 0.01), np.full(2, 0.01), np.full(1, 0.01)]
     kinds = ["contraction", "saddle", "well"]
 
     def encode(self, X: np.ndarray) -> list[np.ndarray]:
-        return [np.asarray(X, dtype=float)[:, :d] for d in self.scales_]
+        return [np.asarray(X, dtype=float)[:, :d] for d in self.ladder_]
 
     def dynamics_map(self, k: int) -> torch.nn.Module:
         return _Map(self.kinds[k])
 
     def encoder_map(self, k: int) -> torch.nn.Module:
-        return _Select(self.scales_[k])
+        return _Select(self.ladder_[k])
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,7 @@ def test_init_only_stores_and_params_round_trip() -> None:
 
     model = MultiscaleNISPlus(hidden_width=32, preset="fast")
     params = model.get_params()
-    assert params["hidden_width"] == 32 and params["preset"] == "fast" and params["scales"] is None
+    assert params["hidden_width"] == 32 and params["preset"] == "fast" and params["ladder"] is None
     clone = sklearn_base.clone(model)
     assert clone.get_params() == params and clone is not model
     assert model.set_params(max_steps=5) is model and model.max_steps == 5
@@ -118,7 +118,7 @@ def test_wang2025_builds_the_official_architecture_and_measures_the_official_ei(
     table = model.emergence_table(data[1], n_monte_carlo=100, seed=3)
     assert table.attrs["ei_convention"] == "official" and (table["effective_information"] >= 0).all()
     # the Jacobian term: the mean ln|det| of y + f(y) (no tanh) by autograd at the same uniform points, no q ln 2L
-    for k, q in enumerate(model.scales_):
+    for k, q in enumerate(model.ladder_):
         net = copy.deepcopy(model.model_.forward_maps[k]).double()
         net.squash = False
         points = 2.0 * torch.rand(100, q, generator=torch.Generator().manual_seed(3), dtype=torch.float64) - 1.0
@@ -174,15 +174,15 @@ def test_models_written_before_explicit_arguments_won_still_load(data) -> None:
     np.testing.assert_allclose(again.transform(data[1]), model.transform(data[1]), rtol=1e-6)
 
 
-def test_scales_for_gives_the_ladder_a_fit_would_use() -> None:
-    assert MultiscaleNISPlus().scales_for(116) == [116, 58, 29, 14, 7, 3, 1]
-    assert MultiscaleNISPlus(coarsening=4, q=2).scales_for(72) == [72, 18, 4, 2]
-    assert MultiscaleNISPlus(scales=[8, 4, 2]).scales_for(8) == [8, 4, 2]
-    assert NISPlus(q=2).scales_for(6) == [2] and NIS(q=3).scales_for(6) == [3]
+def test_ladder_for_gives_the_ladder_a_fit_would_use() -> None:
+    assert MultiscaleNISPlus().ladder_for(116) == [116, 58, 29, 14, 7, 3, 1]
+    assert MultiscaleNISPlus(coarsening=4, q=2).ladder_for(72) == [72, 18, 4, 2]
+    assert MultiscaleNISPlus(ladder=[8, 4, 2]).ladder_for(8) == [8, 4, 2]
+    assert NISPlus(q=2).ladder_for(6) == [2] and NIS(q=3).ladder_for(6) == [3]
     with pytest.raises(InputError, match="q=9 must be between 1 and the number of channels N=8"):
-        MultiscaleNISPlus(q=9).scales_for(8)
+        MultiscaleNISPlus(q=9).ladder_for(8)
     with pytest.raises(InputError, match="q must be an integer in 1..N=6"):
-        NISPlus(q=7).scales_for(6)
+        NISPlus(q=7).ladder_for(6)
 
 
 def test_methods_need_a_fitted_model(data) -> None:
@@ -199,11 +199,11 @@ def test_methods_need_a_fitted_model(data) -> None:
 
 
 def test_fit_sets_the_learned_state(fitted, data) -> None:
-    assert fitted.scales_ == [7, 3, 1] and fitted.n_features_in_ == 7 and fitted.device_ == "cpu"
+    assert fitted.ladder_ == [7, 3, 1] and fitted.n_features_in_ == 7 and fitted.device_ == "cpu"
     assert next(fitted.model_.parameters()).device.type == "cpu"
     assert [len(s) for s in fitted.sigma2_] == [7, 3, 1] and all((s > 0).all() for s in fitted.sigma2_)
     assert [len(c) for c in fitted.latent_center_] == [7, 3, 1]
-    assert [u.shape for u in fitted.encode(data[0])] == [(560, d) for d in fitted.scales_]
+    assert [u.shape for u in fitted.encode(data[0])] == [(560, d) for d in fitted.ladder_]
     (train_frames, _), _ = split_validation(data[0], np.zeros(len(data[0]), dtype=int))  # what fit trained on
     for u in fitted.encode(train_frames):  # normalised coordinates: 1st/99th percentiles of training data at -1, +1
         assert np.allclose(np.percentile(u, [1, 99], axis=0), [[-1] * u.shape[1], [1] * u.shape[1]], atol=1e-5)
@@ -303,12 +303,12 @@ def test_segments_validation_and_official_conventions(data) -> None:
     labels = np.repeat([0, 1], [280, 280])
     model = NISPlus.from_preset("sir", q=2, **{**_TINY, "max_steps": 20, "batch_size": 32})
     model.fit(x, segments=labels, validation=data[1])
-    assert model.scales_ == [2] and model.model_.reverse_maps is not None
+    assert model.ladder_ == [2] and model.model_.reverse_maps is not None
     table = model.emergence_table(data[1], n_monte_carlo=50)
     assert table.attrs["ei_domain"] == "box" and table.attrs["sigma_convention"] == "mae"
     nis_params = {k: v for k, v in _TINY.items() if k != "weight_refresh"}
     nis = NIS(q=1, **{**nis_params, "max_steps": 20}).fit([x[:300], x[300:]])
-    assert nis.model_.reverse_maps is None and nis.scales_ == [1]
+    assert nis.model_.reverse_maps is None and nis.ladder_ == [1]
     with pytest.raises(InputError, match="q must be an integer"):
         NIS(q=9, **nis_params).fit(x)
 
@@ -320,8 +320,8 @@ def test_bad_data_raise_clear_errors() -> None:
     bad[5, 1] = np.inf
     with pytest.raises(DataError, match="infinite"):
         MultiscaleNISPlus(**_TINY).fit(bad)
-    with pytest.raises(InputError, match="either scales or q"):
-        MultiscaleNISPlus(scales=[3, 1], q=1, **_TINY).fit(np.zeros((100, 3)))
+    with pytest.raises(InputError, match="either ladder or q"):
+        MultiscaleNISPlus(ladder=[3, 1], q=1, **_TINY).fit(np.zeros((100, 3)))
 
 
 def test_checkpoint_path_resumes_a_finished_fit(data, tmp_path) -> None:

@@ -84,7 +84,7 @@ def test_fit_keeps_a_state_per_scale_and_the_official_conventions_one() -> None:
             "eval_every": 20, "polish_steps": 0, "observed_reference": False, "device": "cpu"}  # fmt: skip
     model = MultiscaleNISPlus(**tiny).fit(frames)
     assert isinstance(model.model_, PerScaleModule)
-    assert len(model.history_["kept_step_per_scale"]) == len(model.scales_)
+    assert len(model.history_["kept_step_per_scale"]) == len(model.ladder_)
     kept = model.history_["kept_step_per_scale"]
     assert kept[0] == model.history_["best_step"][0] and set(kept) <= {0, 20, 40}
     again = MultiscaleNISPlus.from_stored(*model.to_stored())

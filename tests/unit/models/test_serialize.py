@@ -111,12 +111,12 @@ def test_stored_axes_are_checked(fitted) -> None:
     model, _ = fitted
     arch, tensors = model.to_stored()
     assert np.array_equal(MultiscaleNISPlus.from_stored(arch, tensors).latent_axes_[1], model.latent_axes_[1])
-    d = model.scales_[1]
+    d = model.ladder_[1]
     for bad in (torch.zeros(d, d + 1, dtype=torch.float64), torch.full((d, d), float("nan"), dtype=torch.float64)):
         with pytest.raises(InputError, match=rf"latent_axes.1 must be a finite {d} x {d} matrix.*damaged"):
             MultiscaleNISPlus.from_stored(arch, {**tensors, "latent_axes.1": bad})
     older = {k: v for k, v in tensors.items() if not k.startswith("latent_axes.")}
-    assert MultiscaleNISPlus.from_stored(arch, older).latent_axes_ == [None] * len(model.scales_)
+    assert MultiscaleNISPlus.from_stored(arch, older).latent_axes_ == [None] * len(model.ladder_)
 
 
 def test_channel_check_names_the_mismatch(fitted) -> None:
@@ -163,8 +163,23 @@ def test_cut_is_the_old_name_of_q(fitted, raw) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # a file keeps its names: read without a warning
             again = MultiscaleNISPlus.from_stored({**arch, "params": stored}, tensors)
-        assert again.get_params()["q"] is None and again.scales_ == model.scales_
+        assert again.get_params()["q"] is None and again.ladder_ == model.ladder_
         x = preprocessing.apply(raw)
         assert all(np.array_equal(a, b) for a, b in zip(model.encode(x), again.encode(x), strict=True))
     ladder = MultiscaleNISPlus.from_stored({**arch, "params": {**params, "cut": 3}}, tensors).get_params()
     assert ladder["q"] == 3
+
+
+def test_scales_is_the_old_name_of_ladder(fitted) -> None:
+    """The ladder of dimensions is ``ladder`` / ``ladder_`` (a ``scale`` is a rung's index in every table)."""
+    with pytest.warns(FutureWarning, match="'scales' is now 'ladder'"):
+        assert MultiscaleNISPlus(scales=[6, 2]).get_params()["ladder"] == [6, 2]
+    model, _ = fitted
+    with pytest.warns(FutureWarning, match="'scales_' is now 'ladder_'"):
+        assert model.scales_ == model.ladder_
+    with pytest.warns(FutureWarning, match="'scales_for' is now 'ladder_for'"):
+        assert model.scales_for(6) == model.ladder_for(6)
+    arch, tensors = model.to_stored()
+    params = {k: v for k, v in arch["params"].items() if k != "ladder"}
+    again = MultiscaleNISPlus.from_stored({**arch, "params": {**params, "scales": [6, 3, 1]}}, tensors)
+    assert again.get_params()["ladder"] == [6, 3, 1]

@@ -23,14 +23,14 @@ def test_toml_file_and_overrides(tmp_path) -> None:
     path.write_text("q = 4\ncoarsening = 2\nbin_width = 0.5\n")
     config = AnalysisConfig.from_toml(path, bin_width=1.0)
     assert (config.q, config.coarsening, config.bin_width) == (4, 2, 1.0)
-    assert MultiscaleNISPlus(**config.model_kwargs(seed=0)).scales_for(116) == [116, 58, 29, 14, 7, 4]
+    assert MultiscaleNISPlus(**config.model_kwargs(seed=0)).ladder_for(116) == [116, 58, 29, 14, 7, 4]
 
 
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({"scales": [8, 2, 1], "q": 2}, "either an explicit ladder"),
-        ({"scales": [8, 2, 1], "coarsening": 4}, "either an explicit ladder"),
+        ({"ladder": [8, 2, 1], "q": 2}, "either an explicit ladder"),
+        ({"ladder": [8, 2, 1], "coarsening": 4}, "either an explicit ladder"),
         ({"coarsening": 1}, "coarsening must be >= 2"),
         ({"q": 0}, "q .* must be >= 1"),
         ({"preset": "slow"}, "preset must be one of"),
@@ -91,3 +91,9 @@ def test_cut_is_the_old_name_of_q(tmp_path):
         assert AnalysisConfig.from_dict({"cut": 4}, stored=True).q == 4
     with pytest.raises(InputError, match="not both"):
         AnalysisConfig.from_dict({"cut": 1, "q": 2})
+
+
+def test_scales_is_the_old_name_of_ladder():
+    with pytest.warns(FutureWarning, match="'scales' is now 'ladder'"):
+        assert AnalysisConfig(scales=[8, 2, 1]).ladder == (8, 2, 1)
+    assert AnalysisConfig.from_dict({"scales": [8, 2, 1]}, stored=True).model_kwargs(seed=0)["ladder"] == [8, 2, 1]
