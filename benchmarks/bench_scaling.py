@@ -27,16 +27,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
-import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from benchrun import Run
+from benchrun import Run, measure_child
 
 CHANNELS = (16, 64, 256, 1024)
 FRAMES = (1_000, 10_000, 100_000)
@@ -56,31 +52,12 @@ def run_cell(channels: int, frames: int, folder: Path, *, device: str, timeout: 
     command = [sys.executable, "-m", "ndx_causal_emergence", "-q", "run", str(source), "--out", str(out),
                "--preset", "fast", "--device", device, "--overwrite", *extra]  # fmt: skip
     log = folder / "stderr.txt"
-    load_before = os.getloadavg()
-    start = time.perf_counter()
-    with log.open("wb") as err:
-        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
-        outcome = None
-        while outcome is None:
-            pid, code, usage = os.wait4(child.pid, os.WNOHANG)
-            if pid:
-                outcome = "ok" if code == 0 else f"exit {os.waitstatus_to_exitcode(code)}"
-            elif time.perf_counter() > start + timeout:
-                child.kill()
-                _, _, usage = os.wait4(child.pid, 0)
-                outcome = "timeout"
-            else:
-                time.sleep(0.2)
-    wall = time.perf_counter() - start
     record = {
         "channels": channels, "frames": frames, "device": device,
         "command": " ".join(command[1:]).replace(str(source.parent), "<tmp>"),
-        "status": outcome, "wall_s": round(wall, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
-        "user_s": round(usage.ru_utime, 2), "sys_s": round(usage.ru_stime, 2),
-        "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),  # Linux: KiB
-        "load_before": [round(x, 2) for x in load_before], "load_after": [round(x, 2) for x in os.getloadavg()],
-        "cpu_count": os.cpu_count(), "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        **measure_child(command, timeout=timeout, log=log),
     }  # fmt: skip
+    outcome = record["status"]
     if outcome == "ok":
         record.update(_runtime(out))
     else:

@@ -45,6 +45,40 @@ def command() -> str:
     return " ".join(["python", *sys.argv])
 
 
+def measure_child(command: list[str], *, timeout: float, log: Path) -> dict:
+    """Run ``command`` in a child process (stderr to ``log``) and measure it from its ``wait4`` resource usage.
+
+    Returns ``status`` ("ok", "exit N" or "timeout"), wall, user + system CPU time and peak
+    resident memory of the child, and the 1-minute load average before and after (the machine may
+    be shared: on a busy machine wall time grows, CPU time much less).
+    """
+    from datetime import UTC, datetime
+
+    load_before = os.getloadavg()
+    start = time.perf_counter()
+    with log.open("wb") as err:
+        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
+        outcome = None
+        while outcome is None:
+            pid, code, usage = os.wait4(child.pid, os.WNOHANG)
+            if pid:
+                outcome = "ok" if code == 0 else f"exit {os.waitstatus_to_exitcode(code)}"
+            elif time.perf_counter() > start + timeout:
+                child.kill()
+                _, _, usage = os.wait4(child.pid, 0)
+                outcome = "timeout"
+            else:
+                time.sleep(0.2)
+    wall = time.perf_counter() - start
+    return {
+        "status": outcome, "wall_s": round(wall, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+        "user_s": round(usage.ru_utime, 2), "sys_s": round(usage.ru_stime, 2),
+        "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),  # Linux: KiB
+        "load_before": [round(x, 2) for x in load_before], "load_after": [round(x, 2) for x in os.getloadavg()],
+        "cpu_count": os.cpu_count(), "when": datetime.now(UTC).isoformat(timespec="seconds"),
+    }  # fmt: skip
+
+
 def cell(value: object) -> object:
     """A table cell as stored: a number when its shortest text is the text shown, else that text."""
     if isinstance(value, bool) or not isinstance(value, str):

@@ -1,0 +1,94 @@
+"""The runs the speed issue sets targets for, each timed as a user runs it: one whole job in a fresh process.
+
+The runs (``--preset fast``; the target is the issue's idle-box wall time on the 2-core machine):
+
+- ``demo``: ``causal-emergence demo`` (72 ROIs × 1000 frames, the bundled recording), target 30 s;
+- ``nwb_test``: ``run`` on ``tests/data/neuroconv_ophys_segmentation/nwb_test.nwb`` (15 ROIs ×
+  250 frames), target 15 s;
+- ``triplett``: ``run`` on Triplett et al. 2018, fish zf_20151104-f1 (114 cells × 4245 frames),
+  converted to NWB from ``--shared``'s CSV files (``convert.triplett_to_nwb``, not timed), target 90 s;
+- ``units_000207``: ``run --series units`` on the 000207 asset of ``tests/data/dandi_units_nwb``
+  (35 units, 0.1 s bins), target 120 s;
+- ``synthetic_200x20k``: ``run`` on 200 channels × 20,000 frames of seeded noise
+  (``testing.write_long_ophys_nwb``, not timed), target 180 s.
+
+Each child's wall time, CPU time and peak memory come from its ``wait4`` resource usage
+(:func:`benchrun.measure_child`), with the load average before and after; the threads the job
+chose and its phase times come from the output's provenance. One JSON record per run, the
+Markdown table printed.
+
+    python benchmarks/bench_targets.py --json benchmarks/results/runtime/targets_idle.json
+    python benchmarks/bench_targets.py --runs demo nwb_test --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from bench_scaling import _runtime
+from benchrun import REPO, Run, Table, measure_child
+
+TARGETS_S = {"demo": 30, "nwb_test": 15, "triplett": 90, "units_000207": 120, "synthetic_200x20k": 180}
+SHARED = REPO.parent / "shared" / "data"
+
+
+def _job(name: str, folder: Path, shared: Path) -> tuple[list[str], Path]:
+    """The command line of run ``name`` (its input prepared in ``folder`` where needed) and its NWB output."""
+    cli = [sys.executable, "-m", "ndx_causal_emergence", "-q"]
+    out = folder / f"{name}_out.nwb"
+    if name == "demo":
+        return [*cli, "demo", "--out", str(folder / "demo"), "--overwrite"], folder / "demo"
+    if name == "nwb_test":
+        source = REPO / "tests" / "data" / "neuroconv_ophys_segmentation" / "nwb_test.nwb"
+        return [*cli, "run", str(source), "--out", str(out), "--preset", "fast"], out
+    if name == "triplett":
+        from ndx_causal_emergence.convert import triplett_to_nwb
+
+        source = triplett_to_nwb(shared / "triplett2018_zebrafish_tectum", folder / "triplett.nwb")
+        return [*cli, "run", str(source), "--out", str(out), "--preset", "fast"], out
+    if name == "units_000207":
+        source = REPO / "tests" / "data" / "dandi_units_nwb" / "sub-4_ses-4_ecephys+image.nwb"
+        return [*cli, "run", str(source), "--series", "units", "--out", str(out), "--preset", "fast"], out
+    if name == "synthetic_200x20k":
+        from ndx_causal_emergence.testing import write_long_ophys_nwb
+
+        source = write_long_ophys_nwb(folder / "synthetic.nwb", n_frames=20_000, n_rois=200, rate=30.0, seed=200)
+        return [*cli, "run", str(source), "--out", str(out), "--preset", "fast"], out
+    raise ValueError(f"unknown run {name!r}; known: {sorted(TARGETS_S)}")
+
+
+def main() -> None:
+    """Command line: time the chosen runs one after the other, write the JSON and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", nargs="+", default=list(TARGETS_S), choices=list(TARGETS_S))
+    parser.add_argument("--shared", type=Path, default=SHARED, help="Folder of the larger real data (Triplett CSV).")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="Seconds per run before it is stopped.")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    run = Run("runtime")
+    columns = ["run", "status", "wall s", "target s", "CPU s", "peak MiB", "threads", "load before → after"]
+    table = Table("Whole jobs against the speed issue's targets (--preset fast)", columns)
+    records = []
+    with tempfile.TemporaryDirectory(prefix="bench_targets_") as tmp:
+        for name in args.runs:
+            command, out = _job(name, Path(tmp), args.shared)
+            record = {"run": name, "target_s": TARGETS_S[name],
+                      "command": " ".join(command[1:]).replace(tmp, "<tmp>").replace(str(REPO), "<repo>"),
+                      **measure_child(command, timeout=args.timeout, log=Path(tmp) / f"{name}.log")}  # fmt: skip
+            if record["status"] == "ok":
+                files = sorted(out.glob("*_causal-emergence.nwb")) if out.is_dir() else [out]
+                record.update(_runtime(files[0]))
+            records.append(record)
+            print(record, file=sys.stderr, flush=True)
+            table.add(name, record["status"], f"{record['wall_s']:.1f}", record["target_s"], f"{record['cpu_s']:.1f}",
+                      f"{record['peak_rss_mib']:.0f}", record.get("threads") or "—",
+                      f"{record['load_before'][0]:.2f} → {record['load_after'][0]:.2f}")  # fmt: skip
+            run.write(args.json, [table], records=records)
+    print(table.markdown())
+
+
+if __name__ == "__main__":
+    main()
