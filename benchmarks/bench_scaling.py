@@ -32,7 +32,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from benchrun import Run, measure_child
+from benchrun import Run, job_runtime, measure_child
 
 CHANNELS = (16, 64, 256, 1024)
 FRAMES = (1_000, 10_000, 100_000)
@@ -59,25 +59,12 @@ def run_cell(channels: int, frames: int, folder: Path, *, device: str, timeout: 
     }  # fmt: skip
     outcome = record["status"]
     if outcome == "ok":
-        record.update(_runtime(out))
+        record.update(job_runtime(out))
     else:
         record["stderr_tail"] = log.read_text(errors="replace")[-500:]
     for path in (source, out):
         path.unlink(missing_ok=True)
     return record
-
-
-def _runtime(out: Path) -> dict:
-    """Threads and per-phase wall times from the output's provenance."""
-    from ndx_causal_emergence.pipeline.results import read_results
-
-    (analysis,) = read_results(out, load_models=False).conditions.values()
-    runtime = json.loads(analysis.provenance["environment"]).get("runtime", {})
-    phases: dict[str, float] = {}
-    for p in runtime.get("phases", []):
-        phases[p["phase"]] = round(phases.get(p["phase"], 0.0) + p["wall_s"], 2)
-    return {"threads": runtime.get("threads", {}).get("threads"), "phase_wall_s": phases,
-            "scales": [int(d) for d in analysis.emergence["dimension"]]}  # fmt: skip
 
 
 def growth_exponents(records: list[dict], key: str) -> dict[str, float | None]:

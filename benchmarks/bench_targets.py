@@ -28,8 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench_scaling import _runtime
-from benchrun import REPO, Run, Table, measure_child
+from benchrun import REPO, Run, Table, job_runtime, measure_child
 
 TARGETS_S = {"demo": 30, "nwb_test": 15, "triplett": 90, "units_000207": 120, "synthetic_200x20k": 180}
 SHARED = REPO.parent / "shared" / "data"
@@ -80,7 +79,7 @@ def main() -> None:
                       **measure_child(command, timeout=args.timeout, log=Path(tmp) / f"{name}.log")}  # fmt: skip
             if record["status"] == "ok":
                 files = sorted(out.glob("*_causal-emergence.nwb")) if out.is_dir() else [out]
-                record.update(_runtime(files[0]))
+                record.update(job_runtime(files[0]))
             records.append(record)
             print(record, file=sys.stderr, flush=True)
             table.add(name, record["status"], f"{record['wall_s']:.1f}", record["target_s"], f"{record['cpu_s']:.1f}",

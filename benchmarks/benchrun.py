@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -52,8 +53,6 @@ def measure_child(command: list[str], *, timeout: float, log: Path) -> dict:
     resident memory of the child, and the 1-minute load average before and after (the machine may
     be shared: on a busy machine wall time grows, CPU time much less).
     """
-    from datetime import UTC, datetime
-
     load_before = os.getloadavg()
     start = time.perf_counter()
     with log.open("wb") as err:
@@ -77,6 +76,19 @@ def measure_child(command: list[str], *, timeout: float, log: Path) -> dict:
         "load_before": [round(x, 2) for x in load_before], "load_after": [round(x, 2) for x in os.getloadavg()],
         "cpu_count": os.cpu_count(), "when": datetime.now(UTC).isoformat(timespec="seconds"),
     }  # fmt: skip
+
+
+def job_runtime(out: Path) -> dict:
+    """Threads and per-phase wall times of the one analysis in a job's output file, from its provenance."""
+    from ndx_causal_emergence.pipeline.results import read_results
+
+    (analysis,) = read_results(out, load_models=False).conditions.values()
+    runtime = json.loads(analysis.provenance["environment"]).get("runtime", {})
+    phases: dict[str, float] = {}
+    for p in runtime.get("phases", []):
+        phases[p["phase"]] = round(phases.get(p["phase"], 0.0) + p["wall_s"], 2)
+    return {"threads": runtime.get("threads", {}).get("threads"), "phase_wall_s": phases,
+            "scales": [int(d) for d in analysis.emergence["dimension"]]}  # fmt: skip
 
 
 def cell(value: object) -> object:

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-__all__ = ["renamed_keywords", "warn_renamed"]
+__all__ = ["renamed_keys", "renamed_keywords", "warn_renamed"]
 
 
 def warn_renamed(old: str, new: str, where: str, *, what: str = "keyword", stacklevel: int = 3) -> None:
@@ -22,6 +22,29 @@ def warn_renamed(old: str, new: str, where: str, *, what: str = "keyword", stack
         FutureWarning,
         stacklevel=stacklevel,
     )
+
+
+def renamed_keys(values: dict[str, Any], renames: dict[str, str], *, where: str | None = None) -> dict[str, Any]:
+    """A copy of ``values`` with each old key (``renames``: old -> new) under its new name.
+
+    ``where`` names the caller in a ``FutureWarning`` per old key; ``None`` reads them silently
+    (what a file stores keeps its names). Giving both an old key and its new one is an
+    :class:`~ndx_causal_emergence.errors.InputError`.
+
+    >>> renamed_keys({"cut": 2, "seed": 0}, {"cut": "q"})
+    {'seed': 0, 'q': 2}
+    """
+    from .errors import InputError
+
+    out = dict(values)
+    for old, new in renames.items():
+        if old in out:
+            if new in out:
+                raise InputError(f"give {new!r} or its old name {old!r}, not both.")
+            if where is not None:
+                warn_renamed(old, new, where, stacklevel=4)
+            out[new] = out.pop(old)
+    return out
 
 
 def renamed_keywords(**renames: str) -> Callable[[F], F]:

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2] / "src" / "ndx_causal_emergence"
 #: Which subpackages (or top-level modules) each one may import from.
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
-    "deprecation": set(),
+    "deprecation": {"errors"},
     "runtime": set(),
     "measures": {"deprecation", "errors"},
     "data": {"deprecation", "errors"},

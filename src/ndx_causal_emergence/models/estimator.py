@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..deprecation import renamed_keywords, warn_renamed
+from ..deprecation import renamed_keys, renamed_keywords, warn_renamed
 from ..errors import InputError, NotFittedError
 from ..measures import causal_emergence, causal_power, emergent_complexity, estimate_sigma2, gaussian_ei, ipw_weights
 from ..measures.ei import EIResult
@@ -738,21 +738,9 @@ def _one_state_before_v2(arch: dict[str, Any]) -> dict[str, Any]:
 
 
 def _renamed_params(arch: dict[str, Any]) -> dict[str, Any]:
-    """``arch`` with its parameters under their current names (:data:`_RENAMED_PARAMS`), silently (a file keeps names).
-
-    A file written before a rename may also hold the new name with its old meaning's default
-    (``None``); the old name's value wins then.
-    """
+    """``arch`` with its parameters under their current names (:data:`_RENAMED_PARAMS`); a file keeps its names."""
     params = arch.get("params")
-    if not isinstance(params, dict) or not set(params) & set(_RENAMED_PARAMS):
-        return arch
-    params = dict(params)
-    for old, new in _RENAMED_PARAMS.items():
-        if old in params:
-            value = params.pop(old)
-            if params.get(new) is None:
-                params[new] = value
-    return {**arch, "params": params}
+    return {**arch, "params": renamed_keys(params, _RENAMED_PARAMS)} if isinstance(params, dict) else arch
 
 
 def _explicit_params(arch: dict[str, Any], target: type[_NISEstimator]) -> dict[str, Any]:

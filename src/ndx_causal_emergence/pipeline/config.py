@@ -11,7 +11,7 @@ from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..deprecation import warn_renamed
+from ..deprecation import renamed_keys, warn_renamed
 from ..errors import InputError
 
 #: The model presets an analysis accepts: the keys of ``models.presets.PRESETS`` (listed here: no torch import).
@@ -108,10 +108,14 @@ class AnalysisConfig:
     scales: InitVar[tuple[int, ...] | None] = None  # the old name of ladder
 
     def __post_init__(self, n_samples: int | None, cut: int | None, scales: tuple[int, ...] | None) -> None:
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
         for old, value in (("n_samples", n_samples), ("cut", cut), ("scales", scales)):
             if value is not None:
-                warn_renamed(old, RENAMED_FIELDS[old], "AnalysisConfig", stacklevel=4)
-                object.__setattr__(self, RENAMED_FIELDS[old], value)
+                new = RENAMED_FIELDS[old]
+                if getattr(self, new) != defaults[new]:
+                    raise InputError(f"give {new!r} or its old name {old!r}, not both.")
+                warn_renamed(old, new, "AnalysisConfig", stacklevel=4)
+                object.__setattr__(self, new, value)
         if self.preset in DEPRECATED_PRESETS:
             new = DEPRECATED_PRESETS[self.preset]
             warnings.warn(f"preset {self.preset!r} is deprecated; it is now called {new!r}.", DeprecationWarning,
@@ -192,14 +196,7 @@ class AnalysisConfig:
         silently with ``stored=True`` (parameters written into a file, which keep their names).
         """
         known = {f.name for f in dataclasses.fields(cls)}
-        values = dict(values)
-        for old, new in RENAMED_FIELDS.items():
-            if old in values:
-                if new in values:
-                    raise InputError(f"give {new!r} or its old name {old!r}, not both.")
-                if not stored:
-                    warn_renamed(old, new, "analysis parameters")
-                values[new] = values.pop(old)
+        values = renamed_keys(values, RENAMED_FIELDS, where=None if stored else "analysis parameters")
         unknown = set(values) - known
         if unknown:
             raise InputError(f"unknown analysis parameters {sorted(unknown)}; known: {sorted(known)}.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -156,18 +157,16 @@ def test_cut_is_the_old_name_of_q(fitted, raw) -> None:
     assert old_name.get_params()["q"] == 2 and "cut" not in old_name.get_params()
     model, preprocessing = fitted
     arch, tensors = model.to_stored()
-    params = {k: v for k, v in arch["params"].items() if k != "q"}
-    for stored in ({**params, "cut": None}, {**params, "cut": None, "q": None}):  # as files written before it
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")  # a file keeps its names: read without a warning
-            again = MultiscaleNISPlus.from_stored({**arch, "params": stored}, tensors)
-        assert again.get_params()["q"] is None and again.ladder_ == model.ladder_
-        x = preprocessing.apply(raw)
-        assert all(np.array_equal(a, b) for a, b in zip(model.encode(x), again.encode(x), strict=True))
-    ladder = MultiscaleNISPlus.from_stored({**arch, "params": {**params, "cut": 3}}, tensors).get_params()
-    assert ladder["q"] == 3
+    params = {k: v for k, v in arch["params"].items() if k != "q"}  # as files written before the rename
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a file keeps its names: read without a warning
+        again = MultiscaleNISPlus.from_stored({**arch, "params": {**params, "cut": None}}, tensors)
+    assert again.get_params()["q"] is None and again.ladder_ == model.ladder_
+    x = preprocessing.apply(raw)
+    assert all(np.array_equal(a, b) for a, b in zip(model.encode(x), again.encode(x), strict=True))
+    assert MultiscaleNISPlus.from_stored({**arch, "params": {**params, "cut": 3}}, tensors).get_params()["q"] == 3
+    with pytest.raises(InputError, match="give 'q' or its old name 'cut', not both"):
+        MultiscaleNISPlus.from_stored({**arch, "params": {**params, "cut": 3, "q": 3}}, tensors)
 
 
 def test_scales_is_the_old_name_of_ladder(fitted) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 
 from ndx_causal_emergence.errors import InputError
@@ -65,8 +67,6 @@ def test_n_samples_is_the_old_name_of_n_monte_carlo(tmp_path):
     config.write_text("n_samples = 70\n")
     with pytest.warns(FutureWarning):
         assert AnalysisConfig.from_toml(config).n_monte_carlo == 70
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # parameters stored in a file keep their names: read without a warning
         old = AnalysisConfig.from_dict({"n_samples": 80}, stored=True)
@@ -84,13 +84,13 @@ def test_cut_is_the_old_name_of_q(tmp_path):
     assert config.model_kwargs(seed=0)["q"] == 3
     with pytest.warns(FutureWarning, match="'cut' is now 'q'"):
         assert AnalysisConfig.from_dict({"cut": 2}).q == 2
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # parameters stored in a file keep their names: read without a warning
         assert AnalysisConfig.from_dict({"cut": 4}, stored=True).q == 4
     with pytest.raises(InputError, match="not both"):
         AnalysisConfig.from_dict({"cut": 1, "q": 2})
+    with pytest.raises(InputError, match="give 'q' or its old name 'cut', not both"):
+        AnalysisConfig(cut=1, q=2)
 
 
 def test_scales_is_the_old_name_of_ladder():
