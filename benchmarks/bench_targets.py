@@ -19,6 +19,10 @@ Markdown table printed.
 
     python benchmarks/bench_targets.py --json benchmarks/results/runtime/targets_idle.json
     python benchmarks/bench_targets.py --runs demo nwb_test --json out.json
+    python benchmarks/bench_targets.py --threads 1 2 --json threads.json   # each run with --threads 1, then 2
+
+With ``--threads``, each run is repeated with ``--threads N`` for each given N, one after the other
+(``auto``: the job's own choice), so the counts are compared side by side on the same machine.
 """
 
 from __future__ import annotations
@@ -59,22 +63,35 @@ def _job(name: str, folder: Path, shared: Path) -> tuple[list[str], Path]:
     raise ValueError(f"unknown run {name!r}; known: {sorted(TARGETS_S)}")
 
 
+def _thread_count(text: str) -> str:
+    """``auto`` or a positive integer, as the command line gives it."""
+    if text != "auto" and not (text.isdigit() and int(text) >= 1):
+        raise argparse.ArgumentTypeError(f"a thread count is 'auto' or an integer >= 1, got {text!r}")
+    return text
+
+
 def main() -> None:
     """Command line: time the chosen runs one after the other, write the JSON and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", nargs="+", default=list(TARGETS_S), choices=list(TARGETS_S))
     parser.add_argument("--shared", type=Path, default=SHARED, help="Folder of the larger real data (Triplett CSV).")
     parser.add_argument("--timeout", type=float, default=1800.0, help="Seconds per run before it is stopped.")
+    parser.add_argument("--threads", nargs="+", default=["auto"], type=_thread_count,
+                        help="Thread counts to run each job with ('auto': the job's choice).")  # fmt: skip
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     run = Run("runtime")
-    columns = ["run", "status", "wall s", "target s", "CPU s", "peak MiB", "threads", "load before → after"]
+    columns = ["run", "status", "wall s", "target s", "CPU s", "peak MiB", "threads (asked)", "load before → after"]
     table = Table("Whole jobs against the speed issue's targets (--preset fast)", columns)
     records = []
     with tempfile.TemporaryDirectory(prefix="bench_targets_") as tmp:
-        for name in args.runs:
+        for name, asked in [(name, asked) for name in args.runs for asked in args.threads]:
             command, out = _job(name, Path(tmp), args.shared)
-            record = {"run": name, "target_s": TARGETS_S[name],
+            if asked != "auto":
+                command = [*command, "--threads", asked]
+            if out.is_file():
+                out.unlink()  # the run before, with another thread count (run refuses to overwrite)
+            record = {"run": name, "target_s": TARGETS_S[name], "threads_asked": asked,
                       "command": " ".join(command[1:]).replace(tmp, "<tmp>").replace(str(REPO), "<repo>"),
                       **measure_child(command, timeout=args.timeout, log=Path(tmp) / f"{name}.log")}  # fmt: skip
             if record["status"] == "ok":
@@ -83,7 +100,7 @@ def main() -> None:
             records.append(record)
             print(record, file=sys.stderr, flush=True)
             table.add(name, record["status"], f"{record['wall_s']:.1f}", record["target_s"], f"{record['cpu_s']:.1f}",
-                      f"{record['peak_rss_mib']:.0f}", record.get("threads") or "—",
+                      f"{record['peak_rss_mib']:.0f}", f"{record.get('threads') or '—'} ({asked})",
                       f"{record['load_before'][0]:.2f} → {record['load_after'][0]:.2f}")  # fmt: skip
             run.write(args.json, [table], records=records)
     print(table.markdown())

@@ -34,7 +34,12 @@ def short_training(monkeypatch):
 
 
 def test_tutorials_exist():
-    assert [p.name for p in TUTORIALS] == ["01_analyze_local_nwb.py", "02_analyze_dandi_asset.py", "03_read_results.py"]
+    assert [p.name for p in TUTORIALS] == [
+        "01_analyze_local_nwb.py",
+        "02_analyze_dandi_asset.py",
+        "03_read_results.py",
+        "04_official_protocol.py",
+    ]
 
 
 @pytest.mark.parametrize("path", TUTORIALS, ids=lambda p: p.stem)
@@ -70,3 +75,13 @@ def test_read_results_tutorial(monkeypatch, tmp_path):
     ns = runpy.run_path(str(TUTORIALS[2]))
     assert {"emergence", "attribution"} <= set(ns["figures"])
     assert ns["top"].shape[1] == 1
+
+
+def test_official_protocol_tutorial(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    ns = runpy.run_path(str(TUTORIALS[3]))
+    assert set(ns["analyses"]) == {"default", "wang2025"}
+    for protocol, results in ns["analyses"].items():
+        assert set(results.conditions) == {"awake", "anesthesia"}
+        assert sorted(ns["ranking"][protocol]) == ["anesthesia", "awake"]
+    assert ns["official"].conditions["awake"].models[0].get_params()["ei_domain"] == "box"

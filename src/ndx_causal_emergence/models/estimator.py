@@ -35,6 +35,7 @@ from ..measures import causal_emergence, causal_power, emergent_complexity, esti
 from ..measures.ei import EIResult
 from ..measures.resampling import ScaleResiduals
 from ..runtime.progress import tracked
+from ..runtime.threads import training_threads
 from .dynamics import AffineConjugate, ResidualMLP
 from .multiscale import (
     COUPLING_LAYOUTS,
@@ -312,6 +313,45 @@ class _NISEstimator:
         if p["pca_init"]:
             module.set_rotation(torch.as_tensor(train_data.frames[train_data.finite_rows]))
         start = time.perf_counter()
+        with training_threads():
+            module = self._train(module, train_data, val_data, cfg, p, device)
+        self.train_seconds_ = time.perf_counter() - start
+        self.model_ = module.cpu().eval()
+        self.n_features_in_ = n_features
+        self.ladder_ = list(scales)
+        self.device_ = str(device)
+        finite = train_data.frames[train_data.finite_rows]
+        self.feature_mean_ = finite.astype(np.float64).mean(axis=0)
+        latents = self._encode_raw(finite)
+        affines = [percentile_affine(lat) for lat in latents]
+        self.latent_center_ = [c for c, _ in affines]
+        self.latent_half_range_ = [h for _, h in affines]
+        self.latent_axes_ = [principal_axes(lat) for lat in latents]
+        self.observed_model_, self.observed_axes_ = None, None
+        self.preprocessing_ = None  # the pipeline sets the channel selection and scaling of the raw frames
+        if p["observed_reference"]:
+            with training_threads():
+                self.observed_model_ = fit_observed_map(
+                    train_data, cfg, hidden_width=p["dynamics_width"], n_hidden=p["dynamics_depth"]
+                )
+            self.observed_axes_ = principal_axes(finite.astype(np.float64))
+        held = val_data if val_data is not None else train_data
+        self.sigma2_ = [
+            self._measure_scale(k, held, p, seed=p["seed"])
+            for k in tracked(range(len(scales)), "validation noise", unit="scale")
+        ]
+        return self
+
+    def _train(
+        self,
+        module: Any,
+        train_data: TransitionData,
+        val_data: TransitionData | None,
+        cfg: TrainConfig,
+        p: dict[str, Any],
+        device: torch.device,
+    ) -> Any:
+        """Train ``module`` as the parameters ``p`` say (setting ``history_``); return the model to measure."""
         if p["stage2_per_scale"]:
             module, self.history_ = train_per_scale(module, train_data, cfg, validation=val_data,
                                                     checkpoint_path=p["checkpoint_path"])  # fmt: skip
@@ -330,31 +370,7 @@ class _NISEstimator:
             module.eval()
             self.history_["polish_steps"] = polish_forward_maps(module, train_data, val_data, cfg,
                                                                 max_steps=p["polish_steps"])  # fmt: skip
-        self.train_seconds_ = time.perf_counter() - start
-        self.model_ = module.cpu().eval()
-        self.n_features_in_ = n_features
-        self.ladder_ = list(scales)
-        self.device_ = str(device)
-        finite = train_data.frames[train_data.finite_rows]
-        self.feature_mean_ = finite.astype(np.float64).mean(axis=0)
-        latents = self._encode_raw(finite)
-        affines = [percentile_affine(lat) for lat in latents]
-        self.latent_center_ = [c for c, _ in affines]
-        self.latent_half_range_ = [h for _, h in affines]
-        self.latent_axes_ = [principal_axes(lat) for lat in latents]
-        self.observed_model_, self.observed_axes_ = None, None
-        self.preprocessing_ = None  # the pipeline sets the channel selection and scaling of the raw frames
-        if p["observed_reference"]:
-            self.observed_model_ = fit_observed_map(
-                train_data, cfg, hidden_width=p["dynamics_width"], n_hidden=p["dynamics_depth"]
-            )
-            self.observed_axes_ = principal_axes(finite.astype(np.float64))
-        held = val_data if val_data is not None else train_data
-        self.sigma2_ = [
-            self._measure_scale(k, held, p, seed=p["seed"])
-            for k in tracked(range(len(scales)), "validation noise", unit="scale")
-        ]
-        return self
+        return module
 
     @staticmethod
     def _selection_pairs(

@@ -9,7 +9,7 @@ from typing import Any
 
 from .budget import TimeBudget, spending
 from .progress import PhaseLog, reporting
-from .threads import ThreadChoice, choose_threads, limit_threads
+from .threads import ThreadChoice, choose_threads, using
 
 __all__ = ["JobRuntime", "job_runtime"]
 
@@ -55,5 +55,5 @@ def job_runtime(
     choice = choose_threads(threads)
     log = PhaseLog(display="auto" if progress else "off")
     budget = TimeBudget(max_time) if max_time is not None else None
-    with limit_threads(choice.threads), reporting(log), spending(budget):
+    with using(choice), reporting(log), spending(budget):
         yield JobRuntime(threads=choice, log=log, budget=budget)

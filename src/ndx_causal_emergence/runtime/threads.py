@@ -3,10 +3,13 @@
 A process that starts one torch thread per core on a machine whose cores are busy makes the
 threads wait for each other (OpenMP threads spin while they wait), so the same fit burns several
 times the CPU time it needs. :func:`choose_threads` counts the cores this process may run on (its
-CPU affinity, a cgroup CPU quota) and subtracts the load of the other processes (the 1-minute
-load average); a task on a Dask worker gets one thread, as the cluster runs one task per
-worker thread and sizes itself to the cores. :func:`limit_threads` applies the choice to torch
-and to the BLAS/OpenMP pools of NumPy and SciPy (``threadpoolctl``) for a ``with`` block.
+CPU affinity, a cgroup CPU quota) and subtracts the cores that other processes keep busy
+(:func:`busy_cores`: measured over a tenth of a second from ``/proc/stat``, where the 1-minute
+load average would still count a job that has just ended; the load average where there is no
+``/proc/stat``), within ``OMP_NUM_THREADS`` when that is set; a task on a Dask worker gets one
+thread, as the cluster runs one task per worker thread and sizes itself to the cores.
+:func:`limit_threads` applies the choice to torch and to the BLAS/OpenMP pools of NumPy and SciPy
+(``threadpoolctl``) for a ``with`` block.
 """
 
 from __future__ import annotations
@@ -15,13 +18,33 @@ import contextlib
 import math
 import os
 import sys
+import time
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-__all__ = ["ThreadChoice", "cgroup_quota", "choose_threads", "in_dask_worker", "limit_threads", "usable_cores"]
+__all__ = [
+    "ThreadChoice",
+    "busy_cores",
+    "cgroup_quota",
+    "choose_threads",
+    "environment_cap",
+    "in_dask_worker",
+    "limit_threads",
+    "training_threads",
+    "usable_cores",
+    "using",
+]
 
 _CGROUP_ROOT = Path("/sys/fs/cgroup")
+_PROC_STAT = Path("/proc/stat")
+_IDLE_FIELDS = (3, 4)  # idle and iowait among the ``cpuN`` fields of /proc/stat
+#: torch threads of a job's training loops unless the user set the count (docs/user-guide.md §6, "Threads"):
+#: on the 2-core box a second thread changed the fit phase's wall time of three real jobs by -19 %,
+#: +13 % and +1 % for 1.4-2x the job's CPU time (benchmarks/results/runtime/targets_threads.json),
+#: and one thread makes a fit the same whatever the machine's load.
+TRAINING_THREADS = 1
 
 
 def _affinity_cores() -> int:
@@ -57,6 +80,41 @@ def usable_cores() -> int:
     return max(1, cores)
 
 
+def _cpu_ticks(stat: Path) -> dict[int, tuple[int, int]]:
+    """``{cpu: (busy ticks, all ticks)}`` of every core in ``stat`` (the format of ``/proc/stat``)."""
+    out = {}
+    for line in stat.read_text().splitlines():
+        name, *fields = line.split()
+        if name.startswith("cpu") and name[3:].isdigit():
+            ticks = [int(f) for f in fields[:8]]  # guest time is already counted in user time
+            idle = sum(ticks[i] for i in _IDLE_FIELDS)
+            out[int(name[3:])] = (sum(ticks) - idle, sum(ticks))
+    return out
+
+
+def busy_cores(interval: float = 0.1, *, stat: Path = _PROC_STAT, cores: set[int] | None = None) -> float | None:
+    """Cores of ``cores`` (default: this process's affinity set) that other processes kept busy, measured now.
+
+    Read from the per-core tick counters of ``/proc/stat`` before and after a sleep of
+    ``interval`` seconds; this process's own CPU time in that interval is subtracted.
+    ``None`` where ``stat`` cannot be read.
+    """
+    if cores is None:
+        cores = set(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    try:
+        before, own_before = _cpu_ticks(stat), time.process_time()
+        time.sleep(interval)
+        after, own_after = _cpu_ticks(stat), time.process_time()
+    except (OSError, ValueError):
+        return None
+    busy = 0.0
+    for cpu, (busy1, total1) in after.items():
+        busy0, total0 = before.get(cpu, (busy1, total1))
+        if (cores is None or cpu in cores) and total1 > total0:
+            busy += (busy1 - busy0) / (total1 - total0)
+    return max(0.0, busy - (own_after - own_before) / interval)
+
+
 @dataclass(frozen=True)
 class ThreadChoice:
     """The thread count of a job and what it was chosen from (recorded in provenance).
@@ -70,9 +128,12 @@ class ThreadChoice:
     usable_cores : int
         Cores in the affinity set, capped by the cgroup quota.
     load : float or None
-        1-minute load average when the choice was made (``None`` where the platform has none).
+        Cores that other processes kept busy when the choice was made (:func:`busy_cores`, or
+        the 1-minute load average where it cannot measure; ``None`` where neither exists).
     dask_worker : bool
         The job runs as a task of a Dask worker (one thread unless requested otherwise).
+    environment_cap : int or None
+        ``OMP_NUM_THREADS`` when it capped the choice (:func:`environment_cap`).
     """
 
     threads: int
@@ -80,10 +141,14 @@ class ThreadChoice:
     usable_cores: int
     load: float | None
     dask_worker: bool = False
+    environment_cap: int | None = None
 
     def as_dict(self) -> dict[str, int | float | None]:
         """A JSON-able dictionary."""
         return asdict(self)
+
+
+_JOB: ContextVar[ThreadChoice | None] = ContextVar("ndx_causal_emergence_threads", default=None)
 
 
 def in_dask_worker() -> bool:
@@ -99,30 +164,42 @@ def in_dask_worker() -> bool:
     return True
 
 
+def environment_cap() -> int | None:
+    """``OMP_NUM_THREADS`` when it holds a positive integer (the usual way to cap a process's threads), else None."""
+    text = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return int(text) if text.isdigit() and int(text) >= 1 else None
+
+
 def choose_threads(requested: int | None = None, *, load: float | None = None) -> ThreadChoice:
     """Threads for this process: ``requested``, else 1 on a Dask worker, else the usable cores not busy.
 
-    The free cores are the usable cores minus the 1-minute load average (rounded, at least 1):
-    on an idle 2-core machine 2 threads, with one busy process beside it 1, with two 1.
+    The free cores are the usable cores minus those other processes keep busy (rounded, at
+    least 1): on an idle 2-core machine 2 threads, with one busy process beside it 1, with two 1.
+    ``OMP_NUM_THREADS``, when set, caps the choice (a job under ``OMP_NUM_THREADS=1`` takes one
+    thread without measuring the machine).
 
     Parameters
     ----------
     requested : int, optional
         A thread count given by the user; used as it is (it must be >= 1).
     load : float, optional
-        The load of the other processes (default: ``os.getloadavg()[0]``).
+        Cores busy with other work (default: :func:`busy_cores`, else ``os.getloadavg()[0]``).
     """
     cores = usable_cores()
-    if load is None and hasattr(os, "getloadavg"):
-        load = os.getloadavg()[0]
     if requested is not None:
         if requested < 1:
             raise ValueError(f"threads must be >= 1, got {requested}")
         return ThreadChoice(threads=int(requested), requested=int(requested), usable_cores=cores, load=load)
     if in_dask_worker():
         return ThreadChoice(threads=1, requested=None, usable_cores=cores, load=load, dask_worker=True)
+    cap = environment_cap()
+    if load is None and cap != 1:
+        load = busy_cores()
+        if load is None and hasattr(os, "getloadavg"):
+            load = os.getloadavg()[0]
     free = cores if load is None else round(cores - load)
-    return ThreadChoice(threads=min(cores, max(1, free)), requested=None, usable_cores=cores, load=load)
+    threads = min(cores, max(1, free), cap or cores)
+    return ThreadChoice(threads=threads, requested=None, usable_cores=cores, load=load, environment_cap=cap)
 
 
 @contextlib.contextmanager
@@ -144,3 +221,28 @@ def limit_threads(threads: int) -> Iterator[None]:
             yield
     finally:
         torch.set_num_threads(before)
+
+
+@contextlib.contextmanager
+def using(choice: ThreadChoice) -> Iterator[ThreadChoice]:
+    """Run the block as a job with ``choice``: its threads (:func:`limit_threads`) and its training threads."""
+    token = _JOB.set(choice)
+    try:
+        with limit_threads(choice.threads):
+            yield choice
+    finally:
+        _JOB.reset(token)
+
+
+@contextlib.contextmanager
+def training_threads() -> Iterator[None]:
+    """Run a training loop on :data:`TRAINING_THREADS` threads inside a job whose threads come from the machine.
+
+    Outside a job (:func:`using`), or when the user set the count, the threads are left as they are.
+    """
+    choice = _JOB.get()
+    if choice is None or choice.requested is not None or choice.threads <= TRAINING_THREADS:
+        yield
+        return
+    with limit_threads(TRAINING_THREADS):
+        yield

@@ -11,10 +11,37 @@ import pytest
 import torch
 from threadpoolctl import threadpool_info
 
-from ndx_causal_emergence.runtime.threads import cgroup_quota, choose_threads, limit_threads, usable_cores
+from ndx_causal_emergence.runtime.threads import (
+    TRAINING_THREADS,
+    ThreadChoice,
+    busy_cores,
+    cgroup_quota,
+    choose_threads,
+    limit_threads,
+    training_threads,
+    usable_cores,
+    using,
+)
 
 SRC = Path(__file__).resolve().parents[3] / "src"
 needs_affinity = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity on this platform")
+
+
+@pytest.fixture(autouse=True)
+def no_thread_cap(monkeypatch):
+    """These tests choose from the machine; CI caps its processes with OMP_NUM_THREADS=1."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+
+
+def test_omp_num_threads_caps_the_choice(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    choice = choose_threads()
+    assert (choice.threads, choice.environment_cap, choice.load) == (1, 1, None)  # one thread, nothing measured
+    monkeypatch.setenv("OMP_NUM_THREADS", "64")
+    assert choose_threads(load=0.0).threads == usable_cores()
+    monkeypatch.setenv("OMP_NUM_THREADS", "many")
+    assert choose_threads(load=0.0).environment_cap is None
+    assert choose_threads(2).threads == 2  # an explicit count wins over the environment
 
 
 def _in_subprocess(code: str) -> str:
@@ -47,6 +74,34 @@ def test_busy_cores_are_not_taken():
     assert choose_threads(load=10.0 * cores).threads == 1
     assert choose_threads(load=cores - 0.8).threads == 1  # 0.8 cores free: one thread
     assert choose_threads(load=0.3).threads == max(1, round(cores - 0.3))
+
+
+@pytest.fixture
+def spinner():
+    """A real process that keeps one core busy (pinned to the first core of this process's set)."""
+    core = sorted(os.sched_getaffinity(0))[0]
+    code = f"import os; os.sched_setaffinity(0, {{{core}}}); print('spinning', flush=True)\nwhile True: pass"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "spinning"
+        yield core
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@needs_affinity
+def test_a_busy_core_is_measured_at_once(spinner):
+    """A core that another process has just started to keep busy counts as busy (the 1-minute load
+    average would still say it is free); the choice leaves it to that process."""
+    assert busy_cores(cores={spinner}) >= 0.8
+    choice = choose_threads()
+    assert choice.load >= 0.8
+    assert choice.threads <= max(1, usable_cores() - 1)
+
+
+def test_busy_cores_without_a_stat_file(tmp_path):
+    assert busy_cores(0.01, stat=tmp_path / "absent") is None
 
 
 def test_a_requested_count_wins_and_is_recorded():
@@ -93,3 +148,20 @@ def test_a_dask_task_gets_one_thread_unless_told():
     assert (auto.threads, auto.dask_worker) == (1, True)
     assert told.threads == 2
     assert not choose_threads(load=0.0).dask_worker
+
+
+@pytest.mark.parametrize(("requested", "inside"), [(None, TRAINING_THREADS), (2, 2)])
+def test_training_loops_of_a_job_take_one_thread_unless_told(requested, inside):
+    """A job whose threads come from the machine trains on one thread; a count the user gave holds everywhere."""
+    choice = ThreadChoice(threads=2, requested=requested, usable_cores=2, load=0.0)
+    with using(choice):
+        assert torch.get_num_threads() == 2
+        with training_threads():
+            assert torch.get_num_threads() == inside
+        assert torch.get_num_threads() == 2
+
+
+def test_training_threads_outside_a_job_change_nothing():
+    before = torch.get_num_threads()
+    with training_threads():
+        assert torch.get_num_threads() == before
