@@ -21,6 +21,11 @@ Markdown table printed.
     python benchmarks/bench_targets.py --runs demo nwb_test --json out.json
     python benchmarks/bench_targets.py --threads 1 2 --json threads.json   # each run with --threads 1, then 2
 
+With ``--busy N``, N processes that each keep a core busy (a Python loop) run beside the jobs, as
+on a shared machine; the records say how many.
+
+    python benchmarks/bench_targets.py --runs demo nwb_test triplett --busy 2 --json shared.json
+
 With ``--threads``, each run is repeated with ``--threads N`` for each given N, one after the other
 (``auto``: the job's own choice), so the counts are compared side by side on the same machine.
 """
@@ -28,8 +33,11 @@ With ``--threads``, each run is repeated with ``--threads N`` for each given N, 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from benchrun import REPO, Run, Table, job_runtime, measure_child
@@ -70,6 +78,18 @@ def _thread_count(text: str) -> str:
     return text
 
 
+@contextlib.contextmanager
+def _busy(n: int) -> Iterator[None]:
+    """``n`` processes that each keep one core busy, for the block."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    try:
+        yield
+    finally:
+        for proc in spinners:
+            proc.kill()
+            proc.wait()
+
+
 def main() -> None:
     """Command line: time the chosen runs one after the other, write the JSON and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -78,20 +98,21 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=1800.0, help="Seconds per run before it is stopped.")
     parser.add_argument("--threads", nargs="+", default=["auto"], type=_thread_count,
                         help="Thread counts to run each job with ('auto': the job's choice).")  # fmt: skip
+    parser.add_argument("--busy", type=int, default=0, help="Processes keeping a core busy beside the jobs.")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     run = Run("runtime")
     columns = ["run", "status", "wall s", "target s", "CPU s", "peak MiB", "threads (asked)", "load before → after"]
     table = Table("Whole jobs against the speed issue's targets (--preset fast)", columns)
     records = []
-    with tempfile.TemporaryDirectory(prefix="bench_targets_") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench_targets_") as tmp, _busy(args.busy):
         for name, asked in [(name, asked) for name in args.runs for asked in args.threads]:
             command, out = _job(name, Path(tmp), args.shared)
             if asked != "auto":
                 command = [*command, "--threads", asked]
             if out.is_file():
                 out.unlink()  # the run before, with another thread count (run refuses to overwrite)
-            record = {"run": name, "target_s": TARGETS_S[name], "threads_asked": asked,
+            record = {"run": name, "target_s": TARGETS_S[name], "threads_asked": asked, "busy_processes": args.busy,
                       "command": " ".join(command[1:]).replace(tmp, "<tmp>").replace(str(REPO), "<repo>"),
                       **measure_child(command, timeout=args.timeout, log=Path(tmp) / f"{name}.log")}  # fmt: skip
             if record["status"] == "ok":
