@@ -27,6 +27,7 @@ import numpy as np
 from ..deprecation import renamed_keywords
 from ..errors import InputError
 from ._checks import as_array, as_count, as_positive, as_weights, to_numpy
+from .lapack import one_thread
 
 if TYPE_CHECKING:
     import torch
@@ -252,7 +253,8 @@ def logabsdet_jacobian(fn: Callable[[torch.Tensor], torch.Tensor], y: Any) -> to
                 f"fn must map (B, {q}) to (B, {q}) so that its Jacobian is square; got Jacobians of shape "
                 f"{tuple(jac.shape)} for {n} points of dimension {q}."
             )
-        return torch.linalg.slogdet(jac.to(torch.float64)).logabsdet
+        with one_thread():  # see measures/lapack.py
+            return torch.linalg.slogdet(jac.to(torch.float64)).logabsdet
     y = _as_tensor(y, fn, "y")
     n, q = y.shape
     chunk = max(1, _MAX_JACOBIAN_ENTRIES // (q * q))

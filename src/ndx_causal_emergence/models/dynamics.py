@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
+from ..measures.lapack import one_thread
 
 __all__ = ["AffineConjugate", "ResidualMLP"]
 
@@ -150,7 +151,8 @@ class ResidualMLP(nn.Module):
         and ``squash`` adds ``Σ_i ln(1 − F_i²)``, evaluated stably as ``2(ln 2 − |a| − softplus(−2|a|))``.
         """
         if self.dim <= self.hidden_width:  # det J^T = det J, and slogdet is faster on contiguous input
-            return torch.linalg.slogdet(self._jacobian_t(y).to(torch.float64)).logabsdet
+            with one_thread():  # see measures/lapack.py
+                return torch.linalg.slogdet(self._jacobian_t(y).to(torch.float64)).logabsdet
         self._check_batch(y)
         grad = _ACTIVATIONS[self.activation][1]
         pre, f = self._residual(y)
@@ -159,7 +161,8 @@ class ResidualMLP(nn.Module):
         for layer, z in zip(self.layers[1:-1], pre[1:], strict=True):
             mt = torch.matmul(mt, layer.weight.T) * grad(z).unsqueeze(1)
         eye = torch.eye(self.hidden_width, dtype=torch.float64, device=mt.device)
-        logdet = torch.linalg.slogdet(eye + mt.to(torch.float64)).logabsdet
+        with one_thread():
+            logdet = torch.linalg.slogdet(eye + mt.to(torch.float64)).logabsdet
         if self.squash:
             a = (y + f).to(torch.float64).abs()
             logdet = logdet + (2.0 * (math.log(2.0) - a - nn.functional.softplus(-2.0 * a))).sum(dim=1)

@@ -307,13 +307,13 @@ class _NISEstimator:
         scales = self._ladder(n_features, p)
         device = resolve_device(p["device"])
         cfg = self._train_config(p, len(scales), str(device))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(p["seed"])
-            module = self._build(n_features, scales, p)
-        if p["pca_init"]:
-            module.set_rotation(torch.as_tensor(train_data.frames[train_data.finite_rows]))
         start = time.perf_counter()
-        with training_threads():
+        with training_threads():  # everything the learned parameters depend on, on the same threads
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(p["seed"])
+                module = self._build(n_features, scales, p)
+            if p["pca_init"]:
+                module.set_rotation(torch.as_tensor(train_data.frames[train_data.finite_rows]))
             module = self._train(module, train_data, val_data, cfg, p, device)
         self.train_seconds_ = time.perf_counter() - start
         self.model_ = module.cpu().eval()

@@ -31,6 +31,7 @@ from typing import Any
 
 import torch
 
+from ..measures.lapack import one_thread
 from .multiscale import MultiscaleModule, PerScaleModule
 
 __all__ = ["ScaleSelection", "scale_errors"]
@@ -40,7 +41,8 @@ def _log_generalized_variance(values: torch.Tensor) -> float:
     """``ln det`` of the covariance of the rows of ``values`` (float64); ``-inf`` when singular."""
     centred = values - values.mean(dim=0)
     cov = centred.T @ centred / max(len(values) - 1, 1)
-    sign, logdet = torch.linalg.slogdet(cov)
+    with one_thread():  # see measures/lapack.py
+        sign, logdet = torch.linalg.slogdet(cov)
     return float(logdet) if float(sign) > 0 else -math.inf
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from threadpoolctl import threadpool_info
@@ -165,3 +166,29 @@ def test_training_threads_outside_a_job_change_nothing():
     before = torch.get_num_threads()
     with training_threads():
         assert torch.get_num_threads() == before
+
+
+def test_a_fit_is_the_same_whatever_threads_the_job_chose():
+    """Inside a job, everything the learned parameters depend on runs on the training threads, so a
+    job that took two threads fits the very model that one thread fits (bit for bit)."""
+    from ndx_causal_emergence.models import MultiscaleNISPlus
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1200, 24)).cumsum(axis=0) * 0.05 + rng.standard_normal((1200, 24))
+
+    def fit() -> MultiscaleNISPlus:
+        return MultiscaleNISPlus(
+            preset="fast", hidden_width=16, max_steps=40, eval_every=20, polish_steps=60, seed=0
+        ).fit(x)
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        alone = fit()
+        with using(ThreadChoice(threads=2, requested=None, usable_cores=2, load=0.0)):
+            in_job = fit()
+    finally:
+        torch.set_num_threads(before)
+    a, b = alone.model_.state_dict(), in_job.model_.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert np.array_equal(alone.sigma2_[-1], in_job.sigma2_[-1])
