@@ -133,7 +133,7 @@ class ThreadChoice:
     dask_worker : bool
         The job runs as a task of a Dask worker (one thread unless requested otherwise).
     environment_cap : int or None
-        ``OMP_NUM_THREADS`` when it capped the choice (:func:`environment_cap`).
+        ``OMP_NUM_THREADS`` when it is set, as the cap of the choice (:func:`environment_cap`).
     """
 
     threads: int
