@@ -190,9 +190,7 @@ def _levenberg_marquardt(fn: Any, y0: torch.Tensor, *, max_iter: int, tol: float
         scale = torch.diagonal(jtj, dim1=1, dim2=2) + 1e-12
         lhs = jtj + damping[idx, None, None] * torch.diag_embed(scale)
         with one_thread():  # see measures/lapack.py
-            solved, info = torch.linalg.solve_ex(lhs, jt @ res[idx].unsqueeze(2))
-        step = torch.where((info == 0)[:, None, None], solved, float("nan"))  # a singular system: no step
-        y_new = y[idx] - step.squeeze(2)
+            y_new = y[idx] - torch.linalg.solve(lhs, (jt @ res[idx].unsqueeze(2))).squeeze(2)
         with torch.no_grad():
             r_new = fn(y_new) - y_new
         c_new = r_new.pow(2).sum(1)
