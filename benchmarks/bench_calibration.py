@@ -36,10 +36,10 @@ from benchrun import commit, machine
 
 from ndx_causal_emergence.data.prepare import prepare
 from ndx_causal_emergence.data.recording import Recording
-from ndx_causal_emergence.dynamics.analysis import analyze_dynamics
+from ndx_causal_emergence.dynamics import state_points
 from ndx_causal_emergence.pipeline.comparisons import compare_all
 from ndx_causal_emergence.pipeline.config import AnalysisConfig
-from ndx_causal_emergence.pipeline.run import measure_condition
+from ndx_causal_emergence.pipeline.run import condition_dynamics, measure_condition
 from ndx_causal_emergence.testing.calibration import (
     CalibrationSystem,
     double_well_pair,
@@ -66,14 +66,20 @@ def _measure(system: CalibrationSystem, config: AnalysisConfig) -> tuple[dict, o
     return record, measured, prepared
 
 
-def _stable_points(model: object, prepared: object) -> int:
-    """Stable fixed points of the top scale's map inside the data's support (the analysis's own search)."""
+def _stable_points(model: object, prepared: object) -> dict[str, int]:
+    """Stable points of the top scale inside the data's support, as ``analyze`` finds them (docs/method.md §4).
+
+    ``model``: of the learned map; ``empirical``: of the drift of the encoded trajectory; ``states``:
+    the metastable states the analysis reports (the map's points, or the drift's where they disagree).
+    """
     top = len(model.ladder_) - 1
-    train, test = np.concatenate(prepared.train), np.concatenate(prepared.test)
-    dynamics = analyze_dynamics(model, train, test, scales=[top], attribution=False, seed=0)
-    points = dynamics.fixed_points
-    chosen = points[(points["scale"] == top) & points["in_support"] & (points["source"] == "model")]
-    return int((chosen["stability"] == "stable").sum())
+    points = condition_dynamics(model, prepared, scales=[top], attribution=False, seed=0).fixed_points
+    counts = {}
+    for source in ("model", "empirical"):
+        chosen = points[(points["scale"] == top) & points["in_support"] & (points["source"] == source)]
+        counts[source] = int((chosen["stability"] == "stable").sum())
+    counts["states"] = len(state_points(points, top)[0])
+    return counts
 
 
 def _linear_record(embedding: str, n: int, d: int, seed: int, frames: int, config: AnalysisConfig) -> dict:
@@ -136,14 +142,15 @@ def run_pair(args: argparse.Namespace, config: AnalysisConfig) -> Iterator[dict]
             records[label], measured[label], prepared[label] = _measure(system, cfg)
         comparisons = compare_all(measured, alpha=cfg.alpha, seed=seed)
         top = comparisons[(comparisons["measure"] == "delta_J")].tail(1).to_dict("records")[0]
+        found = {label: _stable_points(m.models[0], prepared[label]) for label, m in measured.items()}
         record = {"seed": seed, "conditions": records, "comparisons": comparisons.to_dict("records"), "top": top,
-                  "stable_points": {label: _stable_points(m.models[0], prepared[label]) for label, m in
-                                    measured.items()}}  # fmt: skip
+                  "stable_points": {label: f["model"] for label, f in found.items()},
+                  "empirical_stable_points": {label: f["empirical"] for label, f in found.items()},
+                  "states": {label: f["states"] for label, f in found.items()}}  # fmt: skip
         yield record
         print(
             f"pair seed {seed}: awake−anesthesia ΔJ at d={top['dimension']}: {top['difference']:.3f} "
-            f"[{top['ci_low']:.3f}, {top['ci_high']:.3f}] p={top['p_value']:.4f}; stable points "
-            f"{record['stable_points']}",
+            f"[{top['ci_low']:.3f}, {top['ci_high']:.3f}] p={top['p_value']:.4f}; stable points {found}",
             file=sys.stderr,
             flush=True,
         )
@@ -177,15 +184,19 @@ def _table(kind: str, records: list[dict]) -> str:
         lines.append(f"\nmean abs ΔJ over the macro scales: {mean_abs[1:].mean():.3f}; flagged significant at any "
                      f"scale: {share * 100:.0f} % of {len(records)} datasets")  # fmt: skip
     else:
+        found = "states" in records[0]  # the empirical drift's points and the states are recorded since 2026-12-07
+        extra = " stable points of the drift (awake, anesthesia) | metastable states (awake, anesthesia) |"
+        extra = extra if found else ""
         lines += ["| seed | d | ΔJ awake | ΔJ anesthesia | awake − anesthesia | 95 % interval | p | stable points "
-                  "(awake, anesthesia) |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+                  "of the map (awake, anesthesia) |" + extra, "|---" * (10 if found else 8) + "|"]  # fmt: skip
         for r in records:
             t, stable = r["top"], r.get("stable_points", {})
             own = {c: r["conditions"][c]["scales"][-1]["causal_emergence"] for c in ("awake", "anesthesia")}
+            cells = [stable] + ([r["empirical_stable_points"], r["states"]] if found else [])
             lines.append(
                 f"| {r['seed']} | {t['dimension']} | {own['awake']:+.3f} | {own['anesthesia']:+.3f} | "
                 f"{t['difference']:+.3f} | [{t['ci_low']:+.3f}, {t['ci_high']:+.3f}] | {t['p_value']:.4f} | "
-                f"{stable.get('awake', '-')}, {stable.get('anesthesia', '-')} |"
+                + "".join(f"{c.get('awake', '-')}, {c.get('anesthesia', '-')} | " for c in cells).rstrip()
             )
     return "\n".join(lines)
 

@@ -46,7 +46,7 @@ class DynamicsAnalysis:
         NWB ``AttributionTable`` columns, or ``None`` when not computed.
     potentials : dict
         Per 1-D scale: ``grid``; ``drift`` and ``potential`` of the learned map; ``empirical_drift``
-        (per frame) and ``empirical_potential`` of the held-out trajectory; ``occupancy`` (``-ln p̂``
+        (per frame) and ``empirical_potential`` of the ``X_drift`` trajectory; ``occupancy`` (``-ln p̂``
         of the training encoding); and the basin ``boundaries``.
     drift_fields : dict
         Per 2-D scale: ``y1, y2, drift`` arrays.
@@ -113,13 +113,13 @@ def state_points(fixed_points: pd.DataFrame, scale: int) -> tuple[np.ndarray, np
 
 
 def _landscapes(
-    fmap: Any, u_train: np.ndarray, u_test: np.ndarray, ts: np.ndarray, grid: np.ndarray, lag: int
+    fmap: Any, u_train: np.ndarray, u_drift: np.ndarray, ts: np.ndarray, grid: np.ndarray, lag: int
 ) -> dict[str, np.ndarray]:
     """Drift and potential of the learned map, of the empirical drift (per frame, inside the 1st-99th
-    percentile range of the held-out trajectory, NaN outside) and the occupancy of the training data."""
+    percentile range of the drift trajectory, NaN outside) and the occupancy of the training data."""
     drift, pot = drift_potential(fmap, grid)
-    emp, _ = conditional_drift(u_test, grid, lag=lag, timestamps=ts)
-    lo, hi = np.percentile(u_test, [1.0, 99.0])
+    emp, _ = conditional_drift(u_drift, grid, lag=lag, timestamps=ts)
+    lo, hi = np.percentile(u_drift, [1.0, 99.0])
     emp = np.where((grid >= lo) & (grid <= hi), emp / lag, np.nan)
     return {
         "grid": grid,
@@ -129,6 +129,30 @@ def _landscapes(
         "empirical_potential": potential_from_drift(grid, emp),
         "occupancy": occupancy_potential(u_train, grid),
     }
+
+
+def _drift_trajectory(
+    model: Any,
+    x_test: np.ndarray,
+    ts_test: np.ndarray,
+    x_drift: np.ndarray | None,
+    ts_drift: np.ndarray | None,
+    enc_test: list[np.ndarray],
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Encoded trajectory (finite frames) and times of the empirical drift: ``x_drift``, or the held-out frames."""
+    if x_drift is None:
+        ok = np.isfinite(x_test).all(axis=1)
+        return enc_test, ts_test[ok]
+    x = np.asarray(x_drift, dtype=float)
+    if x.ndim != 2 or x.shape[1] != x_test.shape[1]:
+        raise InputError(f"X_drift must have shape (n_frames, {x_test.shape[1]}), got {x.shape}.")
+    ts = np.arange(len(x), dtype=float) if ts_drift is None else np.asarray(ts_drift, dtype=float)
+    if ts.shape != (len(x),):
+        raise InputError(f"timestamps_drift must have one value per X_drift frame ({len(x)}), got {ts.shape}.")
+    ok = np.isfinite(x).all(axis=1)
+    if ok.sum() < 2:
+        raise DataError("X_drift needs finite frames (rows without NaN); found too few.")
+    return model.encode(x[ok]), ts[ok]
 
 
 @renamed_keywords(random_state="seed")
@@ -145,13 +169,15 @@ def analyze_dynamics(
     core_fraction: float = 0.5,
     min_dwell: float = 0.0,
     agree_tol: float = 0.25,
+    X_drift: np.ndarray | None = None,
+    timestamps_drift: np.ndarray | None = None,
     seed: int = 0,
 ) -> DynamicsAnalysis:
     """Fixed points, landscapes, metastable states, diagnostics and attribution of a fitted model.
 
     Per scale ``k`` (normalised coordinates of docs/method.md §3.0): fixed points of ``F̃_k`` with the
     encoded training data as start range and support reference; for 1-D scales also the empirical
-    fixed points of the encoded held-out trajectory, the drift and occupancy potentials and the basin
+    fixed points of the encoded ``X_drift`` trajectory, the drift and occupancy potentials and the basin
     boundaries; for 2-D scales the drift field; diagnostics on the held-out trajectory; integrated
     gradients of ``y^(k)`` with respect to the input (baseline: the training mean). The top scale, if
     1-D, is cut into metastable states (:func:`state_points`, then
@@ -175,6 +201,14 @@ def analyze_dynamics(
         Hysteresis of the metastable states (see ``metastable_states``).
     agree_tol : float
         Largest distance between agreeing model and empirical points.
+    X_drift : np.ndarray, shape (n_frames, n_channels), optional
+        Preprocessed frames in time order whose encoded trajectory gives the empirical drift and
+        its fixed points (default: ``X_test``). :func:`~ndx_causal_emergence.analyze` passes every
+        frame used (training, validation and test blocks): a held-out block alone is too short for
+        the drift to stand 3 standard errors above its noise (docs/method.md §4).
+    timestamps_drift : np.ndarray, optional
+        Times of the ``X_drift`` frames (default: those of ``X_test`` when ``X_drift`` is not given,
+        else frame indices); pairs across a gap are dropped.
     seed : int
         Seed of the random starts and subsamples.
 
@@ -203,19 +237,21 @@ def analyze_dynamics(
     enc_train = model.encode(x_train[ok_train])
     enc_test = [u[ok_test] for u in model.encode(x_test)]
     ts_ok = ts[ok_test]
+    enc_drift, ts_drift = _drift_trajectory(model, x_test, ts, X_drift, timestamps_drift, enc_test)
     dt = float(np.median(np.diff(ts_ok)))
     model_fp, empirical_fp, potentials, fields, diag_rows, attrs = [], [], {}, {}, [], []
     maps = {k: model.dynamics_map(k) for k in wanted}
     for k in tracked(wanted, "fixed points", unit="scale"):
-        fmap, u_tr, u_te = maps[k], enc_train[k], enc_test[k]
+        fmap, u_tr = maps[k], enc_train[k]
         q = u_tr.shape[1]
         model_fp.append(find_fixed_points(fmap, u_tr, scale=k, seed=seed))
         lo, hi = np.percentile(u_tr, [0.5, 99.5], axis=0)
         lo, hi = lo - 0.25 * (hi - lo), hi + 0.25 * (hi - lo)
         if q == 1:
-            empirical_fp.append(empirical_fixed_points(u_te, reference=u_tr, timestamps=ts_ok, scale=k))
+            u_dr = enc_drift[k]
+            empirical_fp.append(empirical_fixed_points(u_dr, reference=u_tr, timestamps=ts_drift, scale=k))
             grid = np.linspace(lo[0], hi[0], 401)
-            potentials[k] = _landscapes(fmap, u_tr, u_te, ts_ok, grid, empirical_fp[-1].attrs["lag"])
+            potentials[k] = _landscapes(fmap, u_tr, u_dr, ts_drift, grid, empirical_fp[-1].attrs["lag"])
         elif q == 2:
             y1, y2, vec = drift_field(fmap, lo, hi)
             fields[k] = {"y1": y1, "y2": y2, "drift": vec}

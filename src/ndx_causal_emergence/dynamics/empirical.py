@@ -145,7 +145,7 @@ def empirical_fixed_points(
     Parameters
     ----------
     u : np.ndarray, shape (n_frames,) or (n_frames, 1)
-        Encoded held-out trajectory (normalised coordinates).
+        Encoded trajectory (normalised coordinates), in time order.
     reference : np.ndarray, optional
         Encoded training data for the support flag (default ``u``).
     timestamps : np.ndarray, optional

@@ -134,6 +134,18 @@ def _surrogate_p_values(config: AnalysisConfig, prepared: Any, observed: pd.Data
     )
 
 
+def _time_ordered(prepared: Any) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Every segment of the training, validation and test blocks with its timestamps, in time order."""
+    blocks = list(
+        zip(
+            prepared.train + prepared.validation + prepared.test,
+            prepared.timestamps["train"] + prepared.timestamps["validation"] + prepared.timestamps["test"],
+            strict=True,
+        )
+    )
+    return sorted(blocks, key=lambda b: float(b[1][0]))
+
+
 def _macro_variables(model: Any, prepared: Any) -> list[Any]:
     """Encode every frame used (train, validation, test) in time order; one float32 DataArray per scale.
 
@@ -146,14 +158,7 @@ def _macro_variables(model: Any, prepared: Any) -> list[Any]:
     """
     from ..runtime.progress import phase
 
-    blocks = list(
-        zip(
-            prepared.train + prepared.validation + prepared.test,
-            prepared.timestamps["train"] + prepared.timestamps["validation"] + prepared.timestamps["test"],
-            strict=True,
-        )
-    )
-    blocks.sort(key=lambda b: float(b[1][0]))
+    blocks = _time_ordered(prepared)
     per_scale: list[list[np.ndarray]] = []
     times = []
     with phase("macro variables", total=len(blocks), unit="block") as bar:
@@ -181,10 +186,30 @@ def _joined(segments: Sequence[np.ndarray], times: Sequence[np.ndarray]) -> tupl
     return np.concatenate(rows), np.concatenate(stamps)
 
 
+def condition_dynamics(
+    model: Any, prepared: Any, *, seed: int, scales: list[int] | None = None, attribution: bool = True
+) -> Any:
+    """The dynamics analysis of one condition, as :func:`analyze` runs it (docs/method.md §4).
+
+    The training block is the start range and support reference of the fixed points, the test block
+    the trajectory of the diagnostics, states and attribution, and every frame used (training,
+    validation and test blocks in time order, never a pair across a gap) that of the empirical drift.
+    Returns a :class:`~ndx_causal_emergence.dynamics.DynamicsAnalysis`.
+    """
+    from ..dynamics.analysis import analyze_dynamics
+
+    train, _ = _joined(prepared.train, prepared.timestamps["train"])
+    test, test_times = _joined(prepared.test, prepared.timestamps["test"])
+    every, every_times = _joined(*zip(*_time_ordered(prepared), strict=True))
+    return analyze_dynamics(
+        model, train, test, timestamps_test=test_times, X_drift=every, timestamps_drift=every_times,
+        scales=scales, attribution=attribution, seed=seed,
+    )  # fmt: skip
+
+
 def analyze_condition(recording: Any, condition: str | None, config: AnalysisConfig) -> ConditionResult:
     """Fit, measure and analyse one condition of a recording (``None``: all frames)."""
     from ..data.prepare import prepare
-    from ..dynamics.analysis import analyze_dynamics
     from ..dynamics.attribution import coverage_table
     from ..models import MultiscaleNISPlus
 
@@ -203,9 +228,7 @@ def analyze_condition(recording: Any, condition: str | None, config: AnalysisCon
     from ..measures import emergent_complexity
 
     ec = emergent_complexity(emergence["dimension_averaged_ei"].to_numpy())
-    train, _ = _joined(prepared.train, prepared.timestamps["train"])
-    test, test_times = _joined(prepared.test, prepared.timestamps["test"])
-    dyn = analyze_dynamics(models[0], train, test, timestamps_test=test_times, seed=config.seed)
+    dyn = condition_dynamics(models[0], prepared, seed=config.seed)
     attribution = _with_channel_ids(dyn.attribution, prepared)
     if attribution is not None:  # coverage C_d per scale (docs/method.md §4), NaN for scales not attributed
         coverage = coverage_table(attribution, centroids=recording.roi_centroids).set_index("scale")
