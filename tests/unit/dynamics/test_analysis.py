@@ -132,3 +132,21 @@ def test_errors(data) -> None:  # noqa: ANN001
         analyze_dynamics(object(), train, test)
     with pytest.raises(InputError, match="timestamps_test"):
         analyze_dynamics(_KnownModel(), train, test, np.arange(3))
+
+
+def test_empirical_drift_of_every_frame_finds_wells_a_short_test_block_misses(data) -> None:  # noqa: ANN001
+    """``X_drift`` (the pipeline passes every frame used) gives the drift the power a short held-out block lacks."""
+    train, test = data
+    short = test[:400]
+
+    def empirical_stable(**drift: object) -> np.ndarray:
+        fp = analyze_dynamics(_KnownModel(), train, short, scales=[2], attribution=False, **drift).fixed_points
+        emp = fp[(fp["source"] == "empirical") & (fp["stability"] == "stable")]
+        return np.sort(np.concatenate(emp["location"].tolist())) if len(emp) else np.zeros(0)
+
+    assert len(empirical_stable()) < 2
+    np.testing.assert_allclose(empirical_stable(X_drift=np.concatenate([train, test])), [-1.0, 1.0], atol=0.25)
+    with pytest.raises(InputError, match="X_drift must have shape"):
+        analyze_dynamics(_KnownModel(), train, short, X_drift=train[:, :2])
+    with pytest.raises(InputError, match="timestamps_drift"):
+        analyze_dynamics(_KnownModel(), train, short, X_drift=train, timestamps_drift=np.arange(3))
