@@ -591,15 +591,17 @@ def train_per_scale(
 
 
 @torch.no_grad()
-def _pairs_at(
-    module: MultiscaleModule, data: TransitionData, scale: int, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Raw latents ``(y_t, y_t+1)`` of scale ``scale`` for the one-step pairs of ``data``, float32 on ``device``."""
+def _encoded_pairs(
+    module: MultiscaleModule, data: TransitionData, device: torch.device
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Raw latents ``(y_t, y_t+1)`` of every scale for the one-step pairs of ``data``, float32 on ``device``."""
     t = data.starts[1]
     frames = np.concatenate([data.frames[t], data.frames[t + 1]])
-    lat = _encode_rows(module, torch.as_tensor(frames, device=device), np.arange(len(frames)))[scale]
-    both = torch.as_tensor(lat, dtype=torch.float32, device=device)
-    return both[: len(t)], both[len(t) :]
+    out = []
+    for lat in _encode_rows(module, torch.as_tensor(frames, device=device), np.arange(len(frames))):
+        both = torch.as_tensor(lat, dtype=torch.float32, device=device)
+        out.append((both[: len(t)], both[len(t) :]))
+    return out
 
 
 def polish_forward_maps(
@@ -628,9 +630,10 @@ def polish_forward_maps(
     device = next(module.parameters()).device
     rng = np.random.default_rng(cfg.seed + 2)
     kept = []
+    pairs = _encoded_pairs(module, data, device)  # the encoders are frozen: every scale's latents at once
+    held_out = _encoded_pairs(module, validation, device) if validation is not None else pairs
     for k, net in tracked(list(enumerate(module.forward_maps)), "polish maps", unit="scale"):
-        y0, y1 = _pairs_at(module, data, k, device)
-        v0, v1 = _pairs_at(module, validation, k, device) if validation is not None else (y0, y1)
+        (y0, y1), (v0, v1) = pairs[k], held_out[k]
         centred = (y0 - y0.mean(dim=0)).double()
         variances, axes = torch.linalg.eigh(centred.T @ centred / max(len(y0), 1))
         whiten = (axes / torch.sqrt(variances.clamp_min(1e-12 * variances.max().clamp_min(1e-30)))).float()
