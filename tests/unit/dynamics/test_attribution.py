@@ -77,3 +77,15 @@ def test_errors() -> None:
         integrated_gradients(fn, np.zeros((3, 2)), baseline="median")
     with pytest.raises(InputError, match="n_steps"):
         integrated_gradients(fn, np.zeros((3, 2)), n_steps=0)
+
+
+def test_float32_agrees_with_float64() -> None:
+    torch.manual_seed(0)
+    encoder = torch.nn.Sequential(torch.nn.Linear(12, 32), torch.nn.Tanh(), torch.nn.Linear(32, 3))
+    x = np.random.default_rng(0).normal(size=(64, 12))
+    wide, single = (integrated_gradients(encoder, x, baseline="mean", n_steps=16, precision=p)
+                    for p in ("float64", "float32"))  # fmt: skip
+    np.testing.assert_allclose(single, wide, rtol=1e-4, atol=1e-6 * np.abs(wide).max())
+    assert not np.array_equal(single, wide)  # the float32 path really ran in float32
+    with pytest.raises(InputError, match="precision"):
+        integrated_gradients(encoder, x, precision="float16")
