@@ -375,11 +375,18 @@ def _adam(module: torch.nn.Module, learning_rate: float, weight_decay: float = 0
     return torch.optim.Adam(module.parameters(), lr=learning_rate, weight_decay=weight_decay, foreach=True)
 
 
-def _batch(rng: np.random.Generator, starts: np.ndarray, cfg: TrainConfig) -> np.ndarray:
-    """The start indices of one batch: i.i.d. draws, or distinct pairs (``batch_replacement=False``)."""
-    if cfg.batch_replacement or len(starts) <= cfg.batch_size:
-        return starts[rng.integers(len(starts), size=cfg.batch_size)]
-    return starts[rng.choice(len(starts), size=cfg.batch_size, replace=False)]
+def _batch(rng: np.random.Generator, starts: np.ndarray, size: int, *, replacement: bool = True) -> np.ndarray:
+    """The start indices of one batch of ``size``: i.i.d. draws, or distinct pairs (``replacement=False``).
+
+    A recording with no more pairs than ``size`` gives all of them, once, at every step:
+    drawing a larger batch from fewer pairs would repeat some and leave others out at random, for
+    more work and a noisier gradient.
+    """
+    if len(starts) <= size:
+        return starts
+    if replacement:
+        return starts[rng.integers(len(starts), size=size)]
+    return starts[rng.choice(len(starts), size=size, replace=False)]
 
 
 def _save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
@@ -508,7 +515,7 @@ def train(
                 weights = _refresh_weights(module, frames, rows, cfg, step)
                 history["weight_refresh_steps"].append(step)
             lag = int(rng.choice(lags, p=lag_p)) if len(lags) > 1 else 1
-            pick = _batch(rng, data.starts[lag], cfg)
+            pick = _batch(rng, data.starts[lag], cfg.batch_size, replacement=cfg.batch_replacement)
             idx = torch.as_tensor(pick, device=device)
             w = weights[:, idx] if (weighted_stage and weights is not None) else None
             loss = _batch_loss(module, frames[idx], frames[idx + lag], lag, w, cfg, weighted_stage, generator)
@@ -646,7 +653,7 @@ def polish_forward_maps(
             best = (loss_of(v0, v1).item(), copy.deepcopy(net.state_dict()), 0)
         bad = 0
         for step in range(1, max_steps + 1):
-            idx = torch.as_tensor(rng.integers(len(y0), size=cfg.batch_size), device=device)
+            idx = torch.as_tensor(_batch(rng, np.arange(len(y0)), cfg.batch_size), device=device)
             loss = loss_of(y0[idx], y1[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -691,7 +698,7 @@ def fit_observed_map(
     clock = FitClock("observed reference", net, cfg.max_steps, torch.get_num_threads(), early_stopping=False)
     with phase("observed reference", total=cfg.max_steps, unit="step", label=f"seed {cfg.seed}") as bar:
         for step in range(cfg.max_steps):
-            idx = torch.as_tensor(starts[rng.integers(len(starts), size=cfg.batch_size)], device=device)
+            idx = torch.as_tensor(_batch(rng, starts, cfg.batch_size), device=device)
             loss = (net(frames[idx]) - frames[idx + 1]).abs().mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

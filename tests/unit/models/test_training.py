@@ -192,8 +192,10 @@ def test_official_stage_options() -> None:
     assert history["weight_refresh_steps"] == [40]  # warm-up 30 steps, then w = 1 for 10 steps
     rng = np.random.default_rng(0)
     starts = np.arange(40)
-    assert len(set(_batch(rng, starts, cfg).tolist())) == 32
-    assert len(set(_batch(rng, starts, TrainConfig(batch_size=32)).tolist())) < 32  # i.i.d. draws repeat
+    assert len(set(_batch(rng, starts, cfg.batch_size, replacement=cfg.batch_replacement).tolist())) == 32
+    assert len(set(_batch(rng, starts, 32).tolist())) < 32  # i.i.d. draws repeat
+    assert _batch(rng, starts, 40).tolist() == starts.tolist()  # no more pairs than a batch: all, once
+    assert _batch(rng, starts, 64, replacement=False).tolist() == starts.tolist()
     x0, x1 = torch.as_tensor(data.frames[:16]), torch.as_tensor(data.frames[1:17])
     w = torch.ones(module.n_scales, 16)
     w[:, 0] = 50.0
