@@ -184,15 +184,15 @@ def _table(kind: str, records: list[dict]) -> str:
         lines.append(f"\nmean abs ΔJ over the macro scales: {mean_abs[1:].mean():.3f}; flagged significant at any "
                      f"scale: {share * 100:.0f} % of {len(records)} datasets")  # fmt: skip
     else:
-        found = "states" in records[0]  # the empirical drift's points and the states are recorded since 2026-12-07
+        by_source = "states" in records[0]  # the drift's points and the states are recorded since 2026-12-07
         extra = " stable points of the drift (awake, anesthesia) | metastable states (awake, anesthesia) |"
-        extra = extra if found else ""
+        extra = extra if by_source else ""
         lines += ["| seed | d | ΔJ awake | ΔJ anesthesia | awake − anesthesia | 95 % interval | p | stable points "
-                  "of the map (awake, anesthesia) |" + extra, "|---" * (10 if found else 8) + "|"]  # fmt: skip
+                  "of the map (awake, anesthesia) |" + extra, "|---" * (10 if by_source else 8) + "|"]  # fmt: skip
         for r in records:
             t, stable = r["top"], r.get("stable_points", {})
             own = {c: r["conditions"][c]["scales"][-1]["causal_emergence"] for c in ("awake", "anesthesia")}
-            cells = [stable] + ([r["empirical_stable_points"], r["states"]] if found else [])
+            cells = [stable] + ([r["empirical_stable_points"], r["states"]] if by_source else [])
             lines.append(
                 f"| {r['seed']} | {t['dimension']} | {own['awake']:+.3f} | {own['anesthesia']:+.3f} | "
                 f"{t['difference']:+.3f} | [{t['ci_low']:+.3f}, {t['ci_high']:+.3f}] | {t['p_value']:.4f} | "

@@ -132,20 +132,12 @@ def _landscapes(
 
 
 def _drift_trajectory(
-    model: Any,
-    x_test: np.ndarray,
-    ts_test: np.ndarray,
-    x_drift: np.ndarray | None,
-    ts_drift: np.ndarray | None,
-    enc_test: list[np.ndarray],
+    model: Any, x_drift: np.ndarray, ts_drift: np.ndarray | None, n_channels: int
 ) -> tuple[list[np.ndarray], np.ndarray]:
-    """Encoded trajectory (finite frames) and times of the empirical drift: ``x_drift``, or the held-out frames."""
-    if x_drift is None:
-        ok = np.isfinite(x_test).all(axis=1)
-        return enc_test, ts_test[ok]
+    """Encoded trajectory (finite frames) and times of ``X_drift``, for the empirical drift."""
     x = np.asarray(x_drift, dtype=float)
-    if x.ndim != 2 or x.shape[1] != x_test.shape[1]:
-        raise InputError(f"X_drift must have shape (n_frames, {x_test.shape[1]}), got {x.shape}.")
+    if x.ndim != 2 or x.shape[1] != n_channels:
+        raise InputError(f"X_drift must have shape (n_frames, {n_channels}), got {x.shape}.")
     ts = np.arange(len(x), dtype=float) if ts_drift is None else np.asarray(ts_drift, dtype=float)
     if ts.shape != (len(x),):
         raise InputError(f"timestamps_drift must have one value per X_drift frame ({len(x)}), got {ts.shape}.")
@@ -237,7 +229,9 @@ def analyze_dynamics(
     enc_train = model.encode(x_train[ok_train])
     enc_test = [u[ok_test] for u in model.encode(x_test)]
     ts_ok = ts[ok_test]
-    enc_drift, ts_drift = _drift_trajectory(model, x_test, ts, X_drift, timestamps_drift, enc_test)
+    enc_drift, ts_drift = (
+        (enc_test, ts_ok) if X_drift is None else _drift_trajectory(model, X_drift, timestamps_drift, x_test.shape[1])
+    )
     dt = float(np.median(np.diff(ts_ok)))
     model_fp, empirical_fp, potentials, fields, diag_rows, attrs = [], [], {}, {}, [], []
     maps = {k: model.dynamics_map(k) for k in wanted}
