@@ -126,6 +126,22 @@ def _ours(prepared, args: argparse.Namespace, seed: int) -> dict:  # noqa: ANN00
             "scales": model.ladder_}  # fmt: skip
 
 
+def _table(condition: str, runs: dict[str, list[dict]]) -> Table:
+    """Per scale: mean ± SD over the seeds so far of J and ΔJ of both codes, and the mean wall-clock of both."""
+    scales = runs["ours"][0]["scales"]
+    table = Table(f"{condition} (J in nats per dimension; dJ_d = J_d - J of the first scale)",
+                  ["d", "J official", "J ours", "dJ official", "dJ ours"])  # fmt: skip
+    for k, d in enumerate(scales):
+        cells = [np.array([r["j"][k] for r in runs[key]]) for key in ("official", "ours")]
+        deltas = [np.array([r["j"][k] - r["j"][0] for r in runs[key]]) for key in ("official", "ours")]
+        table.add(d, *[f"{v.mean():+.3f} ± {v.std(ddof=1) if len(v) > 1 else 0:.3f} (n={len(v)})"
+                       for v in cells + deltas])  # fmt: skip
+    official = np.mean([r["stage1_s"] + r["stage2_s"] for r in runs["official"]])
+    ours = np.mean([r["fit_s"] + r["ei_s"] for r in runs["ours"]])
+    table.add("wall s", f"{official:.0f}", f"{ours:.0f}", f"official / ours = {official / ours:.2f}", "")
+    return table
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("official", type=Path, help="root of an exported checkout of the official code")
@@ -137,6 +153,8 @@ def main() -> None:
     parser.add_argument("--stage1", type=int, default=1000, help="stage-1 steps of both codes")
     parser.add_argument("--stage2", type=int, default=1002, help="stage-2 steps per scale of both codes")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per code and condition")
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed, first-seed + 1, ...")
+    parser.add_argument("--condition", help="run this condition only (default: every condition of the input)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--json", type=Path, help="also write the tables (and each run) to this JSON file")
     args = parser.parse_args()
@@ -160,13 +178,15 @@ def main() -> None:
              f"{args.stage1} steps, stage 2 {args.stage2} steps per scale; {args.seeds} seed(s); "
              f"torch {torch.__version__}, {torch.get_num_threads()} threads")  # fmt: skip
     print(setup)
-    for condition in recording.conditions():
+    conditions = recording.conditions() if args.condition is None else [args.condition]
+    for condition in conditions:
         prepared = prepare(recording, condition=condition)
         train, test = _pairs(prepared.train), _pairs(prepared.test)
         print(f"\n== {condition}: {prepared.n_features} channels, {len(train[0])} training pairs, "
               f"{len(test[0])} test pairs")  # fmt: skip
         runs: dict[str, list[dict]] = {"official": [], "ours": []}
-        for seed in range(args.seeds):
+        records[condition] = runs
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             ours = _ours(prepared, args, seed)
             runs["official"].append(_official(root, train, test, len(ours["scales"]), args, seed))
             runs["ours"].append(ours)
@@ -174,22 +194,10 @@ def main() -> None:
             print(f"seed {seed}: official stage 1 {o['stage1_s']:.1f} s, stage 2 (all scales, EI included) "
                   f"{o['stage2_s']:.1f} s; ours fit {w['fit_s']:.1f} s, EI {w['ei_s']:.1f} s; ours' largest "
                   f"latent half-range per scale {[round(h, 3) for h in w['half_range']]}")  # fmt: skip
-        scales = runs["ours"][0]["scales"]
-        table = Table(f"{condition} (J in nats per dimension; dJ_d = J_d - J of the first scale)",
-                      ["d", "J official", "J ours", "dJ official", "dJ ours"])  # fmt: skip
-        print(f"{'d':>4} {'J official':>22} {'J ours':>22} {'dJ official':>22} {'dJ ours':>22}")
-        for k, d in enumerate(scales):
-            cells = []
-            for key in ("official", "ours"):
-                j = np.array([r["j"] for r in runs[key]])
-                cells.append(j[:, k])
-            deltas = [np.array([r["j"][k] - r["j"][0] for r in runs[key]]) for key in ("official", "ours")]
-            fmt = [f"{v.mean():+.3f} ± {v.std(ddof=1) if len(v) > 1 else 0:.3f} (n={len(v)})" for v in cells + deltas]
-            print(f"{d:>4} {fmt[0]:>22} {fmt[1]:>22} {fmt[2]:>22} {fmt[3]:>22}")
-            table.add(d, *fmt)
+            table = _table(condition, runs)
+            print(table.markdown())
+            run.write(args.json, [*tables, table], setup=setup, records=records)  # a stopped run keeps its seeds
         tables.append(table)
-        records[condition] = runs
-        run.write(args.json, tables, setup=setup, records=records)  # after each condition: a stopped run keeps it
 
 
 if __name__ == "__main__":

@@ -75,18 +75,17 @@ _TABLE_COLUMNS = [
 ]  # fmt: skip
 # Every hyperparameter any estimator class may resolve, with its value when a class does not expose it.
 _ALL_DEFAULTS: dict[str, Any] = {
-    "ladder": None, "coarsening": 2, "q": None, "preset": None, "n_coupling_layers": 6,
-    "hidden_width": 256, "dynamics_width": 256, "dynamics_depth": 2, "reverse_weight": 1.0, "use_reverse": True,
-    "use_weights": True, "reverse_trains_encoder": False, "latent_forward_weight": 1.0, "squash": False,
-    "decoder_noise": None, "kde_bandwidth": 0.05, "learning_rate": 1e-4, "batch_size": 100, "max_steps": 10000,
-    "warmup_fraction": 0.1, "weight_refresh": 1000, "multi_lag": False, "eval_every": 250, "patience": None,
+    "ladder": None, "coarsening": 2, "q": None, "preset": None, "n_coupling_layers": 6, "hidden_width": 256,
+    "dynamics_width": 256, "dynamics_depth": 2, "reverse_weight": 1.0, "use_reverse": True, "use_weights": True,
+    "reverse_trains_encoder": False, "latent_forward_weight": 1.0, "squash": False, "decoder_noise": None,
+    "kde_bandwidth": 0.05, "learning_rate": 1e-4, "batch_size": 100, "max_steps": 10000, "warmup_fraction": 0.1,
+    "weight_refresh": 1000, "multi_lag": False, "eval_every": 250, "patience": None, "eval_passes": None,
     "observed_reference": True, "intervention_half_width": 1.0, "ei_domain": "normalized", "sigma_convention": "mse",
     "checkpoint_path": None, "device": "auto", "seed": 0, "verbose": False, "weighted_measures": False,
     "pca_init": True, "polish_steps": 2000, "dynamics_activation": "tanh", "squash_reverse": False,
     "coupling_layout": "uniform", "forward_weighted": True, "warmup_reverse": True, "weight_decay": 0.0,
-    "weighted_weight_decay": None, "weight_delay": 0, "weight_clip": 10.0, "kde_max_dims": 10,
-    "kde_components": None, "batch_replacement": True, "ei_convention": "standard", "stage2_per_scale": False,
-    "keep_best": "joint",
+    "weighted_weight_decay": None, "weight_delay": 0, "weight_clip": 10.0, "kde_max_dims": 10, "kde_components": None,
+    "batch_replacement": True, "ei_convention": "standard", "stage2_per_scale": False, "keep_best": "joint",
 }  # fmt: skip
 #: Constructor parameters renamed since models were first stored: old name -> new name (the old ones still work,
 #: with a FutureWarning; stored models that name them load silently).
@@ -398,8 +397,8 @@ class _NISEstimator:
             weight_decay=p["weight_decay"], weighted_weight_decay=p["weighted_weight_decay"],
             batch_replacement=p["batch_replacement"],
             weight_domain="raw" if p["ei_domain"] == "box" else "normalized", multi_lag=p["multi_lag"],
-            decoder_noise=noise, eval_every=p["eval_every"], patience=p["patience"], seed=p["seed"], device=device,
-            verbose=p["verbose"],
+            decoder_noise=noise, eval_every=p["eval_every"], eval_passes=p["eval_passes"], patience=p["patience"],
+            seed=p["seed"], device=device, verbose=p["verbose"],
         )  # fmt: skip
 
     @staticmethod
@@ -823,6 +822,11 @@ class MultiscaleNISPlus(_NISEstimator):
     eval_every, patience : int, int or None
         Validation every ``eval_every`` steps; stop after ``patience`` evaluations without
         improvement and keep the best model (``None``: train all steps, keep the last).
+    eval_passes : float, optional
+        Validate also every ``eval_passes`` passes over the training pairs when that comes
+        sooner than ``eval_every`` steps (at least every 10 steps): a short recording's step is
+        a whole pass, and its validation loss can pass its minimum inside ``eval_every`` steps
+        (``None``: every ``eval_every`` steps; ``preset="fast"``: 10).
     observed_reference : bool
         Also fit the observed-space micro reference (a residual MLP on the channels).
     intervention_half_width : float
@@ -963,7 +967,8 @@ class MultiscaleNISPlus(_NISEstimator):
         reverse_trains_encoder: bool = False, latent_forward_weight: float = 1.0, squash: bool = False,
         decoder_noise: float | None = None, kde_bandwidth: float = 0.05, learning_rate: float = 1e-4,
         batch_size: int = 100, max_steps: int = 10000, warmup_fraction: float = 0.1, weight_refresh: int = 1000,
-        multi_lag: bool = False, eval_every: int = 250, patience: int | None = None, observed_reference: bool = True,
+        multi_lag: bool = False, eval_every: int = 250, patience: int | None = None, eval_passes: float | None = None,
+        observed_reference: bool = True,
         intervention_half_width: float = 1.0, ei_domain: str = "normalized", sigma_convention: str = "mse",
         weighted_measures: bool = False, pca_init: bool = True, polish_steps: int = 2000,
         dynamics_activation: str = "tanh", squash_reverse: bool = False, coupling_layout: str = "uniform",
@@ -997,6 +1002,7 @@ class MultiscaleNISPlus(_NISEstimator):
         self.multi_lag = multi_lag
         self.eval_every = eval_every
         self.patience = patience
+        self.eval_passes = eval_passes
         self.observed_reference = observed_reference
         self.intervention_half_width = intervention_half_width
         self.ei_domain = ei_domain

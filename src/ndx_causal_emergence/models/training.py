@@ -49,11 +49,13 @@ from .multiscale import MultiscaleModule, PerScaleModule
 from .selection import ScaleSelection
 
 __all__ = [
+    "MIN_EVAL_INTERVAL",
     "MIN_PAIRS",
     "Z99",
     "TrainConfig",
     "TransitionData",
     "as_frames",
+    "evaluation_interval",
     "fit_observed_map",
     "percentile_affine",
     "polish_forward_maps",
@@ -67,6 +69,8 @@ __all__ = [
 ]
 
 MIN_PAIRS = 20
+#: The fewest steps between two validations (:func:`evaluation_interval`).
+MIN_EVAL_INTERVAL = 10
 _CHUNK = 8192
 
 
@@ -265,6 +269,7 @@ class TrainConfig:
     max_lag: int = 5
     decoder_noise: float = 1.0
     eval_every: int = 250
+    eval_passes: float | None = None
     patience: int | None = None
     checkpoint_every: int = 500
     seed: int = 0
@@ -375,6 +380,20 @@ def _adam(module: torch.nn.Module, learning_rate: float, weight_decay: float = 0
     return torch.optim.Adam(module.parameters(), lr=learning_rate, weight_decay=weight_decay, foreach=True)
 
 
+def evaluation_interval(cfg: TrainConfig, n_pairs: int) -> int:
+    """Steps between validations: ``cfg.eval_every``, or ``cfg.eval_passes`` passes over the ``n_pairs``
+    training pairs when that comes sooner, never fewer than :data:`MIN_EVAL_INTERVAL` steps.
+
+    A step of a short recording is a whole pass over its pairs (a batch holds them all), so its
+    validation loss can reach its minimum and climb again well inside a fixed ``eval_every``;
+    counting in passes evaluates it as often, per pass over the data, as a long recording.
+    """
+    if cfg.eval_passes is None:
+        return cfg.eval_every
+    per_passes = int(np.ceil(cfg.eval_passes * n_pairs / cfg.batch_size))
+    return min(cfg.eval_every, max(MIN_EVAL_INTERVAL, per_passes))
+
+
 def _batch(rng: np.random.Generator, starts: np.ndarray, size: int, *, replacement: bool = True) -> np.ndarray:
     """The start indices of one batch of ``size``: i.i.d. draws, or distinct pairs (``replacement=False``).
 
@@ -421,7 +440,7 @@ def train(
         Written every ``cfg.checkpoint_every`` steps and at the end. If it exists, training
         resumes from it (and must have been written with the same ``cfg``).
     callback : callable, optional
-        ``callback(step, module)`` after every evaluation (every ``cfg.eval_every`` steps).
+        ``callback(step, module)`` after every evaluation (every :func:`evaluation_interval` steps).
     selection : ScaleSelection, optional
         Updated with the model before the first step and at every evaluation (its state is part
         of the checkpoint), to keep each scale's best state (:mod:`.selection`).
@@ -434,8 +453,8 @@ def train(
     -------
     dict of list
         ``step``, ``train_loss`` (mean over the last evaluation window), ``val_loss`` (NaN
-        without validation), ``weight_refresh_steps``, ``stopped_early``, ``stopped_by_time``
-        and ``best_step``.
+        without validation), ``weight_refresh_steps``, ``stopped_early``, ``stopped_by_time``,
+        ``best_step`` and ``eval_interval`` (the steps between validations).
 
     Raises
     ------
@@ -460,6 +479,7 @@ def train(
     generator = torch.Generator().manual_seed(cfg.seed)  # CPU: decoder noise identical on every device
     lags, lag_p = _lag_distribution(data, cfg)
     n_warm = int(round(cfg.warmup_fraction * cfg.max_steps))
+    every = evaluation_interval(cfg, data.n_pairs)
     weights: torch.Tensor | None = None
     history: dict[str, list] = {"step": [], "train_loss": [], "val_loss": [], "weight_refresh_steps": []}
     best = {"val": float("inf"), "state": None, "step": 0, "bad": 0}
@@ -525,7 +545,7 @@ def train(
             window.append(loss.item())
             done = step + 1
             out_of_time = deadline is not None and time.monotonic() >= deadline
-            if done % cfg.eval_every == 0 or done == cfg.max_steps or out_of_time:
+            if done % every == 0 or done == cfg.max_steps or out_of_time:
                 module.eval()
                 val = validation_loss(module, validation, val_frames) if validation is not None else float("nan")
                 if selection is not None:
@@ -558,6 +578,7 @@ def train(
     module.eval()
     history["stopped_early"] = [stopped]
     history["stopped_by_time"] = [out_of_time]
+    history["eval_interval"] = [every]
     history["best_step"] = [best["step"] if best["state"] is not None else (history["step"][-1:] or [0])[0]]
     return history
 

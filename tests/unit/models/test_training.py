@@ -140,6 +140,23 @@ def test_early_stopping_restores_the_best_model(tmp_path) -> None:
         assert torch.equal(a, b)
 
 
+def test_validation_every_few_passes_over_a_short_recording() -> None:
+    """``eval_passes``: a recording whose batch holds all its pairs is validated every 10 passes (steps),
+    not every ``eval_every`` steps; a long one keeps ``eval_every``; never closer than 10 steps."""
+    from ndx_causal_emergence.models.training import MIN_EVAL_INTERVAL, evaluation_interval
+
+    cfg = TrainConfig(batch_size=256, eval_every=100, eval_passes=10)
+    assert evaluation_interval(cfg, 174) == 10  # the 15 x 250 file: one step is one pass
+    assert evaluation_interval(cfg, 695) == 28  # the demo: 10 passes of 2.7 steps
+    assert evaluation_interval(cfg, 3590) == 100  # the calibration systems: eval_every comes sooner
+    assert evaluation_interval(TrainConfig(batch_size=256, eval_every=100, eval_passes=1), 50) == MIN_EVAL_INTERVAL
+    assert evaluation_interval(TrainConfig(batch_size=256, eval_every=100), 174) == 100  # eval_passes None: off
+    module, data, val = _setup()  # 319 pairs, batches of 32: a pass is 10 steps
+    cfg = TrainConfig(max_steps=120, batch_size=32, eval_every=50, eval_passes=2, seed=0)
+    hist = train(module, data, cfg, validation=val)
+    assert hist["step"] == list(range(20, 121, 20)) and hist["eval_interval"] == [20]
+
+
 def test_too_few_pairs_is_a_data_error() -> None:
     module, _, _ = _setup()
     short = TransitionData.build(np.zeros((10, 5)), np.zeros(10))
