@@ -386,7 +386,8 @@ def evaluation_interval(cfg: TrainConfig, n_pairs: int) -> int:
 
     A step of a short recording is a whole pass over its pairs (a batch holds them all), so its
     validation loss can reach its minimum and climb again well inside a fixed ``eval_every``;
-    counting in passes evaluates it as often, per pass over the data, as a long recording.
+    counted in passes, it is looked at after as much data as a recording of 14 or more steps a
+    pass is at ``eval_every = 100``.
     """
     if cfg.eval_passes is None:
         return cfg.eval_every
