@@ -386,8 +386,8 @@ def evaluation_interval(cfg: TrainConfig, n_pairs: int) -> int:
 
     A step of a short recording is a whole pass over its pairs (a batch holds them all), so its
     validation loss can reach its minimum and climb again well inside a fixed ``eval_every``;
-    counted in passes, it is looked at after as much data as a recording of 14 or more steps a
-    pass is at ``eval_every = 100``.
+    counted in passes, it is looked at after the same amount of data seen (``eval_passes`` passes)
+    whatever the recording's length, up to ``eval_every`` steps.
     """
     if cfg.eval_passes is None:
         return cfg.eval_every
