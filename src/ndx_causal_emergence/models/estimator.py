@@ -824,7 +824,7 @@ class MultiscaleNISPlus(_NISEstimator):
         improvement and keep the best model (``None``: train all steps, keep the last).
     eval_passes : float, optional
         Validate also every ``eval_passes`` passes over the training pairs when that comes
-        sooner than ``eval_every`` steps (at least every 10 steps): a short recording's step is
+        sooner than ``eval_every`` steps (never closer than 10 steps): a short recording's step is
         a whole pass, and its validation loss can pass its minimum inside ``eval_every`` steps
         (``None``: every ``eval_every`` steps; ``preset="fast"``: 10).
     observed_reference : bool

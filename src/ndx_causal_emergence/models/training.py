@@ -391,7 +391,8 @@ def evaluation_interval(cfg: TrainConfig, n_pairs: int) -> int:
     """
     if cfg.eval_passes is None:
         return cfg.eval_every
-    per_passes = int(np.ceil(cfg.eval_passes * n_pairs / cfg.batch_size))
+    steps_per_pass = max(1.0, n_pairs / cfg.batch_size)  # a batch holds at most the recording's pairs
+    per_passes = int(np.ceil(cfg.eval_passes * steps_per_pass))
     return min(cfg.eval_every, max(MIN_EVAL_INTERVAL, per_passes))
 
 

@@ -150,6 +150,7 @@ def test_validation_every_few_passes_over_a_short_recording() -> None:
     assert evaluation_interval(cfg, 695) == 28  # the demo: 10 passes of 2.7 steps
     assert evaluation_interval(cfg, 3590) == 100  # the calibration systems: eval_every comes sooner
     assert evaluation_interval(TrainConfig(batch_size=256, eval_every=100, eval_passes=1), 50) == MIN_EVAL_INTERVAL
+    assert evaluation_interval(TrainConfig(batch_size=256, eval_every=100, eval_passes=20), 50) == 20  # 1 step a pass
     assert evaluation_interval(TrainConfig(batch_size=256, eval_every=100), 174) == 100  # eval_passes None: off
     module, data, val = _setup()  # 319 pairs, batches of 32: a pass is 10 steps
     cfg = TrainConfig(max_steps=120, batch_size=32, eval_every=50, eval_passes=2, seed=0)
