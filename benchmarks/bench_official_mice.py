@@ -76,9 +76,12 @@ def _official(root: Path, train: tuple, test: tuple, n_scales: int, args: argpar
     sys.modules.setdefault("seaborn", types.ModuleType("seaborn"))
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
-    from src.models import train_and_memorize  # the official code, from its checkout
+    from src.models import Parellel_Renorm_Dynamic, train_and_memorize  # the official code, from its checkout
+
+    from ndx_causal_emergence.models.training import percentile_affine
 
     tensors = [torch.tensor(a, dtype=torch.float32) for a in (*train, *test)]
+    n = tensors[0].shape[1]
     folder, mice, stage = "bench", 0, "stage"
     with tempfile.TemporaryDirectory() as tmp:
         cwd = Path.cwd()
@@ -104,9 +107,19 @@ def _official(root: Path, train: tuple, test: tuple, n_scales: int, args: argpar
                                 delimiter=",", ndmin=1)  # fmt: skip
                 j.append(float(np.atleast_1d(ei)[-1]))
             t2 = time.perf_counter()
+            half = []  # the largest half-range (1st-99th percentile) of each scale's raw latents, as ours reports
+            for k in range(n_scales):
+                net = Parellel_Renorm_Dynamic(sym_size=n, latent_size=1, effect_size=n, cut_size=2, hidden_units=50,
+                                              normalized_state=True, device=torch.device("cpu"))  # fmt: skip
+                net.load_state_dict(
+                    torch.load(Path(tmp) / "loc_model_stage2" / folder / str(mice) / f"{stage}_scale{k}.pkl")
+                )
+                with torch.no_grad():
+                    latents = net.encoding1(tensors[0], k)[k].double().numpy()
+                half.append(float(np.max(percentile_affine(latents)[1])))
         finally:
             os.chdir(cwd)
-    return {"j": np.array(j), "stage1_s": t1 - t0, "stage2_s": t2 - t1}
+    return {"seed": seed, "j": np.array(j), "stage1_s": t1 - t0, "stage2_s": t2 - t1, "half_range": half}
 
 
 def _ours(prepared, args: argparse.Namespace, seed: int) -> dict:  # noqa: ANN001  (PreparedData, imported late)
@@ -122,23 +135,51 @@ def _ours(prepared, args: argparse.Namespace, seed: int) -> dict:  # noqa: ANN00
     table = model.emergence_table(prepared.train, n_monte_carlo=1000, seed=seed)  # the training pairs, as the official
     t2 = time.perf_counter()
     half = [float(np.max(h)) for h in model.latent_half_range_]
-    return {"j": table["dimension_averaged_ei"].to_numpy(), "fit_s": t1 - t0, "ei_s": t2 - t1, "half_range": half,
-            "scales": model.ladder_}  # fmt: skip
+    return {"seed": seed, "j": table["dimension_averaged_ei"].to_numpy(), "fit_s": t1 - t0, "ei_s": t2 - t1,
+            "half_range": half, "scales": model.ladder_}  # fmt: skip
 
 
-def _table(condition: str, runs: dict[str, list[dict]]) -> Table:
-    """Per scale: mean ± SD over the seeds so far of J and ΔJ of both codes, and the mean wall-clock of both."""
+def _earlier_official(path: Path | None, condition: str) -> dict[int, dict]:
+    """The official runs of ``condition`` in an earlier run's JSON, by seed (records without a seed are skipped)."""
+    if path is None:
+        return {}
+    import json
+
+    runs = json.loads(path.read_text())["records"].get(condition, {}).get("official", [])
+    return {int(r["seed"]): r for r in runs if "seed" in r}
+
+
+def _odd_reads(n_features: int, scales: list[int]) -> dict[int, str]:
+    """Scales whose official flows drop a coordinate: they read ``m - 1`` of odd ``m > 1`` inputs (ours read all)."""
+    notes: dict[int, list[str]] = {d: [] for d in scales}
+    inputs = [n_features, *scales[:-1]]
+    for k, m in enumerate(inputs):
+        if m % 2 and m > 1 and (k == 0 or m != inputs[k - 1]):  # an odd input, first read at level k
+            for d in scales[k:]:
+                notes[d].append(f"the official flows read {m - 1} of the {m} coordinates of d = {m}")
+    return {d: "; ".join(n) for d, n in notes.items() if n}
+
+
+def _table(condition: str, runs: dict[str, list[dict]], n_features: int) -> Table:
+    """Per scale: mean ± SD over the seeds so far of J and ΔJ of both codes, whether ours lies within one official
+    seed SD of the official mean, and the mean wall-clock of both."""
     scales = runs["ours"][0]["scales"]
     table = Table(f"{condition} (J in nats per dimension; dJ_d = J_d - J of the first scale)",
-                  ["d", "J official", "J ours", "dJ official", "dJ ours"])  # fmt: skip
+                  ["d", "J official", "J ours", "dJ official", "dJ ours", "J within 1 SD", "note"])  # fmt: skip
+    odd = _odd_reads(n_features, scales)
     for k, d in enumerate(scales):
         cells = [np.array([r["j"][k] for r in runs[key]]) for key in ("official", "ours")]
         deltas = [np.array([r["j"][k] - r["j"][0] for r in runs[key]]) for key in ("official", "ours")]
+        spread = cells[0].std(ddof=1) if len(cells[0]) > 1 else float("nan")
+        gap = abs(cells[1].mean() - cells[0].mean()) / spread
+        verdict = "n/a" if not np.isfinite(gap) else ("yes" if gap <= 1 else f"no ({gap:.1f} SD)")
         table.add(d, *[f"{v.mean():+.3f} ± {v.std(ddof=1) if len(v) > 1 else 0:.3f} (n={len(v)})"
-                       for v in cells + deltas])  # fmt: skip
+                       for v in cells + deltas], verdict, odd.get(d, ""))  # fmt: skip
     official = np.mean([r["stage1_s"] + r["stage2_s"] for r in runs["official"]])
     ours = np.mean([r["fit_s"] + r["ei_s"] for r in runs["ours"]])
-    table.add("wall s", f"{official:.0f}", f"{ours:.0f}", f"official / ours = {official / ours:.2f}", "")
+    earlier = sum("from" in r for r in runs["official"])
+    where = f"{earlier} official run(s) from an earlier run" if earlier else ""
+    table.add("wall s", f"{official:.0f}", f"{ours:.0f}", f"official / ours = {official / ours:.2f}", "", "", where)
     return table
 
 
@@ -156,6 +197,9 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed, first-seed + 1, ...")
     parser.add_argument("--condition", help="run this condition only (default: every condition of the input)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument("--official-records", type=Path,
+                        help="an earlier run's JSON: take the official runs of its seeds from it instead of running "
+                             "them again (the official code is seeded: it repeats its numbers exactly)")  # fmt: skip
     parser.add_argument("--json", type=Path, help="also write the tables (and each run) to this JSON file")
     args = parser.parse_args()
     run, tables, records = Run("official_mice"), [], {}
@@ -186,15 +230,19 @@ def main() -> None:
               f"{len(test[0])} test pairs")  # fmt: skip
         runs: dict[str, list[dict]] = {"official": [], "ours": []}
         records[condition] = runs
+        earlier = _earlier_official(args.official_records, condition)
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             ours = _ours(prepared, args, seed)
-            runs["official"].append(_official(root, train, test, len(ours["scales"]), args, seed))
+            if seed in earlier:
+                runs["official"].append({**earlier[seed], "from": str(args.official_records)})
+            else:
+                runs["official"].append(_official(root, train, test, len(ours["scales"]), args, seed))
             runs["ours"].append(ours)
             o, w = runs["official"][-1], runs["ours"][-1]
             print(f"seed {seed}: official stage 1 {o['stage1_s']:.1f} s, stage 2 (all scales, EI included) "
                   f"{o['stage2_s']:.1f} s; ours fit {w['fit_s']:.1f} s, EI {w['ei_s']:.1f} s; ours' largest "
                   f"latent half-range per scale {[round(h, 3) for h in w['half_range']]}")  # fmt: skip
-            table = _table(condition, runs)
+            table = _table(condition, runs, prepared.n_features)
             print(table.markdown())
             run.write(args.json, [*tables, table], setup=setup, records=records)  # a stopped run keeps its seeds
         tables.append(table)

@@ -14,8 +14,11 @@ with ``s`` and ``t`` two MLPs and ``s`` bounded by ``tanh`` (so each layer scale
 dropped (the official code pads odd sizes and then drops one). Size 1 has nothing to condition
 on: its flow is a learned scalar affine map ``y = x e^{s} + t``.
 
-The last layer of every ``s``/``t`` MLP starts at zero, so a new flow is the identity. The two
-MLPs of a layer are evaluated as one batched product (:class:`TwinMLP`).
+By default (``init="identity"``) the last layer of every ``s``/``t`` MLP starts at zero, so a new
+flow is the identity. ``init="random"`` starts every layer as ``nn.Linear`` does, the first layer's
+scale set by the layer's whole input size (the official mice code's ``s``/``t`` networks read the
+whole masked input), so a new flow is a random invertible map, as in that code. The two MLPs of a
+layer are evaluated as one batched product (:class:`TwinMLP`).
 """
 
 from __future__ import annotations
@@ -25,28 +28,38 @@ from torch import nn
 
 from ..errors import InputError
 
-__all__ = ["AffineCoupling", "RealNVP", "ScalarAffine", "TwinMLP"]
+__all__ = ["COUPLING_INITS", "AffineCoupling", "RealNVP", "ScalarAffine", "TwinMLP"]
+
+#: How a coupling layer's ``s``/``t`` MLPs start: as the identity map, or random (the official mice code).
+COUPLING_INITS = ("identity", "random")
 
 
 class TwinMLP(nn.Module):
     """The ``s`` and ``t`` MLPs of a coupling layer, evaluated together.
 
     Two independent MLPs (two hidden LeakyReLU layers each; ``s`` ends in ``tanh``), stored as
-    stacked weights so that each layer of both is one batched matrix product. The output
-    layers start at zero.
+    stacked weights so that each layer of both is one batched matrix product. Layers start as
+    ``nn.Linear`` does (uniform within ``±fan_in^-1/2``); with ``init="identity"`` the output
+    layers start at zero. ``first_fan_in`` sets the first layer's scale (default ``n_in``).
     """
 
-    def __init__(self, n_in: int, n_out: int, width: int) -> None:
+    def __init__(
+        self, n_in: int, n_out: int, width: int, *, init: str = "identity", first_fan_in: int | None = None
+    ) -> None:
         super().__init__()
+        if init not in COUPLING_INITS:
+            raise InputError(f"init must be one of {COUPLING_INITS}, got {init!r}.")
         shapes = [(n_in, width), (width, width), (width, n_out)]
         self.weights = nn.ParameterList(nn.Parameter(torch.empty(2, a, b)) for a, b in shapes)
         self.biases = nn.ParameterList(nn.Parameter(torch.empty(2, 1, b)) for _, b in shapes)
-        for (fan_in, _), w, b in zip(shapes, self.weights, self.biases, strict=True):
+        fan_ins = [n_in if first_fan_in is None else first_fan_in, width, width]
+        for fan_in, w, b in zip(fan_ins, self.weights, self.biases, strict=True):
             bound = fan_in**-0.5  # nn.Linear's default initialisation
             nn.init.uniform_(w, -bound, bound)
             nn.init.uniform_(b, -bound, bound)
-        nn.init.zeros_(self.weights[-1])
-        nn.init.zeros_(self.biases[-1])
+        if init == "identity":
+            nn.init.zeros_(self.weights[-1])
+            nn.init.zeros_(self.biases[-1])
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(s(x), t(x))`` for ``x`` of shape ``(B, n_in)``."""
@@ -71,9 +84,12 @@ class AffineCoupling(nn.Module):
     transform_first : bool
         Transform the first ``floor(dim/2)`` coordinates (conditioning on the rest) instead of
         the last ``ceil(dim/2)``.
+    init : {"identity", "random"}
+        Start as the identity map, or as a random one (:class:`TwinMLP`; the first layers of
+        its MLPs scaled by ``dim``, as the official code's networks that read the masked input).
     """
 
-    def __init__(self, dim: int, hidden_width: int, *, transform_first: bool) -> None:
+    def __init__(self, dim: int, hidden_width: int, *, transform_first: bool, init: str = "identity") -> None:
         super().__init__()
         if dim < 2:
             raise InputError(f"an affine coupling layer needs dim >= 2, got {dim}; use ScalarAffine for size 1.")
@@ -81,7 +97,8 @@ class AffineCoupling(nn.Module):
         self.transform_first = transform_first
         n_cond = dim - self.split if transform_first else self.split
         n_trans = dim - n_cond
-        self.st = TwinMLP(n_cond, n_trans, hidden_width)
+        # the official networks read the whole masked input: with its start, the first layers are scaled by dim
+        self.st = TwinMLP(n_cond, n_trans, hidden_width, init=init, first_fan_in=dim if init == "random" else None)
 
     def _parts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         first, last = x[:, : self.split], x[:, self.split :]
@@ -131,6 +148,9 @@ class RealNVP(nn.Module):
         Number of coupling layers (ignored for ``dim = 1``).
     hidden_width : int
         Hidden width of each ``s``/``t`` MLP.
+    init : {"identity", "random"}
+        How the coupling layers start (:class:`AffineCoupling`); a size-1 flow always starts
+        as the identity (the official code has none).
 
     Examples
     --------
@@ -142,7 +162,7 @@ class RealNVP(nn.Module):
     True
     """
 
-    def __init__(self, dim: int, n_layers: int = 6, hidden_width: int = 64) -> None:
+    def __init__(self, dim: int, n_layers: int = 6, hidden_width: int = 64, *, init: str = "identity") -> None:
         super().__init__()
         if dim < 1 or n_layers < 1 or hidden_width < 1:
             raise InputError(
@@ -153,7 +173,7 @@ class RealNVP(nn.Module):
             self.layers = nn.ModuleList([ScalarAffine()])
         else:
             self.layers = nn.ModuleList(
-                AffineCoupling(dim, hidden_width, transform_first=bool(i % 2)) for i in range(n_layers)
+                AffineCoupling(dim, hidden_width, transform_first=bool(i % 2), init=init) for i in range(n_layers)
             )
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

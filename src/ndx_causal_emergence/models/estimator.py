@@ -36,6 +36,7 @@ from ..measures.ei import EIResult
 from ..measures.resampling import ScaleResiduals
 from ..runtime.progress import tracked
 from ..runtime.threads import training_threads
+from .coupling import COUPLING_INITS
 from .dynamics import AffineConjugate, ResidualMLP
 from .multiscale import (
     COUPLING_LAYOUTS,
@@ -83,9 +84,10 @@ _ALL_DEFAULTS: dict[str, Any] = {
     "observed_reference": True, "intervention_half_width": 1.0, "ei_domain": "normalized", "sigma_convention": "mse",
     "checkpoint_path": None, "device": "auto", "seed": 0, "verbose": False, "weighted_measures": False,
     "pca_init": True, "polish_steps": 2000, "dynamics_activation": "tanh", "squash_reverse": False,
-    "coupling_layout": "uniform", "forward_weighted": True, "warmup_reverse": True, "weight_decay": 0.0,
-    "weighted_weight_decay": None, "weight_delay": 0, "weight_clip": 10.0, "kde_max_dims": 10, "kde_components": None,
-    "batch_replacement": True, "ei_convention": "standard", "stage2_per_scale": False, "keep_best": "joint",
+    "coupling_layout": "uniform", "coupling_init": "identity", "forward_weighted": True, "warmup_reverse": True,
+    "weight_decay": 0.0, "weighted_weight_decay": None, "weight_delay": 0, "weight_clip": 10.0, "kde_max_dims": 10,
+    "kde_components": None, "batch_replacement": True, "ei_convention": "standard", "stage2_per_scale": False,
+    "keep_best": "joint",
 }  # fmt: skip
 #: Constructor parameters renamed since models were first stored: old name -> new name (the old ones still work,
 #: with a FutureWarning; stored models that name them load silently).
@@ -93,8 +95,8 @@ _RENAMED_PARAMS = {"cut": "q", "scales": "ladder"}
 #: Allowed values of the parameters that name a convention.
 _CHOICES = {
     "ei_domain": ("normalized", "box"), "sigma_convention": ("mse", "mae"), "ei_convention": ("standard", "official"),
-    "coupling_layout": COUPLING_LAYOUTS, "dynamics_activation": ("tanh", "silu", "leaky_relu"),
-    "keep_best": ("joint", "per_scale"),
+    "coupling_layout": COUPLING_LAYOUTS, "coupling_init": COUPLING_INITS,
+    "dynamics_activation": ("tanh", "silu", "leaky_relu"), "keep_best": ("joint", "per_scale"),
 }  # fmt: skip
 
 
@@ -411,7 +413,7 @@ class _NISEstimator:
             n_features, scales, n_coupling_layers=layers, hidden_width=p["hidden_width"],
             dynamics_width=p["dynamics_width"], dynamics_depth=p["dynamics_depth"],
             dynamics_activation=p["dynamics_activation"], squash=p["squash"], squash_reverse=p["squash_reverse"],
-            use_reverse=p["use_reverse"],
+            use_reverse=p["use_reverse"], coupling_init=p["coupling_init"],
         )  # fmt: skip
 
     # ---------------------------------------------------------------- encoding and prediction
@@ -857,6 +859,11 @@ class MultiscaleNISPlus(_NISEstimator):
         ``n_coupling_layers`` for every encoder, or the official mice code's layout (4 layers for
         ``ψ_0`` and for encoders reading more than 64 coordinates, ``n_coupling_layers`` for the
         others; :func:`~ndx_causal_emergence.models.multiscale.coupling_layers`).
+    coupling_init : {"identity", "random"}
+        How the encoders' coupling layers start: as the identity (each scale starts as the
+        principal components, or the first channels without ``pca_init``), or as random
+        invertible maps, as ``nn.Linear`` starts them in the official mice code
+        (:class:`~ndx_causal_emergence.models.coupling.AffineCoupling`).
     forward_weighted : bool
         Apply the inverse-probability weights to the forward terms too (off: only the reverse
         term is weighted, as in the official mice code's second stage).
@@ -972,6 +979,7 @@ class MultiscaleNISPlus(_NISEstimator):
         intervention_half_width: float = 1.0, ei_domain: str = "normalized", sigma_convention: str = "mse",
         weighted_measures: bool = False, pca_init: bool = True, polish_steps: int = 2000,
         dynamics_activation: str = "tanh", squash_reverse: bool = False, coupling_layout: str = "uniform",
+        coupling_init: str = "identity",
         forward_weighted: bool = True, warmup_reverse: bool = True, weight_decay: float = 0.0,
         weighted_weight_decay: float | None = None, weight_delay: int = 0, weight_clip: float | None = 10.0,
         kde_max_dims: int = 10, kde_components: int | None = None, batch_replacement: bool = True,
@@ -1013,6 +1021,7 @@ class MultiscaleNISPlus(_NISEstimator):
         self.dynamics_activation = dynamics_activation
         self.squash_reverse = squash_reverse
         self.coupling_layout = coupling_layout
+        self.coupling_init = coupling_init
         self.forward_weighted = forward_weighted
         self.warmup_reverse = warmup_reverse
         self.weight_decay = weight_decay

@@ -134,6 +134,9 @@ class MultiscaleModule(nn.Module):
         ``tanh`` on the reverse dynamics output too (official mice code).
     use_reverse : bool
         Build the reverse dynamics ``G_k`` (NIS+).
+    coupling_init : {"identity", "random"}
+        How the encoders start: as the identity, or as random invertible maps (the official
+        mice code; :class:`~ndx_causal_emergence.models.coupling.AffineCoupling`).
 
     Attributes
     ----------
@@ -158,6 +161,7 @@ class MultiscaleModule(nn.Module):
         squash: bool = False,
         squash_reverse: bool = False,
         use_reverse: bool = True,
+        coupling_init: str = "identity",
     ) -> None:
         super().__init__()
         self.n_features = int(n_features)
@@ -167,7 +171,9 @@ class MultiscaleModule(nn.Module):
         layers = list(n_coupling_layers) if isinstance(n_coupling_layers, Sequence) else [n_coupling_layers] * n_dims
         if len(layers) != n_dims:
             raise InputError(f"need one coupling-layer count per encoder ({n_dims}), got {layers}.")
-        encoders = (RealNVP(d, int(n), hidden_width) for d, n in zip(self.in_dims, layers, strict=True))
+        encoders = (
+            RealNVP(d, int(n), hidden_width, init=coupling_init) for d, n in zip(self.in_dims, layers, strict=True)
+        )
         self.encoders = nn.ModuleList(encoders)
 
         def dynamics(d: int, squashed: bool) -> ResidualMLP:

@@ -29,8 +29,9 @@
   Gaussian KDE (bandwidth 0.05) of the raw latents, PCA to 100 dimensions above 200. Width 50
   everywhere; dynamics ``y + f(y)`` with 4 hidden LeakyReLU layers and ``tanh`` on every
   predicted latent (forward and reverse); 4 coupling layers for the first (N → N) flow and for
-  flows reading more than 64 coordinates, 6 for the others; decoder padding noise 1/3; batches
-  of 512 distinct pairs; no principal-axes start, no polishing, no observed reference. EI:
+  flows reading more than 64 coordinates, 6 for the others, starting as random maps; decoder
+  padding noise 1/3; batches of 512 distinct pairs; no principal-axes start, no polishing, no
+  observed reference. EI:
   ``ei_convention="official"`` (no ``q ln 2L``, clipped at 0, Jacobian without ``tanh``) in
   raw latents on the box ``[-1, 1]^q``, σ² the IPW-weighted per-dimension MSE of the ``tanh``
   prediction. Stage 2 runs separately for each scale on its own copy of the stage-1 model
@@ -41,9 +42,7 @@
     held-out test block (``emergence_table`` measures whatever frames it is given);
   * odd-sized flows: the official code drops the last coordinate of an odd-sized input (with N
     odd, one channel is never read); ours transforms every coordinate;
-  * the official ``s``/``t`` networks start random; ours start at zero (each flow starts as the
-    identity), and the official KDE reads the starting frames of the training pairs, ours every
-    training frame;
+  * the official KDE reads the starting frames of the training pairs, ours every training frame;
   * step counts: the official scripts run 1,000,001 steps per stage; the preset runs 10,000 in
     stage 1 and 10,000 per scale in stage 2 (``max_steps=20000``, ``warmup_fraction=0.5``).
 
@@ -108,6 +107,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "wang2025": {
         "n_coupling_layers": 6,
         "coupling_layout": "wang2025",
+        "coupling_init": "random",
         "hidden_width": 50,
         "dynamics_width": 50,
         "dynamics_depth": 4,

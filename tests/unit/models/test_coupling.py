@@ -67,6 +67,24 @@ def test_new_flow_is_identity_and_scale_is_bounded() -> None:
     assert ld.abs().max() <= 2.0  # two transformed coordinates, |s| <= 1 each
 
 
+def test_a_random_start_is_an_invertible_map_scaled_as_the_official_networks() -> None:
+    """``init="random"``: not the identity, still exactly invertible; every layer within nn.Linear's bound,
+    the first scaled by the layer's whole input (the official networks read the masked input)."""
+    torch.manual_seed(0)
+    flow = RealNVP(8, n_layers=4, hidden_width=50, init="random").double()
+    x = torch.randn(32, 8, dtype=torch.float64)
+    y, logdet = flow(x)
+    assert (y - x).abs().mean() > 0.1 and logdet.abs().mean() > 0.01
+    assert torch.allclose(flow.inverse(y), x, atol=1e-10)
+    twin = flow.layers[0].st
+    for w, fan_in in zip(twin.weights, (8, 50, 50), strict=True):
+        bound = fan_in**-0.5
+        assert w.abs().max() <= bound and w.abs().max() > 0.9 * bound  # uniform within +-bound
+    assert RealNVP(1, init="random")(x[:, :1])[0].equal(x[:, :1])  # a size-1 flow starts as the identity
+    with pytest.raises(InputError, match="init"):
+        RealNVP(4, init="zeros")
+
+
 def test_gradients_reach_every_parameter() -> None:
     flow = _randomised(3, n_layers=2, seed=3)
     y, logdet = flow(torch.randn(16, 3, dtype=torch.float64))

@@ -70,7 +70,7 @@ def _other_value(value):
     if isinstance(value, str):
         return {"normalized": "box", "box": "normalized", "mse": "mae", "mae": "mse", "wang2025": "uniform",
                 "leaky_relu": "tanh", "official": "standard", "joint": "per_scale",
-                "per_scale": "joint"}[value]  # fmt: skip
+                "per_scale": "joint", "random": "identity", "identity": "random"}[value]  # fmt: skip
     if value is None:
         return 0.5
     return value * 2 if value else 1
