@@ -9,9 +9,12 @@ is NOT part of this repository: export its tree outside the checkout and give it
 For each condition of the input (default: a simulated awake/anesthesia recording, a double well
 against a noisy single well behind ``--channels`` ROIs), both codes get the same frames: this
 package's split of the condition (``prepare``), the training pairs and the test pairs never
-crossing a segment. Runs alternate, official then ours, per condition and seed. Printed per
-scale: J_d and ΔJ_d of both codes, and each run's wall-clock per phase (stage 1, stage 2 of all
-scales, EI).
+crossing a segment. Runs alternate, ours then official, per condition and seed. Printed per
+scale: J_d and ΔJ_d of both codes, whether ours lies within one official seed SD, which scales
+the official flows read through a dropped odd coordinate, and each run's wall-clock per phase
+(stage 1, stage 2 of all scales, EI). ``--official-records FILE`` takes the official runs of the
+seeds an earlier run's JSON holds instead of running them again (the official code is seeded and
+repeats its numbers); their wall-clock is that earlier run's, and the table says how many.
 
 What the driver changes to run the official code, and nothing else (its files are not edited):
 
@@ -26,7 +29,10 @@ What the driver changes to run the official code, and nothing else (its files ar
 - it seeds ``torch``, ``numpy`` and ``random`` before each run;
 - the official J of a scale is the last row of its ``EI_scale<k>.csv`` (its stage 2 writes EI
   every 1000 steps, on at most 1000 training pairs; ``--stage2 1002`` makes the last one come
-  after its first weight refresh, at step 1000).
+  after its first weight refresh, at step 1000);
+- after the timed stages, it loads each scale's saved stage-2 model with the official class and
+  encodes the training frames, to record the largest half-range of the scale's raw latents
+  (1st-99th percentile), as ``latent_half_range_`` reports ours.
 
 Ours: ``MultiscaleNISPlus(preset="wang2025")`` with ``max_steps = stage1 + stage2`` and
 ``warmup_fraction = stage1 / max_steps``, the official ladder ``N, N/2, ..., 1``, measured (as the
@@ -38,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import random
 import sys
@@ -143,8 +150,6 @@ def _earlier_official(path: Path | None, condition: str) -> dict[int, dict]:
     """The official runs of ``condition`` in an earlier run's JSON, by seed (records without a seed are skipped)."""
     if path is None:
         return {}
-    import json
-
     runs = json.loads(path.read_text())["records"].get(condition, {}).get("official", [])
     return {int(r["seed"]): r for r in runs if "seed" in r}
 
