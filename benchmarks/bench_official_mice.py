@@ -4,10 +4,13 @@ The official code (``WZPBelieveFuture/Causal-Emergence-of-Consciousness-in-Mice`
 is NOT part of this repository: export its tree outside the checkout and give its path::
 
     git --git-dir=<mirror> archive HEAD | tar -x -C OFFICIAL_CHECKOUT
-    python benchmarks/bench_official_mice.py OFFICIAL_CHECKOUT [--nwb FILE] --stage1 1000 --stage2 1002
+    python benchmarks/bench_official_mice.py OFFICIAL_CHECKOUT [--nwb FILE] --stage1 1001 --stage2 1001
 
 For each condition of the input (default: a simulated awake/anesthesia recording, a double well
-against a noisy single well behind ``--channels`` ROIs), both codes get the same frames: this
+against a noisy single well behind ``--channels`` ROIs; ``--nwb FILE`` with its intervals table
+``--conditions``, or ``none`` for the whole recording as one condition; ``--triplett FOLDER``: the
+real zebrafish recording of Triplett et al. 2018, fish zf_20151104-f1, converted to NWB, one
+condition; ``--first-channels N`` keeps the input's first N ROIs), both codes get the same frames: this
 package's split of the condition (``prepare``), the training pairs and the test pairs never
 crossing a segment. Runs alternate, ours then official, per condition and seed. Printed per
 scale: J_d and ΔJ_d of both codes, whether ours lies within one official seed SD, which scales
@@ -15,29 +18,42 @@ the official flows read through a dropped odd coordinate, and each run's wall-cl
 (stage 1, stage 2 of all scales, EI). ``--official-records FILE`` takes the official runs of the
 seeds an earlier run's JSON holds instead of running them again (the official code is seeded and
 repeats its numbers); their wall-clock is that earlier run's, and the table says how many.
+``--ours-records FILE ...`` does the same for our runs, from files made by the same commit only: it
+joins seeds run in separate processes (``--first-seed``, ``--seeds``) into one table.
 
 What the driver changes to run the official code, and nothing else (its files are not edited):
 
 - it calls ``src.models.train_and_memorize`` directly with tensors (``NIS.py`` reads CSV files
   and asks for a CUDA device), with ``device=cpu``, ``hidden_units=50``, ``min_dim=1`` and
   ``batch_size=512`` as ``NIS.py`` does, ``train_stage=1`` once and ``train_stage=2`` once per
-  ``scale_id``, ``epoches`` from ``--stage1`` / ``--stage2``;
+  ``scale_id``, with ``epoches`` set so that each stage's saved state has had ``--stage1`` /
+  ``--stage2`` optimizer steps (below);
 - it runs in a temporary folder holding the ``loc_result_stage*`` and ``loc_model_stage*``
   folders the official code writes to;
 - it puts an empty ``seaborn`` module in ``sys.modules`` when seaborn is not installed (the
   official ``src/models.py`` imports it and never uses it);
 - it seeds ``torch``, ``numpy`` and ``random`` before each run;
-- the official J of a scale is the last row of its ``EI_scale<k>.csv`` (its stage 2 writes EI
-  every 1000 steps, on at most 1000 training pairs; ``--stage2 1002`` makes the last one come
-  after its first weight refresh, at step 1000);
+- the official J of a scale is the last row of its ``EI_scale<k>.csv``;
 - after the timed stages, it loads each scale's saved stage-2 model with the official class and
   encodes the training frames, to record the largest half-range of the scale's raw latents
   (1st-99th percentile), as ``latent_half_range_`` reports ours.
 
+The official code saves its stage-1 model, and its stage 2 writes EI and saves its model, only at
+the loop indices ``t`` divisible by 1000, after the step of that index: what stage 2 starts from,
+and what it measures, is the state after ``t + 1`` steps (its published scripts run 1,000,001
+steps per stage, so both are the state after the last step). ``--stage1`` and ``--stage2`` are
+therefore optimizer steps of the measured states in both codes and must be one more than a
+multiple of 1000; the official code runs ``epoches = stage1`` and ``stage2 + 1`` (the extra step
+lets its weight refresh at ``t = stage2 - 1`` happen, as it does for every ``t`` but the loop's
+last; the state after that extra step is neither saved nor measured), ours ``stage1`` and
+``stage2`` steps, with the weight refresh at the same step. Runs made before this rule (files
+whose command says ``--stage1 1000 --stage2 1002``) started the official stage 2 from the state
+after one stage-1 step, since a loop of 1000 saves at ``t = 0`` only.
+
 Ours: ``MultiscaleNISPlus(preset="wang2025")`` with ``max_steps = stage1 + stage2`` and
 ``warmup_fraction = stage1 / max_steps``, the official ladder ``N, N/2, ..., 1``, measured (as the
 official code does) on the training pairs. The published scripts run 1,000,001 steps per
-stage; short schedules here are a smoke comparison, not a replication of published numbers.
+stage; short schedules here are a side-by-side comparison, not a replication of published numbers.
 """
 
 from __future__ import annotations
@@ -108,7 +124,7 @@ def _official(root: Path, train: tuple, test: tuple, n_scales: int, args: argpar
             for k in range(n_scales):
                 _seed(seed)
                 train_and_memorize(*tensors, k, 0, 1e-4, folder, mice, stage, "k-means", device=torch.device("cpu"),
-                                   epoches=args.stage2, hidden_units=50, min_dim=1, batch_size=512,
+                                   epoches=args.stage2 + 1, hidden_units=50, min_dim=1, batch_size=512,
                                    train_stage=2)  # fmt: skip
                 ei = np.loadtxt(Path(tmp) / "loc_result_stage2" / folder / str(mice) / stage / f"EI_scale{k}.csv",
                                 delimiter=",", ndmin=1)  # fmt: skip
@@ -146,12 +162,26 @@ def _ours(prepared, args: argparse.Namespace, seed: int) -> dict:  # noqa: ANN00
             "half_range": half, "scales": model.ladder_}  # fmt: skip
 
 
-def _earlier_official(path: Path | None, condition: str) -> dict[int, dict]:
-    """The official runs of ``condition`` in an earlier run's JSON, by seed (records without a seed are skipped)."""
-    if path is None:
-        return {}
-    runs = json.loads(path.read_text())["records"].get(condition, {}).get("official", [])
-    return {int(r["seed"]): r for r in runs if "seed" in r}
+def _earlier_runs(
+    paths: list[Path] | None, condition: str, code: str, steps: str, *, commit: str | None = None
+) -> dict[int, dict]:
+    """The runs of ``code`` ("official" or "ours") for ``condition`` in earlier runs' JSON files, by seed.
+
+    Records without a seed are skipped; each kept record names its file (``from``). A file whose set-up
+    does not hold ``steps`` (this run's "stage 1 ... per scale") is refused, and so, with ``commit``, is a
+    file made by another commit (ours changes with the package; the official code does not).
+    """
+    found: dict[int, dict] = {}
+    for path in paths or []:
+        earlier = json.loads(path.read_text())
+        if steps not in earlier.get("setup", ""):
+            sys.exit(f"{path} was not run with {steps}")
+        if commit is not None and earlier.get("commit") != commit:
+            sys.exit(f"{path} was made by commit {earlier.get('commit')}, this run imports {commit}: run ours again")
+        for r in earlier["records"].get(condition, {}).get(code, []):
+            if "seed" in r:
+                found[int(r["seed"])] = {**r, "from": str(path)}
+    return found
 
 
 def _odd_reads(n_features: int, scales: list[int]) -> dict[int, str]:
@@ -182,8 +212,8 @@ def _table(condition: str, runs: dict[str, list[dict]], n_features: int) -> Tabl
                        for v in cells + deltas], verdict, odd.get(d, ""))  # fmt: skip
     official = np.mean([r["stage1_s"] + r["stage2_s"] for r in runs["official"]])
     ours = np.mean([r["fit_s"] + r["ei_s"] for r in runs["ours"]])
-    earlier = sum("from" in r for r in runs["official"])
-    where = f"{earlier} official run(s) from an earlier run" if earlier else ""
+    reused = [f"{n} {key} run(s)" for key in ("official", "ours") if (n := sum("from" in r for r in runs[key]))]
+    where = f"{' and '.join(reused)} from an earlier run" if reused else ""
     table.add("wall s", f"{official:.0f}", f"{ours:.0f}", f"official / ours = {official / ours:.2f}", "", "", where)
     return table
 
@@ -192,25 +222,45 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("official", type=Path, help="root of an exported checkout of the official code")
     parser.add_argument("--nwb", type=Path, help="input NWB file with conditions (default: simulated)")
-    parser.add_argument("--conditions", default="epochs", help="intervals table of the conditions")
+    parser.add_argument("--triplett", type=Path,
+                        help="input: the folder of Triplett et al. 2018's CSV files (fish zf_20151104-f1, converted to "
+                             "NWB; no conditions)")  # fmt: skip
+    parser.add_argument(
+        "--conditions",
+        default="epochs",
+        help="intervals table of the conditions ('none': the whole recording as one condition)",
+    )
+    parser.add_argument("--first-channels", type=int, help="use the input's first N ROIs only")
     parser.add_argument("--condition-column", default="stage", help="its label column")
     parser.add_argument("--channels", type=int, default=48, help="ROIs of the simulated recording")
     parser.add_argument("--frames", type=int, default=3000, help="frames per condition of the simulated recording")
-    parser.add_argument("--stage1", type=int, default=1000, help="stage-1 steps of both codes")
-    parser.add_argument("--stage2", type=int, default=1002, help="stage-2 steps per scale of both codes")
+    parser.add_argument("--stage1", type=int, default=1001,
+                        help="stage-1 steps of both codes (1 + a multiple of 1000: the official code saves "
+                             "then)")  # fmt: skip
+    parser.add_argument("--stage2", type=int, default=1001,
+                        help="stage-2 steps per scale of both codes (1 + a multiple of 1000: the official code "
+                             "measures then)")  # fmt: skip
     parser.add_argument("--seeds", type=int, default=3, help="seeds per code and condition")
     parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed, first-seed + 1, ...")
     parser.add_argument("--condition", help="run this condition only (default: every condition of the input)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
-    parser.add_argument("--official-records", type=Path,
-                        help="an earlier run's JSON: take the official runs of its seeds from it instead of running "
+    parser.add_argument("--official-records", type=Path, nargs="+",
+                        help="earlier runs' JSON: take the official runs of their seeds from them instead of running "
                              "them again (the official code is seeded: it repeats its numbers exactly)")  # fmt: skip
+    parser.add_argument("--ours-records", type=Path, nargs="+",
+                        help="earlier runs' JSON made by this same commit: take our runs of their seeds from them "
+                             "(to join seeds run in separate processes)")  # fmt: skip
     parser.add_argument("--json", type=Path, help="also write the tables (and each run) to this JSON file")
     args = parser.parse_args()
+    if any(steps < 1 or (steps - 1) % 1000 for steps in (args.stage1, args.stage2)):
+        sys.exit("--stage1 and --stage2 must be 1 + a multiple of 1000 (1001, 2001, ...): the official code "
+                 "saves its stage-1 model and measures stage 2 only after the steps of loop indices divisible "
+                 "by 1000")  # fmt: skip
     run, tables, records = Run("official_mice"), [], {}
     os.environ["CUDA_VISIBLE_DEVICES"] = ""
     import torch
 
+    from ndx_causal_emergence.convert import triplett_to_nwb
     from ndx_causal_emergence.data.prepare import prepare
     from ndx_causal_emergence.nwb.read import read_recording
     from ndx_causal_emergence.testing.simulated import write_two_condition_nwb
@@ -220,34 +270,45 @@ def main() -> None:
     if not (root / "src" / "models.py").is_file():
         sys.exit(f"{root} does not look like the official checkout (no src/models.py)")
     with tempfile.TemporaryDirectory() as tmp:
-        source = args.nwb or write_two_condition_nwb(Path(tmp) / "two.nwb", n_channels=args.channels,
-                                                     n_frames=args.frames)  # fmt: skip
-        recording = read_recording(str(source), conditions=args.conditions, condition_column=args.condition_column)
-    setup = (f"input: {args.nwb or 'simulated awake/anesthesia'}, {recording.n_channels} channels; stage 1 "
-             f"{args.stage1} steps, stage 2 {args.stage2} steps per scale; {args.seeds} seed(s); "
+        if args.triplett is not None:
+            source = triplett_to_nwb(args.triplett, Path(tmp) / "triplett.nwb")
+            name = f"Triplett et al. 2018, fish zf_20151104-f1 ({args.triplett.name})"
+        elif args.nwb is not None:
+            source, name = args.nwb, str(args.nwb)
+        else:
+            source = write_two_condition_nwb(Path(tmp) / "two.nwb", n_channels=args.channels, n_frames=args.frames)
+            name = "simulated awake/anesthesia"
+        channels = None if args.first_channels is None else slice(0, args.first_channels)
+        labelled = args.conditions != "none"
+        recording = read_recording(str(source), conditions=args.conditions if labelled else None,
+                                   condition_column=args.condition_column if labelled else None,
+                                   channels=channels)  # fmt: skip
+    subset = "" if args.first_channels is None else f"the first {args.first_channels} ROIs, "
+    steps = f"stage 1 {args.stage1} steps, stage 2 {args.stage2} steps per scale"
+    setup = (f"input: {name}, {subset}{recording.n_channels} channels; {steps}; {args.seeds} seed(s); "
              f"torch {torch.__version__}, {torch.get_num_threads()} threads")  # fmt: skip
     print(setup)
     conditions = recording.conditions() if args.condition is None else [args.condition]
-    for condition in conditions:
+    for condition in conditions or [None]:  # an unlabelled recording: one condition, all of it
+        label = condition or "all"
         prepared = prepare(recording, condition=condition)
         train, test = _pairs(prepared.train), _pairs(prepared.test)
-        print(f"\n== {condition}: {prepared.n_features} channels, {len(train[0])} training pairs, "
+        print(f"\n== {label}: {prepared.n_features} channels, {len(train[0])} training pairs, "
               f"{len(test[0])} test pairs")  # fmt: skip
         runs: dict[str, list[dict]] = {"official": [], "ours": []}
-        records[condition] = runs
-        earlier = _earlier_official(args.official_records, condition)
+        records[label] = runs
+        earlier = _earlier_runs(args.official_records, label, "official", steps)
+        earlier_ours = _earlier_runs(args.ours_records, label, "ours", steps, commit=run.commit)
         for seed in range(args.first_seed, args.first_seed + args.seeds):
-            ours = _ours(prepared, args, seed)
-            if seed in earlier:
-                runs["official"].append({**earlier[seed], "from": str(args.official_records)})
-            else:
-                runs["official"].append(_official(root, train, test, len(ours["scales"]), args, seed))
+            ours = earlier_ours.get(seed) or _ours(prepared, args, seed)
+            official = earlier.get(seed) or _official(root, train, test, len(ours["scales"]), args, seed)
+            runs["official"].append(official)
             runs["ours"].append(ours)
             o, w = runs["official"][-1], runs["ours"][-1]
             print(f"seed {seed}: official stage 1 {o['stage1_s']:.1f} s, stage 2 (all scales, EI included) "
                   f"{o['stage2_s']:.1f} s; ours fit {w['fit_s']:.1f} s, EI {w['ei_s']:.1f} s; ours' largest "
                   f"latent half-range per scale {[round(h, 3) for h in w['half_range']]}")  # fmt: skip
-            table = _table(condition, runs, prepared.n_features)
+            table = _table(label, runs, prepared.n_features)
             print(table.markdown())
             run.write(args.json, [*tables, table], setup=setup, records=records)  # a stopped run keeps its seeds
         tables.append(table)

@@ -68,7 +68,7 @@ class TwinMLP(nn.Module):
         for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             h = torch.baddbmm(b, h, w)
             if i < last:
-                h = nn.functional.leaky_relu(h)
+                h = nn.functional.leaky_relu_(h)  # in place: baddbmm keeps no output for its gradient
         return torch.tanh(h[0]), h[1]
 
 

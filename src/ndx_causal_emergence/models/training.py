@@ -44,6 +44,7 @@ from torch import nn
 
 from ..errors import DataError, InputError
 from ..measures import ipw_weights
+from ..runtime.threads import map_on_spare_cores
 from .dynamics import ResidualMLP
 from .multiscale import MultiscaleModule, PerScaleModule
 from .selection import ScaleSelection
@@ -338,14 +339,18 @@ def _refresh_weights(
 ) -> torch.Tensor:
     """IPW weights ``(K + 1, n_frames)`` of every training frame (0 on missing frames)."""
     out = torch.zeros(module.n_scales, frames.shape[0], device=frames.device)
-    for k, lat in enumerate(_encode_rows(module, frames, rows)):
-        if cfg.only_scale is not None and k != cfg.only_scale:
-            continue  # a per-scale stage weighs only its own scale
+    latents = _encode_rows(module, frames, rows)
+    scales = [k for k in range(module.n_scales) if cfg.only_scale in (None, k)]  # a per-scale stage: its own
+
+    def weights_of(k: int) -> np.ndarray:
+        lat = latents[k]
         if cfg.weight_domain == "normalized":
             center, half = percentile_affine(lat)
             lat = (lat - center) / half
-        w = ipw_weights(lat, bandwidth=cfg.kde_bandwidth, clip=cfg.weight_clip, max_dims=cfg.kde_max_dims,
-                        n_components=cfg.kde_components, seed=cfg.seed + step)  # fmt: skip
+        return ipw_weights(lat, bandwidth=cfg.kde_bandwidth, clip=cfg.weight_clip, max_dims=cfg.kde_max_dims,
+                           n_components=cfg.kde_components, seed=cfg.seed + step)  # fmt: skip
+
+    for k, w in zip(scales, map_on_spare_cores(weights_of, scales), strict=True):
         out[k, torch.as_tensor(rows, device=frames.device)] = torch.as_tensor(w, dtype=out.dtype, device=out.device)
     return out
 

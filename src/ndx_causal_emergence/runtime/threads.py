@@ -9,7 +9,8 @@ load average would still count a job that has just ended; the load average where
 ``/proc/stat``), within ``OMP_NUM_THREADS`` when that is set; a task on a Dask worker gets one
 thread, as the cluster runs one task per worker thread and sizes itself to the cores.
 :func:`limit_threads` applies the choice to torch and to the BLAS/OpenMP pools of NumPy and SciPy
-(``threadpoolctl``) for a ``with`` block.
+(``threadpoolctl``) for a ``with`` block. :func:`map_on_spare_cores` runs independent pieces of
+a one-thread training loop on the job's other cores.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ import math
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TypeVar
 
 __all__ = [
     "ThreadChoice",
@@ -32,10 +35,14 @@ __all__ = [
     "environment_cap",
     "in_dask_worker",
     "limit_threads",
+    "map_on_spare_cores",
     "training_threads",
     "usable_cores",
     "using",
 ]
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 _CGROUP_ROOT = Path("/sys/fs/cgroup")
 _PROC_STAT = Path("/proc/stat")
@@ -246,3 +253,23 @@ def training_threads() -> Iterator[None]:
         return
     with limit_threads(TRAINING_THREADS):
         yield
+
+
+def map_on_spare_cores(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    """``[fn(item) for item in items]``, run on the job's cores that torch's own threads leave unused.
+
+    Inside a job whose threads came from the machine, a training loop runs torch on
+    :data:`TRAINING_THREADS` threads; independent pieces of work of that loop (the weights of
+    each scale) then run in ``job threads // torch threads`` Python threads at once, so an idle
+    2-core machine does two at a time and a busy one (or a job outside :func:`using`) one. The
+    results are those of the plain loop, in order: each item runs the same code on its own.
+    """
+    import torch
+
+    choice = _JOB.get()
+    workers = 1 if choice is None else max(1, choice.threads // max(1, torch.get_num_threads()))
+    items = list(items)
+    if workers == 1 or len(items) < 2:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+        return list(pool.map(fn, items))

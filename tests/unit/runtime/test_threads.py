@@ -19,6 +19,7 @@ from ndx_causal_emergence.runtime.threads import (
     cgroup_quota,
     choose_threads,
     limit_threads,
+    map_on_spare_cores,
     training_threads,
     usable_cores,
     using,
@@ -160,6 +161,27 @@ def test_training_loops_of_a_job_take_one_thread_unless_told(requested, inside):
         with training_threads():
             assert torch.get_num_threads() == inside
         assert torch.get_num_threads() == 2
+
+
+@pytest.mark.parametrize(("requested", "workers"), [(None, 2), (2, 1)])
+def test_independent_work_of_a_training_loop_runs_on_the_spare_cores(requested, workers):
+    """On one training thread of a 2-thread job, two pieces run at once; with the user's 2 torch threads, one."""
+    import threading
+    import time
+
+    seen: list[int] = []
+
+    def work(i: int) -> int:
+        seen.append(threading.get_ident())
+        time.sleep(0.05)  # long enough that a second worker takes the next item
+        return i * i
+
+    with using(ThreadChoice(threads=2, requested=requested, usable_cores=2, load=0.0)), training_threads():
+        assert map_on_spare_cores(work, range(6)) == [i * i for i in range(6)]
+    assert len(set(seen)) == workers
+    seen.clear()
+    assert map_on_spare_cores(work, [3, 1]) == [9, 1]  # outside a job: the plain loop, on this thread
+    assert set(seen) == {threading.get_ident()}
 
 
 def test_training_threads_outside_a_job_change_nothing():
