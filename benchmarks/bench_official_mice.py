@@ -14,7 +14,8 @@ condition; ``--first-channels N`` keeps the input's first N ROIs), both codes ge
 package's split of the condition (``prepare``), the training pairs and the test pairs never
 crossing a segment. Runs alternate, ours then official, per condition and seed. Printed per
 scale: J_d and ΔJ_d of both codes, whether ours lies within one official seed SD, which scales
-the official flows read through a dropped odd coordinate, and each run's wall-clock per phase
+the official flows read through a dropped odd coordinate (and the odd scale whose last coordinate
+no coarser official scale reads), and each run's wall-clock per phase
 (stage 1, stage 2 of all scales, EI). ``--official-records FILE`` takes the official runs of the
 seeds an earlier run's JSON holds instead of running them again (the official code is seeded and
 repeats its numbers); their wall-clock is that earlier run's, and the table says how many.
@@ -63,6 +64,7 @@ import contextlib
 import json
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -70,7 +72,7 @@ import types
 from pathlib import Path
 
 import numpy as np
-from benchrun import Run, Table
+from benchrun import REPO, Run, Table
 
 
 def _pairs(segments: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -162,6 +164,13 @@ def _ours(prepared, args: argparse.Namespace, seed: int) -> dict:  # noqa: ANN00
             "half_range": half, "scales": model.ladder_}  # fmt: skip
 
 
+def _package_tree(commit: str) -> str:
+    """The git tree id of ``src/`` at ``commit`` (``+dirty`` dropped), or ``commit`` itself where git cannot say."""
+    run = subprocess.run(["git", "rev-parse", f"{commit.split('+')[0]}:src"], cwd=REPO, capture_output=True,
+                         text=True, check=False)  # fmt: skip
+    return run.stdout.strip() if run.returncode == 0 else commit
+
+
 def _earlier_runs(
     paths: list[Path] | None, condition: str, code: str, steps: str, *, commit: str | None = None
 ) -> dict[int, dict]:
@@ -169,15 +178,17 @@ def _earlier_runs(
 
     Records without a seed are skipped; each kept record names its file (``from``). A file whose set-up
     does not hold ``steps`` (this run's "stage 1 ... per scale") is refused, and so, with ``commit``, is a
-    file made by another commit (ours changes with the package; the official code does not).
+    file made by a commit whose ``src/`` differs from that of ``commit`` (ours changes with the package; the
+    official code does not). Uncommitted changes are not seen: a ``+dirty`` commit counts as its commit.
     """
     found: dict[int, dict] = {}
     for path in paths or []:
         earlier = json.loads(path.read_text())
         if steps not in earlier.get("setup", ""):
             sys.exit(f"{path} was not run with {steps}")
-        if commit is not None and earlier.get("commit") != commit:
-            sys.exit(f"{path} was made by commit {earlier.get('commit')}, this run imports {commit}: run ours again")
+        if commit is not None and _package_tree(earlier.get("commit", "?")) != _package_tree(commit):
+            sys.exit(f"{path} was made by commit {earlier.get('commit')}, whose src/ differs from this run's "
+                     f"({commit}): run ours again")  # fmt: skip
         for r in earlier["records"].get(condition, {}).get(code, []):
             if "seed" in r:
                 found[int(r["seed"])] = {**r, "from": str(path)}
@@ -185,11 +196,15 @@ def _earlier_runs(
 
 
 def _odd_reads(n_features: int, scales: list[int]) -> dict[int, str]:
-    """Scales whose official flows drop a coordinate: they read ``m - 1`` of odd ``m > 1`` inputs (ours read all)."""
+    """Scales that the official flows' dropped coordinate touches: each scale read through ``m - 1`` of an odd
+    ``m > 1`` inputs (ours read all), and the scale ``d = m`` itself, whose last coordinate no coarser official
+    scale reads (in stage 1 only its own terms train it)."""
     notes: dict[int, list[str]] = {d: [] for d in scales}
     inputs = [n_features, *scales[:-1]]
     for k, m in enumerate(inputs):
         if m % 2 and m > 1 and (k == 0 or m != inputs[k - 1]):  # an odd input, first read at level k
+            if k > 0:  # m is scale k - 1's size
+                notes[m].append(f"no coarser official scale reads the last of these {m} coordinates")
             for d in scales[k:]:
                 notes[d].append(f"the official flows read {m - 1} of the {m} coordinates of d = {m}")
     return {d: "; ".join(n) for d, n in notes.items() if n}
