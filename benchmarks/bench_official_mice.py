@@ -19,8 +19,9 @@ no coarser official scale reads), and each run's wall-clock per phase
 (stage 1, stage 2 of all scales, EI). ``--official-records FILE`` takes the official runs of the
 seeds an earlier run's JSON holds instead of running them again (the official code is seeded and
 repeats its numbers); their wall-clock is that earlier run's, and the table says how many.
-``--ours-records FILE ...`` does the same for our runs, from files made by the same commit only: it
-joins seeds run in separate processes (``--first-seed``, ``--seeds``) into one table.
+``--ours-records FILE ...`` does the same for our runs, from files made by a commit with the same
+``src/`` tree only: it joins seeds run in separate processes (``--first-seed``, ``--seeds``) into
+one table. Both refuse files run with other ``--stage1`` / ``--stage2``.
 
 What the driver changes to run the official code, and nothing else (its files are not edited):
 
@@ -263,8 +264,8 @@ def main() -> None:
                         help="earlier runs' JSON: take the official runs of their seeds from them instead of running "
                              "them again (the official code is seeded: it repeats its numbers exactly)")  # fmt: skip
     parser.add_argument("--ours-records", type=Path, nargs="+",
-                        help="earlier runs' JSON made by this same commit: take our runs of their seeds from them "
-                             "(to join seeds run in separate processes)")  # fmt: skip
+                        help="earlier runs' JSON made by a commit with this src/: take our runs of their seeds from "
+                             "them (to join seeds run in separate processes)")  # fmt: skip
     parser.add_argument("--json", type=Path, help="also write the tables (and each run) to this JSON file")
     args = parser.parse_args()
     if any(steps < 1 or (steps - 1) % 1000 for steps in (args.stage1, args.stage2)):
