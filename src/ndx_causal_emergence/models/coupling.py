@@ -19,6 +19,13 @@ flow is the identity. ``init="random"`` starts every layer as ``nn.Linear`` does
 scale set by the layer's whole input size (the official mice code's ``s``/``t`` networks read the
 whole masked input), so a new flow is a random invertible map, as in that code. The two MLPs of a
 layer are evaluated as one batched product (:class:`TwinMLP`).
+
+Two forms of the same flow (``form``): ``"affine"`` maps ``x`` with the layers above, first to
+last; ``"inverse_affine"`` maps ``x`` with their inverses, ``x_B ← (x_B − t(x_A)) e^{−s(x_A)}``, last
+layer first, and inverts with the layers above, as the official mice code's encoder and decoder
+do (its ``InvertibleNN.f`` and ``.g``). The maps either form can reach are the same; the way
+training moves through them is not (``t`` shifts before the scaling instead of after it). In both
+forms the first layer applied transforms the second half of the coordinates, as in that code.
 """
 
 from __future__ import annotations
@@ -28,10 +35,12 @@ from torch import nn
 
 from ..errors import InputError
 
-__all__ = ["COUPLING_INITS", "AffineCoupling", "RealNVP", "ScalarAffine", "TwinMLP"]
+__all__ = ["COUPLING_FORMS", "COUPLING_INITS", "AffineCoupling", "RealNVP", "ScalarAffine", "TwinMLP"]
 
 #: How a coupling layer's ``s``/``t`` MLPs start: as the identity map, or random (the official mice code).
 COUPLING_INITS = ("identity", "random")
+#: Which map of the coupling layers a flow applies to its input: theirs, or their inverses (the official mice code).
+COUPLING_FORMS = ("affine", "inverse_affine")
 
 
 class TwinMLP(nn.Module):
@@ -107,17 +116,21 @@ class AffineCoupling(nn.Module):
     def _join(self, cond: torch.Tensor, trans: torch.Tensor) -> torch.Tensor:
         return torch.cat((trans, cond) if self.transform_first else (cond, trans), dim=1)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(y, log|det J|)`` for a batch ``x`` of shape ``(B, dim)``."""
+    def map(self, x: torch.Tensor, *, invert: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(y, log|det ∂y/∂x|)``: ``y_B = x_B e^{s} + t``, or with ``invert`` ``y_B = (x_B − t) e^{−s}``."""
         cond, trans = self._parts(x)
         s, t = self.st(cond)
+        if invert:
+            return self._join(cond, (trans - t) * torch.exp(-s)), -s.sum(dim=1)
         return self._join(cond, trans * torch.exp(s) + t), s.sum(dim=1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(y, log|det J|)`` for a batch ``x`` of shape ``(B, dim)``."""
+        return self.map(x)
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
         """Exact inverse of :meth:`forward`."""
-        cond, trans = self._parts(y)
-        s, t = self.st(cond)
-        return self._join(cond, (trans - t) * torch.exp(-s))
+        return self.map(y, invert=True)[0]
 
 
 class ScalarAffine(nn.Module):
@@ -128,13 +141,19 @@ class ScalarAffine(nn.Module):
         self.log_scale = nn.Parameter(torch.zeros(1))
         self.shift = nn.Parameter(torch.zeros(1))
 
+    def map(self, x: torch.Tensor, *, invert: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(y, log|det ∂y/∂x|)``: ``y = x e^{s} + t``, or with ``invert`` ``y = (x − t) e^{−s}``."""
+        if invert:
+            return (x - self.shift) * torch.exp(-self.log_scale), -self.log_scale.expand(x.shape[0])
+        return x * torch.exp(self.log_scale) + self.shift, self.log_scale.expand(x.shape[0])
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(y, log|det J|)`` for a batch ``x`` of shape ``(B, 1)``."""
-        return x * torch.exp(self.log_scale) + self.shift, self.log_scale.expand(x.shape[0])
+        return self.map(x)
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
         """Exact inverse of :meth:`forward`."""
-        return (y - self.shift) * torch.exp(-self.log_scale)
+        return self.map(y, invert=True)[0]
 
 
 class RealNVP(nn.Module):
@@ -151,6 +170,9 @@ class RealNVP(nn.Module):
     init : {"identity", "random"}
         How the coupling layers start (:class:`AffineCoupling`); a size-1 flow always starts
         as the identity (the official code has none).
+    form : {"affine", "inverse_affine"}
+        Map ``x`` with the coupling layers, first to last, or with their inverses, last to first
+        (the official mice code's encoder; the module docstring).
 
     Examples
     --------
@@ -162,30 +184,39 @@ class RealNVP(nn.Module):
     True
     """
 
-    def __init__(self, dim: int, n_layers: int = 6, hidden_width: int = 64, *, init: str = "identity") -> None:
+    def __init__(
+        self, dim: int, n_layers: int = 6, hidden_width: int = 64, *, init: str = "identity", form: str = "affine"
+    ) -> None:
         super().__init__()
         if dim < 1 or n_layers < 1 or hidden_width < 1:
             raise InputError(
                 f"RealNVP needs dim >= 1, n_layers >= 1 and hidden_width >= 1; got {dim}, {n_layers}, {hidden_width}."
             )
+        if form not in COUPLING_FORMS:
+            raise InputError(f"form must be one of {COUPLING_FORMS}, got {form!r}.")
         self.dim = dim
+        self.form = form
         if dim == 1:
             self.layers = nn.ModuleList([ScalarAffine()])
         else:
+            # the i-th layer applied to x transforms the second half when i is even, in both forms
+            applied = range(n_layers) if form == "affine" else range(n_layers - 1, -1, -1)
             self.layers = nn.ModuleList(
-                AffineCoupling(dim, hidden_width, transform_first=bool(i % 2), init=init) for i in range(n_layers)
+                AffineCoupling(dim, hidden_width, transform_first=bool(i % 2), init=init) for i in applied
             )
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Map ``x`` of shape ``(B, dim)`` to ``(y, log|det ∂y/∂x|)`` with shapes ``(B, dim)`` and ``(B,)``."""
+    def _chain(self, x: torch.Tensor, *, invert: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """The layers' maps first to last, or their inverses last to first, and the summed log-determinant."""
         logdet = x.new_zeros(x.shape[0])
-        for layer in self.layers:
-            x, ld = layer(x)
+        for layer in reversed(self.layers) if invert else self.layers:
+            x, ld = layer.map(x, invert=invert)
             logdet = logdet + ld
         return x, logdet
 
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Map ``x`` of shape ``(B, dim)`` to ``(y, log|det ∂y/∂x|)`` with shapes ``(B, dim)`` and ``(B,)``."""
+        return self._chain(x, invert=self.form == "inverse_affine")
+
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
         """Exact inverse: ``x`` with ``forward(x)[0] == y``."""
-        for layer in reversed(self.layers):
-            y = layer.inverse(y)
-        return y
+        return self._chain(y, invert=self.form == "affine")[0]

@@ -36,7 +36,7 @@ from ..measures.ei import EIResult
 from ..measures.resampling import ScaleResiduals
 from ..runtime.progress import tracked
 from ..runtime.threads import training_threads
-from .coupling import COUPLING_INITS
+from .coupling import COUPLING_FORMS, COUPLING_INITS
 from .dynamics import AffineConjugate, ResidualMLP
 from .multiscale import (
     COUPLING_LAYOUTS,
@@ -84,18 +84,20 @@ _ALL_DEFAULTS: dict[str, Any] = {
     "observed_reference": True, "intervention_half_width": 1.0, "ei_domain": "normalized", "sigma_convention": "mse",
     "checkpoint_path": None, "device": "auto", "seed": 0, "verbose": False, "weighted_measures": False,
     "pca_init": True, "polish_steps": 2000, "dynamics_activation": "tanh", "squash_reverse": False,
-    "coupling_layout": "uniform", "coupling_init": "identity", "forward_weighted": True, "warmup_reverse": True,
-    "weight_decay": 0.0, "weighted_weight_decay": None, "weight_delay": 0, "weight_clip": 10.0, "kde_max_dims": 10,
-    "kde_components": None, "batch_replacement": True, "ei_convention": "standard", "stage2_per_scale": False,
-    "keep_best": "joint",
+    "coupling_layout": "uniform", "coupling_init": "identity", "coupling_form": "affine", "forward_weighted": True,
+    "warmup_reverse": True, "weight_decay": 0.0, "weighted_weight_decay": None, "weight_delay": 0, "weight_clip": 10.0,
+    "kde_max_dims": 10, "kde_components": None, "batch_replacement": True, "ei_convention": "standard",
+    "stage2_per_scale": False, "keep_best": "joint",
 }  # fmt: skip
 #: Constructor parameters renamed since models were first stored: old name -> new name (the old ones still work,
 #: with a FutureWarning; stored models that name them load silently).
 _RENAMED_PARAMS = {"cut": "q", "scales": "ladder"}
+#: Constructor parameters added since models were first stored, with the value every model stored without them used.
+_ADDED_PARAMS: dict[str, Any] = {"coupling_form": "affine"}
 #: Allowed values of the parameters that name a convention.
 _CHOICES = {
     "ei_domain": ("normalized", "box"), "sigma_convention": ("mse", "mae"), "ei_convention": ("standard", "official"),
-    "coupling_layout": COUPLING_LAYOUTS, "coupling_init": COUPLING_INITS,
+    "coupling_layout": COUPLING_LAYOUTS, "coupling_init": COUPLING_INITS, "coupling_form": COUPLING_FORMS,
     "dynamics_activation": ("tanh", "silu", "leaky_relu"), "keep_best": ("joint", "per_scale"),
 }  # fmt: skip
 
@@ -413,7 +415,7 @@ class _NISEstimator:
             n_features, scales, n_coupling_layers=layers, hidden_width=p["hidden_width"],
             dynamics_width=p["dynamics_width"], dynamics_depth=p["dynamics_depth"],
             dynamics_activation=p["dynamics_activation"], squash=p["squash"], squash_reverse=p["squash_reverse"],
-            use_reverse=p["use_reverse"], coupling_init=p["coupling_init"],
+            use_reverse=p["use_reverse"], coupling_init=p["coupling_init"], coupling_form=p["coupling_form"],
         )  # fmt: skip
 
     # ---------------------------------------------------------------- encoding and prediction
@@ -734,8 +736,8 @@ class _NISEstimator:
         target = cls._registry.get(name)
         if target is None:
             raise InputError(f"unknown model class {name!r}; known: {sorted(cls._registry)}.")
-        arch = checked_architecture(_explicit_params(_renamed_params(_one_state_before_v2(arch)), target), tensors,
-                                    target)  # fmt: skip
+        arch = _params_added_since(_explicit_params(_renamed_params(_one_state_before_v2(arch)), target))
+        arch = checked_architecture(arch, tensors, target)
         est = target(**arch["params"])
         scales = check_scales(arch["scales"], arch["n_features_in"])
         p = est._resolved()
@@ -752,6 +754,12 @@ def _one_state_before_v2(arch: dict[str, Any]) -> dict[str, Any]:
     if check_format_version(arch) >= 2 or not isinstance(params, dict) or "keep_best" in params:
         return arch
     return {**arch, "params": {**params, "keep_best": "joint"}}
+
+
+def _params_added_since(arch: dict[str, Any]) -> dict[str, Any]:
+    """``arch`` with the value of each parameter it predates (:data:`_ADDED_PARAMS`), so that no preset sets it."""
+    params = arch.get("params")
+    return {**arch, "params": {**_ADDED_PARAMS, **params}} if isinstance(params, dict) else arch
 
 
 def _renamed_params(arch: dict[str, Any]) -> dict[str, Any]:
@@ -864,6 +872,11 @@ class MultiscaleNISPlus(_NISEstimator):
         principal components, or the first channels without ``pca_init``), or as random
         invertible maps, as ``nn.Linear`` starts them in the official mice code
         (:class:`~ndx_causal_emergence.models.coupling.AffineCoupling`).
+    coupling_form : {"affine", "inverse_affine"}
+        Whether each encoder applies its coupling layers ``x_B e^{s} + t`` (first to last) or
+        their inverses ``(x_B − t) e^{−s}`` (last to first), the decoder the other way: the
+        official mice code encodes with the inverses. The same maps are reachable either way; the
+        path training takes differs (:class:`~ndx_causal_emergence.models.coupling.RealNVP`).
     forward_weighted : bool
         Apply the inverse-probability weights to the forward terms too (off: only the reverse
         term is weighted, as in the official mice code's second stage).
@@ -979,7 +992,7 @@ class MultiscaleNISPlus(_NISEstimator):
         intervention_half_width: float = 1.0, ei_domain: str = "normalized", sigma_convention: str = "mse",
         weighted_measures: bool = False, pca_init: bool = True, polish_steps: int = 2000,
         dynamics_activation: str = "tanh", squash_reverse: bool = False, coupling_layout: str = "uniform",
-        coupling_init: str = "identity",
+        coupling_init: str = "identity", coupling_form: str = "affine",
         forward_weighted: bool = True, warmup_reverse: bool = True, weight_decay: float = 0.0,
         weighted_weight_decay: float | None = None, weight_delay: int = 0, weight_clip: float | None = 10.0,
         kde_max_dims: int = 10, kde_components: int | None = None, batch_replacement: bool = True,
@@ -1022,6 +1035,7 @@ class MultiscaleNISPlus(_NISEstimator):
         self.squash_reverse = squash_reverse
         self.coupling_layout = coupling_layout
         self.coupling_init = coupling_init
+        self.coupling_form = coupling_form
         self.forward_weighted = forward_weighted
         self.warmup_reverse = warmup_reverse
         self.weight_decay = weight_decay

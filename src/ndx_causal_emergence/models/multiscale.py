@@ -137,6 +137,10 @@ class MultiscaleModule(nn.Module):
     coupling_init : {"identity", "random"}
         How the encoders start: as the identity, or as random invertible maps (the official
         mice code; :class:`~ndx_causal_emergence.models.coupling.AffineCoupling`).
+    coupling_form : {"affine", "inverse_affine"}
+        Whether the encoders apply their coupling layers' maps ``x e^{s} + t`` or their inverses
+        ``(x − t) e^{−s}`` (the official mice code; :class:`~ndx_causal_emergence.models.coupling.RealNVP`);
+        the decoder applies the other.
 
     Attributes
     ----------
@@ -162,6 +166,7 @@ class MultiscaleModule(nn.Module):
         squash_reverse: bool = False,
         use_reverse: bool = True,
         coupling_init: str = "identity",
+        coupling_form: str = "affine",
     ) -> None:
         super().__init__()
         self.n_features = int(n_features)
@@ -172,7 +177,8 @@ class MultiscaleModule(nn.Module):
         if len(layers) != n_dims:
             raise InputError(f"need one coupling-layer count per encoder ({n_dims}), got {layers}.")
         encoders = (
-            RealNVP(d, int(n), hidden_width, init=coupling_init) for d, n in zip(self.in_dims, layers, strict=True)
+            RealNVP(d, int(n), hidden_width, init=coupling_init, form=coupling_form)
+            for d, n in zip(self.in_dims, layers, strict=True)
         )
         self.encoders = nn.ModuleList(encoders)
 

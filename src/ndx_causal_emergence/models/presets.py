@@ -29,7 +29,8 @@
   Gaussian KDE (bandwidth 0.05) of the raw latents, PCA to 100 dimensions above 200. Width 50
   everywhere; dynamics ``y + f(y)`` with 4 hidden LeakyReLU layers and ``tanh`` on every
   predicted latent (forward and reverse); 4 coupling layers for the first (N → N) flow and for
-  flows reading more than 64 coordinates, 6 for the others, starting as random maps; decoder
+  flows reading more than 64 coordinates, 6 for the others, starting as random maps, each encoder
+  applying its coupling layers' inverses ``(x − t) e^{−s}`` and the decoder the layers; decoder
   padding noise 1/3; batches of 512 distinct pairs; no principal-axes start, no polishing, no
   observed reference. EI:
   ``ei_convention="official"`` (no ``q ln 2L``, clipped at 0, Jacobian without ``tanh``) in
@@ -108,6 +109,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "n_coupling_layers": 6,
         "coupling_layout": "wang2025",
         "coupling_init": "random",
+        "coupling_form": "inverse_affine",
         "hidden_width": 50,
         "dynamics_width": 50,
         "dynamics_depth": 4,

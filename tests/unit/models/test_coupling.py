@@ -6,36 +6,38 @@ import pytest
 import torch
 
 from ndx_causal_emergence.errors import InputError
-from ndx_causal_emergence.models.coupling import AffineCoupling, RealNVP
+from ndx_causal_emergence.models.coupling import COUPLING_FORMS, AffineCoupling, RealNVP
 
 torch.set_num_threads(1)
 
 
-def _randomised(dim: int, n_layers: int = 4, seed: int = 0, amount: float = 0.3) -> RealNVP:
+def _randomised(dim: int, n_layers: int = 4, seed: int = 0, amount: float = 0.3, form: str = "affine") -> RealNVP:
     """A flow whose parameters are perturbed away from the identity start."""
     torch.manual_seed(seed)
-    flow = RealNVP(dim, n_layers=n_layers, hidden_width=16).double()
+    flow = RealNVP(dim, n_layers=n_layers, hidden_width=16, form=form).double()
     with torch.no_grad():
         for p in flow.parameters():
             p.add_(amount * torch.randn_like(p))
     return flow
 
 
+@pytest.mark.parametrize("form", COUPLING_FORMS)
 @pytest.mark.parametrize("dim", [1, 2, 3, 4, 5, 29])
-def test_inverse_is_exact(dim: int) -> None:
-    flow = _randomised(dim)
+def test_inverse_is_exact(dim: int, form: str) -> None:
+    flow = _randomised(dim, form=form)
     x = torch.randn(64, dim, dtype=torch.float64)
     y, _ = flow(x)
     assert not torch.allclose(y, x)  # a real transformation
     assert torch.allclose(flow.inverse(y), x, atol=1e-10)
-    flow32 = _randomised(dim, amount=0.1).float()
+    flow32 = _randomised(dim, amount=0.1, form=form).float()
     x32 = 2 * torch.rand(256, dim) - 1  # preprocessed data lie in [-1, 1]
     assert (flow32.inverse(flow32(x32)[0]) - x32).abs().max() < 1e-5
 
 
+@pytest.mark.parametrize("form", COUPLING_FORMS)
 @pytest.mark.parametrize("dim", [1, 2, 3, 5, 8])
-def test_logdet_matches_autograd(dim: int) -> None:
-    flow = _randomised(dim, seed=1)
+def test_logdet_matches_autograd(dim: int, form: str) -> None:
+    flow = _randomised(dim, seed=1, form=form)
     x = torch.randn(6, dim, dtype=torch.float64)
     _, logdet = flow(x)
     for i in range(len(x)):
@@ -83,6 +85,41 @@ def test_a_random_start_is_an_invertible_map_scaled_as_the_official_networks() -
     assert RealNVP(1, init="random")(x[:, :1])[0].equal(x[:, :1])  # a size-1 flow starts as the identity
     with pytest.raises(InputError, match="init"):
         RealNVP(4, init="zeros")
+
+
+@pytest.mark.parametrize("n_layers", [4, 6])
+@pytest.mark.parametrize("dim", [4, 6])
+def test_the_inverse_affine_form_encodes_as_the_official_flows(dim: int, n_layers: int) -> None:
+    """``form="inverse_affine"`` is the official mice code's ``InvertibleNN.f``: for layer i = n-1, ..., 0,
+    ``x <- x_A + (1 - m_i) * (x - t(x_A)) e^{-s(x_A)}`` with ``x_A = m_i * x``, the mask ``m_i`` keeping the second
+    half of the coordinates for even i and the first half for odd i; its inverse is ``.g`` (layers 0, ..., n-1)."""
+    flow = _randomised(dim, n_layers=n_layers, seed=4, form="inverse_affine")
+    x = torch.randn(20, dim, dtype=torch.float64)
+    half = dim // 2
+    second = torch.cat((torch.zeros(half), torch.ones(dim - half))).double()  # mask keeping the second half
+
+    def s_t(i: int, kept: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Layer i's s and t of the kept (conditioning) coordinates, placed on the transformed ones."""
+        cond = kept[:, half:] if i % 2 == 0 else kept[:, :half]
+        s, t = flow.layers[i].st(cond)
+        pad = torch.zeros(len(kept), dim - s.shape[1], dtype=s.dtype)
+        return (torch.cat((s, pad), 1), torch.cat((t, pad), 1)) if i % 2 == 0 else (
+            torch.cat((pad, s), 1), torch.cat((pad, t), 1))  # fmt: skip
+
+    z = x
+    for i in reversed(range(n_layers)):
+        mask = second if i % 2 == 0 else 1 - second
+        s, t = s_t(i, z * mask)
+        z = z * mask + (1 - mask) * (z - t) * torch.exp(-s)
+    assert torch.allclose(flow(x)[0], z, atol=1e-12)
+    back = z
+    for i in range(n_layers):
+        mask = second if i % 2 == 0 else 1 - second
+        s, t = s_t(i, back * mask)
+        back = back * mask + (1 - mask) * (back * torch.exp(s) + t)
+    assert torch.allclose(flow.inverse(z), back, atol=1e-12) and torch.allclose(back, x, atol=1e-10)
+    with pytest.raises(InputError, match="form"):
+        RealNVP(4, form="official")
 
 
 def test_gradients_reach_every_parameter() -> None:

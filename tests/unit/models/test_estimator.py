@@ -70,7 +70,8 @@ def _other_value(value):
     if isinstance(value, str):
         return {"normalized": "box", "box": "normalized", "mse": "mae", "mae": "mse", "wang2025": "uniform",
                 "leaky_relu": "tanh", "official": "standard", "joint": "per_scale",
-                "per_scale": "joint", "random": "identity", "identity": "random"}[value]  # fmt: skip
+                "per_scale": "joint", "random": "identity", "identity": "random", "inverse_affine": "affine",
+                "affine": "inverse_affine"}[value]  # fmt: skip
     if value is None:
         return 0.5
     return value * 2 if value else 1
@@ -106,6 +107,7 @@ def test_wang2025_builds_the_official_architecture_and_measures_the_official_ei(
     f, g = model.model_.forward_maps[1], model.model_.reverse_maps[1]
     assert (f.activation, len(f.layers) - 1, f.hidden_width, f.squash, g.squash) == ("leaky_relu", 4, 50, True, True)
     assert f is parts[1].forward_maps[1]
+    assert {e.form for part in parts for e in part.encoders} == {"inverse_affine"}  # encoders apply (x - t) e^-s
     # a scale's copy trains only that scale: F_1 moved in copy 1 only, copies 0 and 2 keep stage 1's
     stage1, other, trained = (m.forward_maps[1].parameters() for m in (parts[0], parts[2], parts[1]))
     same = [torch.equal(a, b) for a, b in zip(stage1, other, strict=True)]
@@ -172,6 +174,17 @@ def test_models_written_before_explicit_arguments_won_still_load(data) -> None:
     again = MultiscaleNISPlus.from_stored(legacy, tensors)
     assert again.get_params() == model.get_params()
     np.testing.assert_allclose(again.transform(data[1]), model.transform(data[1]), rtol=1e-6)
+
+
+def test_models_stored_before_the_coupling_form_load_with_the_form_they_used(data) -> None:
+    """Files written before ``coupling_form`` existed hold affine encoders; the wang2025 preset must not flip them."""
+    model = MultiscaleNISPlus(preset="wang2025", coupling_form="affine", max_steps=20, batch_size=64,
+                              device="cpu").fit(data[0])  # fmt: skip
+    arch, tensors = model.to_stored()
+    old = {**arch, "params": {k: v for k, v in arch["params"].items() if k != "coupling_form"}}
+    again = MultiscaleNISPlus.from_stored(old, tensors)
+    assert again.coupling_form == "affine" and MultiscaleNISPlus(preset="wang2025").coupling_form == "inverse_affine"
+    np.testing.assert_array_equal(again.transform(data[1]), model.transform(data[1]))
 
 
 def test_ladder_for_gives_the_ladder_a_fit_would_use() -> None:
