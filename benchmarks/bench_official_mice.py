@@ -92,19 +92,73 @@ def _seed(seed: int) -> None:
     random.seed(seed)
 
 
-def _official(root: Path, train: tuple, test: tuple, n_scales: int, args: argparse.Namespace, seed: int) -> dict:
-    """Run the official two stages in a temporary folder; J per scale and the wall-clock per phase."""
-    import torch
-
+def _official_models(root: Path) -> types.ModuleType:
+    """The official ``src.models`` module, imported from the checkout at ``root`` (seaborn stubbed when absent)."""
     if "seaborn" not in sys.modules:
         with contextlib.suppress(ImportError):
             import seaborn  # noqa: F401
     sys.modules.setdefault("seaborn", types.ModuleType("seaborn"))
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
-    from src.models import Parellel_Renorm_Dynamic, train_and_memorize  # the official code, from its checkout
+    import src.models  # the official code, from its checkout
+
+    return src.models
+
+
+def _official_net(root: Path, n: int):  # noqa: ANN202  (the official class, imported late)
+    """A new official model of ``n`` channels, built as ``train_and_memorize`` builds it (its first random draws)."""
+    import torch
+
+    return _official_models(root).Parellel_Renorm_Dynamic(
+        sym_size=n, latent_size=1, effect_size=n, cut_size=2, hidden_units=50, normalized_state=True,
+        device=torch.device("cpu"),
+    )  # fmt: skip
+
+
+def _copy_official_weights(net, module) -> None:  # noqa: ANN001  (official model, our MultiscaleModule)
+    """Give ``module`` (``coupling_form="inverse_affine"``) the weights of the official model ``net``.
+
+    Official coupling layer ``i`` of flow ``f`` becomes our layer ``i`` of encoder ``f``: its ``s``/``t`` networks
+    read the masked input, so their first layer keeps the columns of the conditioning coordinates and their
+    last the rows of the transformed ones; the dynamics' ``nn.Linear`` layers map one to one. Raises
+    ``SystemExit`` where the two layouts differ (an official flow that drops an odd coordinate).
+    """
+    import torch
+
+    with torch.no_grad():
+        for f, (flow, encoder) in enumerate(zip(net.flows, module.encoders, strict=True)):
+            if flow.size != encoder.dim or len(flow.s) != len(encoder.layers) or encoder.form != "inverse_affine":
+                sys.exit(f"--same-start: the official flow {f} ({flow.size} inputs, {len(flow.s)} layers) has no "
+                         f"counterpart in ours ({encoder.dim} inputs, {len(encoder.layers)} layers, form "
+                         f"{encoder.form}); odd sizes cannot start the same")  # fmt: skip
+            for i, layer in enumerate(encoder.layers):
+                cond = torch.nonzero(flow.mask[i]).flatten()
+                trans = torch.nonzero(1 - flow.mask[i]).flatten()
+                ours = torch.arange(layer.split) if layer.transform_first else torch.arange(layer.split, flow.size)
+                if not torch.equal(ours, trans):
+                    sys.exit(f"--same-start: layer {i} of flow {f} transforms other coordinates in the two codes")
+                for j, net_j in enumerate((flow.s[i], flow.t[i])):
+                    first, hidden, last = (m for m in net_j if isinstance(m, torch.nn.Linear))
+                    weights = (first.weight[:, cond], hidden.weight, last.weight[trans])
+                    biases = (first.bias, hidden.bias, last.bias[trans])
+                    for w, b, weight, bias in zip(layer.st.weights, layer.st.biases, weights, biases, strict=True):
+                        w[j].copy_(weight.T)
+                        b[j, 0].copy_(bias)
+        for official, ours in ((net.dynamics_modules, module.forward_maps), (net.inverse_dynamics_modules,
+                                                                           module.reverse_maps)):  # fmt: skip
+            for a, b in zip(official, ours, strict=True):
+                for la, lb in zip((m for m in a if isinstance(m, torch.nn.Linear)), b.layers, strict=True):
+                    lb.weight.copy_(la.weight)
+                    lb.bias.copy_(la.bias)
+
+
+def _official(root: Path, train: tuple, test: tuple, n_scales: int, args: argparse.Namespace, seed: int) -> dict:
+    """Run the official two stages in a temporary folder; J per scale and the wall-clock per phase."""
+    import torch
 
     from ndx_causal_emergence.models.training import percentile_affine
+
+    train_and_memorize = _official_models(root).train_and_memorize
 
     tensors = [torch.tensor(a, dtype=torch.float32) for a in (*train, *test)]
     n = tensors[0].shape[1]
@@ -135,8 +189,7 @@ def _official(root: Path, train: tuple, test: tuple, n_scales: int, args: argpar
             t2 = time.perf_counter()
             half = []  # the largest half-range (1st-99th percentile) of each scale's raw latents, as ours reports
             for k in range(n_scales):
-                net = Parellel_Renorm_Dynamic(sym_size=n, latent_size=1, effect_size=n, cut_size=2, hidden_units=50,
-                                              normalized_state=True, device=torch.device("cpu"))  # fmt: skip
+                net = _official_net(root, n)
                 net.load_state_dict(
                     torch.load(Path(tmp) / "loc_model_stage2" / folder / str(mice) / f"{stage}_scale{k}.pkl")
                 )
@@ -149,12 +202,26 @@ def _official(root: Path, train: tuple, test: tuple, n_scales: int, args: argpar
 
 
 def _ours(prepared, args: argparse.Namespace, seed: int) -> dict:  # noqa: ANN001  (PreparedData, imported late)
-    """``preset="wang2025"`` with the same steps, measured on the training pairs."""
+    """``preset="wang2025"`` with the same steps, measured on the training pairs.
+
+    With ``--same-start`` the model starts from the official code's initial weights of this seed: the
+    estimator's freshly built module gets them (:func:`_copy_official_weights`) before the fit.
+    """
     from ndx_causal_emergence.models import MultiscaleNISPlus
 
     total = args.stage1 + args.stage2
     model = MultiscaleNISPlus(preset="wang2025", max_steps=total, warmup_fraction=args.stage1 / total, seed=seed,
                               device="cpu")  # fmt: skip
+    if args.same_start:
+        build = model._build
+
+        def build_from_official(n_features: int, scales: list[int], p: dict):  # noqa: ANN202
+            module = build(n_features, scales, p)
+            _seed(seed)  # as the official driver seeds before train_and_memorize builds its model
+            _copy_official_weights(_official_net(args.official.resolve(), n_features), module)
+            return module
+
+        model._build = build_from_official  # the instance's builder, for this fit only
     t0 = time.perf_counter()
     model.fit(prepared.train, validation=prepared.validation)
     t1 = time.perf_counter()
@@ -162,7 +229,7 @@ def _ours(prepared, args: argparse.Namespace, seed: int) -> dict:  # noqa: ANN00
     t2 = time.perf_counter()
     half = [float(np.max(h)) for h in model.latent_half_range_]
     return {"seed": seed, "j": table["dimension_averaged_ei"].to_numpy(), "fit_s": t1 - t0, "ei_s": t2 - t1,
-            "half_range": half, "scales": model.ladder_}  # fmt: skip
+            "half_range": half, "scales": model.ladder_, "start": "official" if args.same_start else "own"}  # fmt: skip
 
 
 def _package_tree(commit: str) -> str:
@@ -266,6 +333,9 @@ def main() -> None:
     parser.add_argument("--ours-records", type=Path, nargs="+",
                         help="earlier runs' JSON made by a commit with this src/: take our runs of their seeds from "
                              "them (to join seeds run in separate processes)")  # fmt: skip
+    parser.add_argument("--same-start", action="store_true",
+                        help="start ours from the official code's initial weights of the same seed (both codes then "
+                             "differ only in their batches and noise draws; a ladder without odd sizes)")  # fmt: skip
     parser.add_argument("--json", type=Path, help="also write the tables (and each run) to this JSON file")
     args = parser.parse_args()
     if any(steps < 1 or (steps - 1) % 1000 for steps in (args.stage1, args.stage2)):
@@ -301,7 +371,8 @@ def main() -> None:
                                    channels=channels)  # fmt: skip
     subset = "" if args.first_channels is None else f"the first {args.first_channels} ROIs, "
     steps = f"stage 1 {args.stage1} steps, stage 2 {args.stage2} steps per scale"
-    setup = (f"input: {name}, {subset}{recording.n_channels} channels; {steps}; {args.seeds} seed(s); "
+    start = "; ours from the official initial weights of each seed" if args.same_start else ""
+    setup = (f"input: {name}, {subset}{recording.n_channels} channels; {steps}; {args.seeds} seed(s){start}; "
              f"torch {torch.__version__}, {torch.get_num_threads()} threads")  # fmt: skip
     print(setup)
     conditions = recording.conditions() if args.condition is None else [args.condition]
@@ -315,6 +386,9 @@ def main() -> None:
         records[label] = runs
         earlier = _earlier_runs(args.official_records, label, "official", steps)
         earlier_ours = _earlier_runs(args.ours_records, label, "ours", steps, commit=run.commit)
+        start = "official" if args.same_start else "own"
+        if any(r.get("start", "own") != start for r in earlier_ours.values()):
+            sys.exit(f"--ours-records: runs with another start than this run's ({start} weights)")
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             ours = earlier_ours.get(seed) or _ours(prepared, args, seed)
             official = earlier.get(seed) or _official(root, train, test, len(ours["scales"]), args, seed)
