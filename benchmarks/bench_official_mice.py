@@ -152,6 +152,25 @@ def _copy_official_weights(net, module) -> None:  # noqa: ANN001  (official mode
                     lb.bias.copy_(la.bias)
 
 
+def _check_start(root: Path, n: int) -> None:
+    """Print how far ours, given the official model's initial weights (seed 0), encodes from it (``--check-start``)."""
+    import torch
+
+    from ndx_causal_emergence.models import MultiscaleNISPlus
+
+    model = MultiscaleNISPlus(preset="wang2025", device="cpu")
+    p = model._resolved()
+    module = model._build(n, model._ladder(n, p), p)
+    _seed(0)
+    net = _official_net(root, n)
+    _copy_official_weights(net, module)
+    x = torch.randn(256, n, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        gaps = [float((a - b).abs().max()) for a, b in zip(net.encoding(x), module.encode(x), strict=True)]
+    print(f"{n} channels, ladder {module.scales}: largest |official - ours| latent difference per scale "
+          f"{[f'{g:.1e}' for g in gaps]} (256 standard normal frames)")  # fmt: skip
+
+
 def _official(root: Path, train: tuple, test: tuple, n_scales: int, args: argparse.Namespace, seed: int) -> dict:
     """Run the official two stages in a temporary folder; J per scale and the wall-clock per phase."""
     import torch
@@ -336,6 +355,9 @@ def main() -> None:
     parser.add_argument("--same-start", action="store_true",
                         help="start ours from the official code's initial weights of the same seed (both codes then "
                              "differ only in their batches and noise draws; a ladder without odd sizes)")  # fmt: skip
+    parser.add_argument("--check-start", type=int, metavar="N",
+                        help="only print how far ours, given the official initial weights of an N-channel model, "
+                             "encodes from the official model, and exit")  # fmt: skip
     parser.add_argument("--json", type=Path, help="also write the tables (and each run) to this JSON file")
     args = parser.parse_args()
     if any(steps < 1 or (steps - 1) % 1000 for steps in (args.stage1, args.stage2)):
@@ -355,6 +377,9 @@ def main() -> None:
     root = args.official.resolve()
     if not (root / "src" / "models.py").is_file():
         sys.exit(f"{root} does not look like the official checkout (no src/models.py)")
+    if args.check_start is not None:
+        _check_start(root, args.check_start)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         if args.triplett is not None:
             source = triplett_to_nwb(args.triplett, Path(tmp) / "triplett.nwb")
