@@ -174,10 +174,14 @@ def batched_jacobian(fn: Callable[[torch.Tensor], torch.Tensor], y: Any) -> torc
 
     Uses ``fn.batched_jacobian(y)`` when the map has one (exact closed form, e.g.
     :class:`~ndx_causal_emergence.models.dynamics.ResidualMLP`), otherwise reverse-mode
-    autograd of the batch sum (``torch.func.jacrev`` of ``Σ_b F(y_b)``: one vector-Jacobian
-    product per output, each over the whole batch; 10-15× faster and several times leaner than
-    ``vmap`` over the rows for the package's encoders). ``fn`` must treat the rows of a batch
-    independently (no batch statistics). The result is detached (not differentiable).
+    autograd over a replicated batch: the ``B`` points are repeated once per output, ``fn`` maps
+    the ``m·B`` rows in one pass, and one backward pass of ``Σ_i Σ_b F_i(y_b^{(i)})`` (output
+    ``i`` of the ``i``-th copy) gives every row's gradient of every output. These are the ``m``
+    vector-Jacobian products that ``torch.func.jacrev`` of the batch sum computes, as plain
+    batched matrix products instead of a ``vmap`` over the outputs, whose batched backward is far
+    slower for wide encoders (``benchmarks/bench_measures.py --part encoder``). ``fn`` must treat
+    the rows of a batch independently (no batch statistics). The result is detached (not
+    differentiable).
 
     Parameters
     ----------
@@ -202,14 +206,26 @@ def batched_jacobian(fn: Callable[[torch.Tensor], torch.Tensor], y: Any) -> torc
 
     y = _as_tensor(y, fn, "y")
     n, q = y.shape
-    own = getattr(fn, "batched_jacobian", None)
-    if own is None:  # rows are independent, so the Jacobian of the batch sum holds every row's Jacobian
-
-        def own(v: torch.Tensor) -> torch.Tensor:
-            return torch.func.jacrev(lambda u: fn(u).sum(dim=0))(v).transpose(0, 1)
-
     with torch.no_grad():
         m = fn(y[:1]).shape[-1] if n else q
+    own = getattr(fn, "batched_jacobian", None)
+    if own is None:  # rows are independent: copy i of the batch carries output i's gradients
+
+        def own(v: torch.Tensor) -> torch.Tensor:
+            with torch.enable_grad():
+                copies = v.repeat(m, 1).requires_grad_(True)  # row i * len(v) + b is point b for output i
+                out = fn(copies)
+                if out.ndim != 2 or out.shape != (m * len(v), m):
+                    return out.new_empty(0, 0, 0)  # not a row-by-row (B, m) map: rejected below
+                picked = out.view(m, len(v), m).diagonal(dim1=0, dim2=2)  # (len(v), m): output i of copy i
+                if not picked.requires_grad:  # a map that does not depend on its input
+                    return out.new_zeros(len(v), m, q)
+                (grad,) = torch.autograd.grad(picked.sum(), copies, allow_unused=True)
+            if grad is None:
+                return out.new_zeros(len(v), m, q)
+            return grad.view(m, len(v), q).transpose(0, 1)
+
+    with torch.no_grad():
         chunk = max(1, _MAX_JACOBIAN_ENTRIES // max(1, m * q))
         parts = [own(y[i : i + chunk]).detach() for i in range(0, max(n, 1), chunk)]
     jac = torch.cat(parts) if len(parts) > 1 else parts[0]

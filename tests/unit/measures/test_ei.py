@@ -113,6 +113,19 @@ def test_non_square_jacobians_match_autograd(max_entries: int, monkeypatch: pyte
         logabsdet_jacobian(f, y)
 
 
+def test_jacobians_of_wide_maps_match_autograd_and_constant_maps_give_zeros() -> None:
+    """A 40 -> 40 coupling-like map (one point per chunk) and a map that ignores part of its input."""
+    torch.manual_seed(3)
+    f = torch.nn.Sequential(torch.nn.Linear(40, 16), torch.nn.LeakyReLU(), torch.nn.Linear(16, 40)).double()
+    y = torch.randn(3, 40, dtype=torch.float64)
+    expected = torch.stack([torch.autograd.functional.jacobian(f, v) for v in y])
+    torch.testing.assert_close(batched_jacobian(f, y), expected)
+    first = batched_jacobian(lambda u: 2.0 * u[:, :1], y)  # (B, 40) -> (B, 1): only the first coordinate counts
+    assert first.shape == (3, 1, 40) and torch.equal(first[:, 0, 0], torch.full((3,), 2.0, dtype=torch.float64))
+    assert not first[:, :, 1:].any()
+    assert not batched_jacobian(lambda u: torch.ones(len(u), 2, dtype=u.dtype), y).any()
+
+
 def test_float32_module_gives_float64_logdet_and_uses_its_dtype() -> None:
     net = ResidualMLP(2, hidden_width=8)  # float32
     ld = logabsdet_jacobian(net, np.zeros((3, 2)))
