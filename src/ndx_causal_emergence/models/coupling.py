@@ -116,21 +116,27 @@ class AffineCoupling(nn.Module):
     def _join(self, cond: torch.Tensor, trans: torch.Tensor) -> torch.Tensor:
         return torch.cat((trans, cond) if self.transform_first else (cond, trans), dim=1)
 
-    def map(self, x: torch.Tensor, *, invert: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(y, log|det ∂y/∂x|)``: ``y_B = x_B e^{s} + t``, or with ``invert`` ``y_B = (x_B − t) e^{−s}``."""
+    def map(
+        self, x: torch.Tensor, *, invert: bool = False, logdet: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(y, log|det ∂y/∂x|)``: ``y_B = x_B e^{s} + t``, or with ``invert`` ``y_B = (x_B − t) e^{−s}``
+        (``None`` for the log-determinant when ``logdet`` is False)."""
         cond, trans = self._parts(x)
         s, t = self.st(cond)
-        if invert:
-            return self._join(cond, (trans - t) * torch.exp(-s)), -s.sum(dim=1)
-        return self._join(cond, trans * torch.exp(s) + t), s.sum(dim=1)
+        y = self._join(cond, (trans - t) * torch.exp(-s) if invert else trans * torch.exp(s) + t)
+        if not logdet:
+            return y, None
+        return y, (-s if invert else s).sum(dim=1)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(y, log|det J|)`` for a batch ``x`` of shape ``(B, dim)``."""
-        return self.map(x)
+        y, ld = self.map(x)
+        assert ld is not None
+        return y, ld
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
         """Exact inverse of :meth:`forward`."""
-        return self.map(y, invert=True)[0]
+        return self.map(y, invert=True, logdet=False)[0]
 
 
 class ScalarAffine(nn.Module):
@@ -141,19 +147,28 @@ class ScalarAffine(nn.Module):
         self.log_scale = nn.Parameter(torch.zeros(1))
         self.shift = nn.Parameter(torch.zeros(1))
 
-    def map(self, x: torch.Tensor, *, invert: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(y, log|det ∂y/∂x|)``: ``y = x e^{s} + t``, or with ``invert`` ``y = (x − t) e^{−s}``."""
+    def map(
+        self, x: torch.Tensor, *, invert: bool = False, logdet: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(y, log|det ∂y/∂x|)``: ``y = x e^{s} + t``, or with ``invert`` ``y = (x − t) e^{−s}``
+        (``None`` for the log-determinant when ``logdet`` is False)."""
         if invert:
-            return (x - self.shift) * torch.exp(-self.log_scale), -self.log_scale.expand(x.shape[0])
-        return x * torch.exp(self.log_scale) + self.shift, self.log_scale.expand(x.shape[0])
+            y = (x - self.shift) * torch.exp(-self.log_scale)
+        else:
+            y = x * torch.exp(self.log_scale) + self.shift
+        if not logdet:
+            return y, None
+        return y, (-self.log_scale if invert else self.log_scale).expand(x.shape[0])
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(y, log|det J|)`` for a batch ``x`` of shape ``(B, 1)``."""
-        return self.map(x)
+        y, ld = self.map(x)
+        assert ld is not None
+        return y, ld
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
         """Exact inverse of :meth:`forward`."""
-        return self.map(y, invert=True)[0]
+        return self.map(y, invert=True, logdet=False)[0]
 
 
 class RealNVP(nn.Module):
@@ -205,18 +220,20 @@ class RealNVP(nn.Module):
                 AffineCoupling(dim, hidden_width, transform_first=bool(i % 2), init=init) for i in applied
             )
 
-    def _chain(self, x: torch.Tensor, *, invert: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        """The layers' maps first to last, or their inverses last to first, and the summed log-determinant."""
-        logdet = x.new_zeros(x.shape[0])
+    def _chain(self, x: torch.Tensor, *, invert: bool, logdet: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """The layers' maps first to last, or their inverses last to first, and the summed log-determinant
+        (zeros when ``logdet`` is False: the decoder does not need it)."""
+        total = x.new_zeros(x.shape[0])
         for layer in reversed(self.layers) if invert else self.layers:
-            x, ld = layer.map(x, invert=invert)
-            logdet = logdet + ld
-        return x, logdet
+            x, ld = layer.map(x, invert=invert, logdet=logdet)
+            if ld is not None:
+                total = total + ld
+        return x, total
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Map ``x`` of shape ``(B, dim)`` to ``(y, log|det ∂y/∂x|)`` with shapes ``(B, dim)`` and ``(B,)``."""
-        return self._chain(x, invert=self.form == "inverse_affine")
+        return self._chain(x, invert=self.form == "inverse_affine", logdet=True)
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
         """Exact inverse: ``x`` with ``forward(x)[0] == y``."""
-        return self._chain(y, invert=self.form == "affine")[0]
+        return self._chain(y, invert=self.form == "affine", logdet=False)[0]
