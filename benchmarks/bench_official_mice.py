@@ -220,6 +220,11 @@ def _official(root: Path, train: tuple, test: tuple, n_scales: int, args: argpar
     return {"seed": seed, "j": np.array(j), "stage1_s": t1 - t0, "stage2_s": t2 - t1, "half_range": half}
 
 
+def _start(args: argparse.Namespace) -> str:
+    """Where our runs' weights start: ``"official"`` (``--same-start``) or ``"own"``."""
+    return "official" if args.same_start else "own"
+
+
 def _ours(prepared, args: argparse.Namespace, seed: int) -> dict:  # noqa: ANN001  (PreparedData, imported late)
     """``preset="wang2025"`` with the same steps, measured on the training pairs.
 
@@ -248,7 +253,7 @@ def _ours(prepared, args: argparse.Namespace, seed: int) -> dict:  # noqa: ANN00
     t2 = time.perf_counter()
     half = [float(np.max(h)) for h in model.latent_half_range_]
     return {"seed": seed, "j": table["dimension_averaged_ei"].to_numpy(), "fit_s": t1 - t0, "ei_s": t2 - t1,
-            "half_range": half, "scales": model.ladder_, "start": "official" if args.same_start else "own"}  # fmt: skip
+            "half_range": half, "scales": model.ladder_, "start": _start(args)}  # fmt: skip
 
 
 def _package_tree(commit: str) -> str:
@@ -396,8 +401,8 @@ def main() -> None:
                                    channels=channels)  # fmt: skip
     subset = "" if args.first_channels is None else f"the first {args.first_channels} ROIs, "
     steps = f"stage 1 {args.stage1} steps, stage 2 {args.stage2} steps per scale"
-    start = "; ours from the official initial weights of each seed" if args.same_start else ""
-    setup = (f"input: {name}, {subset}{recording.n_channels} channels; {steps}; {args.seeds} seed(s){start}; "
+    same = "; ours from the official initial weights of each seed" if args.same_start else ""
+    setup = (f"input: {name}, {subset}{recording.n_channels} channels; {steps}; {args.seeds} seed(s){same}; "
              f"torch {torch.__version__}, {torch.get_num_threads()} threads")  # fmt: skip
     print(setup)
     conditions = recording.conditions() if args.condition is None else [args.condition]
@@ -411,9 +416,8 @@ def main() -> None:
         records[label] = runs
         earlier = _earlier_runs(args.official_records, label, "official", steps)
         earlier_ours = _earlier_runs(args.ours_records, label, "ours", steps, commit=run.commit)
-        start = "official" if args.same_start else "own"
-        if any(r.get("start", "own") != start for r in earlier_ours.values()):
-            sys.exit(f"--ours-records: runs with another start than this run's ({start} weights)")
+        if any(r.get("start", "own") != _start(args) for r in earlier_ours.values()):
+            sys.exit(f"--ours-records: runs with another start than this run's ({_start(args)} weights)")
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             ours = earlier_ours.get(seed) or _ours(prepared, args, seed)
             official = earlier.get(seed) or _official(root, train, test, len(ours["scales"]), args, seed)

@@ -218,9 +218,8 @@ def batched_jacobian(fn: Callable[[torch.Tensor], torch.Tensor], y: Any) -> torc
                 if out.ndim != 2 or out.shape != (m * len(v), m):
                     return out.new_empty(0, 0, 0)  # not a row-by-row (B, m) map: rejected below
                 picked = out.view(m, len(v), m).diagonal(dim1=0, dim2=2)  # (len(v), m): output i of copy i
-                if not picked.requires_grad:  # a map that does not depend on its input
-                    return out.new_zeros(len(v), m, q)
-                (grad,) = torch.autograd.grad(picked.sum(), copies, allow_unused=True)
+                used = picked.requires_grad  # False for a map that does not depend on its input
+                grad = torch.autograd.grad(picked.sum(), copies, allow_unused=True)[0] if used else None
             if grad is None:
                 return out.new_zeros(len(v), m, q)
             return grad.view(m, len(v), q).transpose(0, 1)

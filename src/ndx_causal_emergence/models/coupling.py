@@ -116,27 +116,21 @@ class AffineCoupling(nn.Module):
     def _join(self, cond: torch.Tensor, trans: torch.Tensor) -> torch.Tensor:
         return torch.cat((trans, cond) if self.transform_first else (cond, trans), dim=1)
 
-    def map(
-        self, x: torch.Tensor, *, invert: bool = False, logdet: bool = True
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``(y, log|det ∂y/∂x|)``: ``y_B = x_B e^{s} + t``, or with ``invert`` ``y_B = (x_B − t) e^{−s}``
-        (``None`` for the log-determinant when ``logdet`` is False)."""
+    def map(self, x: torch.Tensor, *, invert: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(y, s)``: ``y_B = x_B e^{s} + t``, or with ``invert`` ``y_B = (x_B − t) e^{−s}``; ``s`` of shape
+        ``(B, n_transformed)`` is the layer's log-scale, whose sum is ``± log|det ∂y/∂x|``."""
         cond, trans = self._parts(x)
         s, t = self.st(cond)
-        y = self._join(cond, (trans - t) * torch.exp(-s) if invert else trans * torch.exp(s) + t)
-        if not logdet:
-            return y, None
-        return y, (-s if invert else s).sum(dim=1)
+        return self._join(cond, (trans - t) * torch.exp(-s) if invert else trans * torch.exp(s) + t), s
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(y, log|det J|)`` for a batch ``x`` of shape ``(B, dim)``."""
-        y, ld = self.map(x)
-        assert ld is not None
-        return y, ld
+        y, s = self.map(x)
+        return y, s.sum(dim=1)
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
         """Exact inverse of :meth:`forward`."""
-        return self.map(y, invert=True, logdet=False)[0]
+        return self.map(y, invert=True)[0]
 
 
 class ScalarAffine(nn.Module):
@@ -147,28 +141,19 @@ class ScalarAffine(nn.Module):
         self.log_scale = nn.Parameter(torch.zeros(1))
         self.shift = nn.Parameter(torch.zeros(1))
 
-    def map(
-        self, x: torch.Tensor, *, invert: bool = False, logdet: bool = True
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``(y, log|det ∂y/∂x|)``: ``y = x e^{s} + t``, or with ``invert`` ``y = (x − t) e^{−s}``
-        (``None`` for the log-determinant when ``logdet`` is False)."""
-        if invert:
-            y = (x - self.shift) * torch.exp(-self.log_scale)
-        else:
-            y = x * torch.exp(self.log_scale) + self.shift
-        if not logdet:
-            return y, None
-        return y, (-self.log_scale if invert else self.log_scale).expand(x.shape[0])
+    def map(self, x: torch.Tensor, *, invert: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(y, s)``: ``y = x e^{s} + t``, or with ``invert`` ``y = (x − t) e^{−s}``; ``s`` of shape ``(B, 1)``."""
+        y = (x - self.shift) * torch.exp(-self.log_scale) if invert else x * torch.exp(self.log_scale) + self.shift
+        return y, self.log_scale.expand(x.shape[0], 1)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(y, log|det J|)`` for a batch ``x`` of shape ``(B, 1)``."""
-        y, ld = self.map(x)
-        assert ld is not None
-        return y, ld
+        y, s = self.map(x)
+        return y, s.sum(dim=1)
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
         """Exact inverse of :meth:`forward`."""
-        return self.map(y, invert=True, logdet=False)[0]
+        return self.map(y, invert=True)[0]
 
 
 class RealNVP(nn.Module):
@@ -225,9 +210,9 @@ class RealNVP(nn.Module):
         (zeros when ``logdet`` is False: the decoder does not need it)."""
         total = x.new_zeros(x.shape[0])
         for layer in reversed(self.layers) if invert else self.layers:
-            x, ld = layer.map(x, invert=invert, logdet=logdet)
-            if ld is not None:
-                total = total + ld
+            x, s = layer.map(x, invert=invert)
+            if logdet:
+                total = total + (-s if invert else s).sum(dim=1)
         return x, total
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

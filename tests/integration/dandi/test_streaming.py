@@ -140,11 +140,11 @@ def test_connection_lost_for_good_is_a_clear_error_and_a_rerun_resumes(
         assert str(cache) in str(failure.value) and "running again fetches only the rest" in str(failure.value)
         assert isinstance(failure.value, SourceError)  # the command line's exit code 2 and one-line message
     first = _blob_gets(archive)
-    whole = [record.status == 206 and record.body_bytes == span[1] - span[0] + 1
-             for span, record in zip(_byte_spans(first), first, strict=True)]  # fmt: skip
+    spans = _byte_spans(first)
+    whole = [r.status == 206 and r.body_bytes == b - a + 1 for (a, b), r in zip(spans, first, strict=True)]
     dropped = [record.range for record, ok in zip(first, whole, strict=True) if not ok]
     assert len(dropped) == 3 and len(set(dropped)) == 1  # the same range, dropped on every try (other reads may follow)
-    fetched = [span for span, ok in zip(_byte_spans(first), whole, strict=True) if ok]
+    fetched = [span for span, ok in zip(spans, whole, strict=True) if ok]
     archive.reset_log()
     rec = read_recording(REF, time_range=WINDOW, cache_dir=cache)
     np.testing.assert_array_equal(rec.data, read_recording(long_file, time_range=WINDOW).data)
