@@ -29,6 +29,9 @@ __all__ = ["ATTRIBUTION_COLUMNS", "COVERAGE_COLUMNS", "attribution_table", "cove
 ATTRIBUTION_COLUMNS = ["scale", "channel", "importance", "attribution"]
 #: Columns of :func:`coverage_table` (also optional columns of the NWB ``EmergenceTable``).
 COVERAGE_COLUMNS = ["scale", "coverage", "coverage_top_fraction", "coverage_extent"]
+# Most Jacobian entries (path points × outputs × channels) held at once: 64 MiB in float32. A wide
+# encoder's batch of 512 path points would hold 512 × 1024 × 1024 of them (2 GiB, then a float64 copy).
+_MAX_JACOBIAN_ENTRIES = 2**24
 
 
 @renamed_keywords(random_state="seed")
@@ -64,7 +67,8 @@ def integrated_gradients(
     n_samples : int or None
         Rows of ``X`` used (random subsample; ``None``: all).
     batch_size : int
-        Path points per Jacobian evaluation (memory bound: ``batch_size * d * n_channels`` floats).
+        Most path points per Jacobian evaluation; fewer (down to one sample's ``n_steps``) where
+        ``d * n_channels`` is large, so that one evaluation holds at most 2**24 Jacobian entries.
     signed : bool
         Average the signed attributions instead of their absolute values.
     precision : {"float64", "float32"}
@@ -109,12 +113,14 @@ def integrated_gradients(
     delta = x - base
     # path points ordered sample-major: row s * n_steps + a is b + alpha_a (x_s - b)
     path = (base + alphas[None, :, None] * delta[:, None, :]).reshape(-1, x.shape[1])
+    with torch.no_grad():
+        d = fmap(torch.as_tensor(path[:1], dtype=dtype)).shape[-1]
     total = None
-    per_batch = max(1, batch_size // n_steps)
+    per_batch = max(1, min(batch_size, _MAX_JACOBIAN_ENTRIES // (d * x.shape[1])) // n_steps)
     for s in range(0, len(x), per_batch):
         rows = path[s * n_steps : (s + per_batch) * n_steps]
-        jac = batched_jacobian(fmap, torch.as_tensor(rows, dtype=dtype)).numpy().astype(float)
-        mean_jac = jac.reshape(-1, n_steps, *jac.shape[1:]).mean(axis=1)  # (samples, d, n_channels)
+        jac = batched_jacobian(fmap, torch.as_tensor(rows, dtype=dtype))
+        mean_jac = jac.view(-1, n_steps, *jac.shape[1:]).mean(dim=1, dtype=torch.float64).numpy()  # (samples, d, N)
         ig = mean_jac * delta[s : s + per_batch, None, :]
         part = (ig if signed else np.abs(ig)).sum(axis=0)
         total = part if total is None else total + part

@@ -32,10 +32,14 @@ __all__ = [
     "classify_stability",
     "as_2d",
     "compare_fixed_points",
+    "default_data_starts",
     "fixed_point_table",
     "find_fixed_points",
     "support_mask",
 ]
+
+# The widest latent space searched from the full number of starts (cost per iteration ∝ starts × q³).
+_WIDEST_FULL_SEARCH = 128
 
 FIXED_POINT_COLUMNS = ["scale", "location", "eigenvalues_real", "eigenvalues_imag", "stability", "in_support", "source"]
 
@@ -161,6 +165,24 @@ def _starts(
     return np.concatenate(parts)
 
 
+def default_data_starts(q: int) -> int:
+    """Data starts of a fixed-point search in ``q`` dimensions: ``min(256, max(64, 8192 // q))`` up to q = 128,
+    then fewer, at least 2, so that a Levenberg-Marquardt iteration (``starts × q³``: a ``q × q`` solve per
+    start) costs no more than at q = 128.
+
+    At q = 1024 the 64 starts of the earlier rule took 642 s of a 1,000-frame job on the 2-core box
+    (``benchmarks/results/scaling/scaling_cpu_2026-12-07.json``).
+
+    Examples
+    --------
+    >>> [default_data_starts(q) for q in (1, 32, 128, 200, 256, 512, 1024)]
+    [256, 256, 64, 16, 8, 2, 2]
+    """
+    if q <= _WIDEST_FULL_SEARCH:
+        return min(256, max(64, 8192 // q))
+    return max(2, 64 * _WIDEST_FULL_SEARCH**3 // q**3)
+
+
 def _levenberg_marquardt(fn: Any, y0: torch.Tensor, *, max_iter: int, tol: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Batched Levenberg-Marquardt on ``G(y) = F(y) - y`` from every row of ``y0`` at once.
 
@@ -244,7 +266,7 @@ def find_fixed_points(
     Levenberg-Marquardt in float64 (a module is copied and cast; a plain callable must accept
     float64 tensors). Starts are a grid over the data range widened by ``margin`` (for up to
     ``max_grid_dim`` dimensions, ``n_grid_points`` in all) plus ``n_data_starts`` data samples
-    (default ``min(256, max(64, 8192 // q))``); above ``max_grid_dim`` only data samples, so the cost
+    (default :func:`default_data_starts`); above ``max_grid_dim`` only data samples, so the cost
     stays bounded at high dimension (about 10 s at q = 128 on one CPU core with an analytic Jacobian).
     Converged roots (``‖G‖ <= tol``) closer than ``dedup_tol`` are merged.
 
@@ -290,7 +312,7 @@ def find_fixed_points(
     q = ref.shape[1]
     rng = np.random.default_rng(seed)
     fmap = as_dtype(fn, torch.float64)
-    n_samples = min(256, max(64, 8192 // q)) if n_data_starts is None else n_data_starts
+    n_samples = default_data_starts(q) if n_data_starts is None else n_data_starts
     starts = torch.as_tensor(_starts(ref, n_grid_points, max_grid_dim, n_samples, margin, rng))
     roots, residual = _levenberg_marquardt(fmap, starts, max_iter=max_iter, tol=tol)
     done = (torch.isfinite(residual) & (residual <= tol)).numpy()

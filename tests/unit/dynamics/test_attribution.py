@@ -32,6 +32,29 @@ def test_completeness() -> None:
     )
 
 
+def test_wide_maps_are_attributed_in_batches_of_bounded_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A map whose Jacobians are large takes fewer path points per evaluation, with the same result."""
+    from ndx_causal_emergence.dynamics import attribution
+    from ndx_causal_emergence.measures import ei
+
+    rng = np.random.default_rng(1)
+    w = torch.as_tensor(rng.normal(size=(6, 4)))
+    fn = lambda x: torch.tanh(x @ w)  # noqa: E731
+    xs = rng.normal(size=(10, 6))
+    whole = integrated_gradients(fn, xs, n_steps=8)
+    rows_seen: list[int] = []
+    real = ei.batched_jacobian
+
+    def counting(f, y):  # noqa: ANN001, ANN202
+        rows_seen.append(len(y))
+        return real(f, y)
+
+    monkeypatch.setattr(ei, "batched_jacobian", counting)
+    monkeypatch.setattr(attribution, "_MAX_JACOBIAN_ENTRIES", 3 * 8 * 6 * 4)  # three samples' paths
+    np.testing.assert_allclose(integrated_gradients(fn, xs, n_steps=8), whole, rtol=1e-12)
+    assert rows_seen == [24, 24, 24, 8]
+
+
 def test_linear_map_attribution_is_exact() -> None:
     rng = np.random.default_rng(1)
     w = rng.normal(size=(4, 2))
