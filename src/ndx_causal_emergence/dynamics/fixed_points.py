@@ -170,8 +170,9 @@ def default_data_starts(q: int) -> int:
     then fewer, at least 2, so that a Levenberg-Marquardt iteration (``starts × q³``: a ``q × q`` solve per
     start) costs no more than at q = 128.
 
-    At q = 1024 the 64 starts of the earlier rule took 642 s of a 1,000-frame job on the 2-core box
-    (``benchmarks/results/scaling/scaling_cpu_2026-12-07.json``).
+    The fixed-point phase of a 1,024-channel, 1,000-frame job (scales 1024, 512, …, 1) took 642 s with
+    64 starts at q = 1024 and 512 (``benchmarks/results/scaling/scaling_cpu_2026-12-07.json``), 21.5 s
+    with this rule (``scaling_cpu_wide_2026-12-07.json``), on the 2-core box beside other jobs.
 
     Examples
     --------
