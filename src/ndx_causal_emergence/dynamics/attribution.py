@@ -29,9 +29,6 @@ __all__ = ["ATTRIBUTION_COLUMNS", "COVERAGE_COLUMNS", "attribution_table", "cove
 ATTRIBUTION_COLUMNS = ["scale", "channel", "importance", "attribution"]
 #: Columns of :func:`coverage_table` (also optional columns of the NWB ``EmergenceTable``).
 COVERAGE_COLUMNS = ["scale", "coverage", "coverage_top_fraction", "coverage_extent"]
-# Most Jacobian entries (path points × outputs × channels) held at once: 64 MiB in float32. A wide
-# encoder's batch of 512 path points would hold 512 × 1024 × 1024 of them (2 GiB, then a float64 copy).
-_MAX_JACOBIAN_ENTRIES = 2**24
 
 
 @renamed_keywords(random_state="seed")
@@ -68,7 +65,10 @@ def integrated_gradients(
         Rows of ``X`` used (random subsample; ``None``: all).
     batch_size : int
         Most path points per Jacobian evaluation; fewer (down to one sample's ``n_steps``) where
-        ``d * n_channels`` is large, so that one evaluation holds at most 2**24 Jacobian entries.
+        ``d * n_channels`` is large, so that one evaluation holds no more Jacobian entries than
+        :func:`~ndx_causal_emergence.measures.ei.batched_jacobian` builds in one pass
+        (``MAX_JACOBIAN_ENTRIES``). A wide encoder's 512 path points would hold 512 × 1024 × 1024
+        of them (2 GiB in float32).
     signed : bool
         Average the signed attributions instead of their absolute values.
     precision : {"float64", "float32"}
@@ -89,7 +89,7 @@ def integrated_gradients(
     """
     import torch
 
-    from ..measures.ei import batched_jacobian
+    from ..measures.ei import MAX_JACOBIAN_ENTRIES, batched_jacobian
     from ._autodiff import as_dtype
 
     x = as_2d(X, "X")
@@ -116,7 +116,7 @@ def integrated_gradients(
     with torch.no_grad():
         d = fmap(torch.as_tensor(path[:1], dtype=dtype)).shape[-1]
     total = None
-    per_batch = max(1, min(batch_size, _MAX_JACOBIAN_ENTRIES // (d * x.shape[1])) // n_steps)
+    per_batch = max(1, min(batch_size, MAX_JACOBIAN_ENTRIES // (d * x.shape[1])) // n_steps)
     for s in range(0, len(x), per_batch):
         rows = path[s * n_steps : (s + per_batch) * n_steps]
         jac = batched_jacobian(fmap, torch.as_tensor(rows, dtype=dtype))

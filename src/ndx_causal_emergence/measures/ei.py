@@ -42,8 +42,9 @@ __all__ = [
     "noise_term",
 ]
 
-# Jacobians are built in chunks of at most this many matrix entries (8 MiB in float64).
-_MAX_JACOBIAN_ENTRIES = 2**20
+#: Jacobians are built in chunks of at most this many matrix entries (8 MiB in float64); callers that
+#: reduce Jacobians as they come (the attribution's integrated gradients) hold no more than this at once.
+MAX_JACOBIAN_ENTRIES = 2**20
 
 
 @dataclass(frozen=True)
@@ -225,7 +226,7 @@ def batched_jacobian(fn: Callable[[torch.Tensor], torch.Tensor], y: Any) -> torc
             return grad.view(m, len(v), q).transpose(0, 1)
 
     with torch.no_grad():
-        chunk = max(1, _MAX_JACOBIAN_ENTRIES // max(1, m * q))
+        chunk = max(1, MAX_JACOBIAN_ENTRIES // max(1, m * q))
         parts = [own(y[i : i + chunk]).detach() for i in range(0, max(n, 1), chunk)]
     jac = torch.cat(parts) if len(parts) > 1 else parts[0]
     if jac.ndim != 3 or jac.shape[0] != n or jac.shape[2] != q:
@@ -272,7 +273,7 @@ def logabsdet_jacobian(fn: Callable[[torch.Tensor], torch.Tensor], y: Any) -> to
             return torch.linalg.slogdet(jac.to(torch.float64)).logabsdet
     y = _as_tensor(y, fn, "y")
     n, q = y.shape
-    chunk = max(1, _MAX_JACOBIAN_ENTRIES // (q * q))
+    chunk = max(1, MAX_JACOBIAN_ENTRIES // (q * q))
     with torch.no_grad():
         out = torch.cat([own(y[i : i + chunk]).detach().to(torch.float64) for i in range(0, n, chunk)])
     if tuple(out.shape) != (n,):

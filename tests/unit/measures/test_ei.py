@@ -103,7 +103,7 @@ def test_non_square_jacobians_match_autograd(max_entries: int, monkeypatch: pyte
     """An encoder-like map (B, 4) -> (B, 2) gives (B, 2, 4) Jacobians, also when built in several chunks."""
     import ndx_causal_emergence.measures.ei as ei
 
-    monkeypatch.setattr(ei, "_MAX_JACOBIAN_ENTRIES", max_entries)
+    monkeypatch.setattr(ei, "MAX_JACOBIAN_ENTRIES", max_entries)
     torch.manual_seed(2)
     f = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2)).double()
     y = torch.rand(9, 4, dtype=torch.float64)
