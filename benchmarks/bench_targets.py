@@ -14,8 +14,8 @@ The runs (``--preset fast``; the target is the issue's idle-box wall time on the
 
 Each child's wall time, CPU time and peak memory come from its ``wait4`` resource usage
 (:func:`benchrun.measure_child`), with the load average before and after; the threads the job
-chose and its phase times come from the output's provenance. One JSON record per run, the
-Markdown table printed.
+chose, its phase times, its fit's steps and its J and ΔJ come from the output file. One JSON
+record per run, the Markdown table printed.
 
     python benchmarks/bench_targets.py --json benchmarks/results/runtime/targets_idle.json
     python benchmarks/bench_targets.py --runs demo nwb_test --json out.json
@@ -27,7 +27,11 @@ on a shared machine; the records say how many.
     python benchmarks/bench_targets.py --runs demo nwb_test triplett --busy 2 --json shared.json
 
 With ``--threads``, each run is repeated with ``--threads N`` for each given N, one after the other
-(``auto``: the job's own choice), so the counts are compared side by side on the same machine.
+(``auto``: the job's own choice), so the counts are compared side by side on the same machine;
+with ``--seeds``, for each given fit seed (``run --seed N``), to see how far a job's numbers move
+from one fit to the next.
+
+    python benchmarks/bench_targets.py --runs units_000207 --seeds 0 1 2 --json seeds.json
 """
 
 from __future__ import annotations
@@ -90,6 +94,12 @@ def _busy(n: int) -> Iterator[None]:
             proc.wait()
 
 
+def _steps(record: dict) -> str:
+    """The fit's last step and, in brackets, the step of the state it kept (``—`` for a failed run)."""
+    fit = record.get("fit")
+    return "—" if not fit else f"{fit['steps'][-1]} ({fit['best_step']})"
+
+
 def main() -> None:
     """Command line: time the chosen runs one after the other, write the JSON and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -99,20 +109,28 @@ def main() -> None:
     parser.add_argument("--threads", nargs="+", default=["auto"], type=_thread_count,
                         help="Thread counts to run each job with ('auto': the job's choice).")  # fmt: skip
     parser.add_argument("--busy", type=int, default=0, help="Processes keeping a core busy beside the jobs.")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[None],
+                        help="Run each job with run's --seed N for each given N (not the demo).")  # fmt: skip
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    if args.seeds != [None] and "demo" in args.runs:
+        parser.error("--seeds: the demo has no seed option")
     run = Run("runtime")
-    columns = ["run", "status", "wall s", "target s", "CPU s", "peak MiB", "threads (asked)", "load before → after"]
+    columns = ["run", "status", "wall s", "target s", "CPU s", "peak MiB", "threads (asked)", "fit steps (best)",
+               "load before → after"]  # fmt: skip
     table = Table("Whole jobs against the speed issue's targets (--preset fast)", columns)
     records = []
     with tempfile.TemporaryDirectory(prefix="bench_targets_") as tmp, _busy(args.busy):
-        for name, asked in [(name, asked) for name in args.runs for asked in args.threads]:
+        for name, asked, seed in [(n, a, s) for n in args.runs for a in args.threads for s in args.seeds]:
             command, out = _job(name, Path(tmp), args.shared)
             if asked != "auto":
                 command = [*command, "--threads", asked]
+            if seed is not None:
+                command = [*command, "--seed", str(seed)]
             if out.is_file():
-                out.unlink()  # the run before, with another thread count (run refuses to overwrite)
+                out.unlink()  # the run before, with another thread count or seed (run refuses to overwrite)
             record = {"run": name, "target_s": TARGETS_S[name], "threads_asked": asked, "busy_processes": args.busy,
+                      **({} if seed is None else {"seed": seed}),
                       "command": " ".join(command[1:]).replace(tmp, "<tmp>").replace(str(REPO), "<repo>"),
                       **measure_child(command, timeout=args.timeout, log=Path(tmp) / f"{name}.log")}  # fmt: skip
             if record["status"] == "ok":
@@ -120,8 +138,9 @@ def main() -> None:
                 record.update(job_runtime(files[0]))
             records.append(record)
             print(record, file=sys.stderr, flush=True)
-            table.add(name, record["status"], f"{record['wall_s']:.1f}", record["target_s"], f"{record['cpu_s']:.1f}",
-                      f"{record['peak_rss_mib']:.0f}", f"{record.get('threads') or '—'} ({asked})",
+            label = name if seed is None else f"{name} (seed {seed})"
+            table.add(label, record["status"], f"{record['wall_s']:.1f}", record["target_s"], f"{record['cpu_s']:.1f}",
+                      f"{record['peak_rss_mib']:.0f}", f"{record.get('threads') or '—'} ({asked})", _steps(record),
                       f"{record['load_before'][0]:.2f} → {record['load_after'][0]:.2f}")  # fmt: skip
             run.write(args.json, [table], records=records)
     print(table.markdown())

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -79,16 +81,28 @@ def measure_child(command: list[str], *, timeout: float, log: Path) -> dict:
 
 
 def job_runtime(out: Path) -> dict:
-    """Threads and per-phase wall times of the one analysis in a job's output file, from its provenance."""
+    """What one analysis in a job's output file says of its run: the threads and per-phase wall times (from its
+    provenance), the first seed's training (its steps, validation losses, best step and each scale's kept step,
+    from the stored model) and the measured J, ΔJ and ΔJ's interval per scale."""
     from ndx_causal_emergence.pipeline.results import read_results
 
-    (analysis,) = read_results(out, load_models=False).conditions.values()
+    (analysis,) = read_results(out).conditions.values()
     runtime = json.loads(analysis.provenance["environment"]).get("runtime", {})
     phases: dict[str, float] = {}
     for p in runtime.get("phases", []):
         phases[p["phase"]] = round(phases.get(p["phase"], 0.0) + p["wall_s"], 2)
-    return {"threads": runtime.get("threads", {}).get("threads"), "phase_wall_s": phases,
-            "scales": [int(d) for d in analysis.emergence["dimension"]]}  # fmt: skip
+    history = analysis.models[0].history_
+    table = analysis.emergence
+    return {
+        "threads": runtime.get("threads", {}).get("threads"), "phase_wall_s": phases,
+        "scales": [int(d) for d in table["dimension"]],
+        "fit": {"steps": history["step"], "val_loss": [round(v, 6) for v in history["val_loss"]],
+                "best_step": history["best_step"][0], "kept_step_per_scale": history.get("kept_step_per_scale")},
+        "J": [round(v, 4) for v in table["dimension_averaged_ei"]],
+        "delta_J": [round(v, 4) for v in table["causal_emergence"]],
+        "delta_J_ci": [[None if np.isnan(v) else round(v, 4) for v in pair]
+                       for pair in table[["causal_emergence_ci_low", "causal_emergence_ci_high"]].to_numpy(float)],
+    }  # fmt: skip
 
 
 def cell(value: object) -> object:

@@ -81,7 +81,8 @@ _ALL_DEFAULTS: dict[str, Any] = {
     "reverse_trains_encoder": False, "latent_forward_weight": 1.0, "squash": False, "decoder_noise": None,
     "kde_bandwidth": 0.05, "learning_rate": 1e-4, "batch_size": 100, "max_steps": 10000, "warmup_fraction": 0.1,
     "weight_refresh": 1000, "multi_lag": False, "eval_every": 250, "patience": None, "eval_passes": None,
-    "observed_reference": True, "intervention_half_width": 1.0, "ei_domain": "normalized", "sigma_convention": "mse",
+    "min_improvement": 0.0, "observed_reference": True, "intervention_half_width": 1.0, "ei_domain": "normalized",
+    "sigma_convention": "mse",
     "checkpoint_path": None, "device": "auto", "seed": 0, "verbose": False, "weighted_measures": False,
     "pca_init": True, "polish_steps": 2000, "dynamics_activation": "tanh", "squash_reverse": False,
     "coupling_layout": "uniform", "coupling_init": "identity", "coupling_form": "affine", "forward_weighted": True,
@@ -402,6 +403,7 @@ class _NISEstimator:
             batch_replacement=p["batch_replacement"],
             weight_domain="raw" if p["ei_domain"] == "box" else "normalized", multi_lag=p["multi_lag"],
             decoder_noise=noise, eval_every=p["eval_every"], eval_passes=p["eval_passes"], patience=p["patience"],
+            min_improvement=p["min_improvement"],
             seed=p["seed"], device=device, verbose=p["verbose"],
         )  # fmt: skip
 
@@ -837,6 +839,11 @@ class MultiscaleNISPlus(_NISEstimator):
         sooner than ``eval_every`` steps (never closer than 10 steps): a short recording's step is
         a whole pass, and its validation loss can pass its minimum inside ``eval_every`` steps
         (``None``: every ``eval_every`` steps; ``preset="fast"``: 10).
+    min_improvement : float
+        Relative decrease of the validation loss that counts as an improvement for ``patience``:
+        an evaluation improves when its loss is below ``1 − min_improvement`` times the loss of
+        the last evaluation that improved (0: any decrease). The state of the lowest loss is kept
+        whatever the size of its gain (``preset="fast"``: 0.01).
     observed_reference : bool
         Also fit the observed-space micro reference (a residual MLP on the channels).
     intervention_half_width : float
@@ -988,7 +995,7 @@ class MultiscaleNISPlus(_NISEstimator):
         decoder_noise: float | None = None, kde_bandwidth: float = 0.05, learning_rate: float = 1e-4,
         batch_size: int = 100, max_steps: int = 10000, warmup_fraction: float = 0.1, weight_refresh: int = 1000,
         multi_lag: bool = False, eval_every: int = 250, patience: int | None = None, eval_passes: float | None = None,
-        observed_reference: bool = True,
+        min_improvement: float = 0.0, observed_reference: bool = True,
         intervention_half_width: float = 1.0, ei_domain: str = "normalized", sigma_convention: str = "mse",
         weighted_measures: bool = False, pca_init: bool = True, polish_steps: int = 2000,
         dynamics_activation: str = "tanh", squash_reverse: bool = False, coupling_layout: str = "uniform",
@@ -1024,6 +1031,7 @@ class MultiscaleNISPlus(_NISEstimator):
         self.eval_every = eval_every
         self.patience = patience
         self.eval_passes = eval_passes
+        self.min_improvement = min_improvement
         self.observed_reference = observed_reference
         self.intervention_half_width = intervention_half_width
         self.ei_domain = ei_domain

@@ -272,10 +272,15 @@ class TrainConfig:
     eval_every: int = 250
     eval_passes: float | None = None
     patience: int | None = None
+    min_improvement: float = 0.0
     checkpoint_every: int = 500
     seed: int = 0
     device: str = "cpu"
     verbose: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.min_improvement < 1.0:
+            raise InputError(f"min_improvement must be in [0, 1), got {self.min_improvement!r}.")
 
     def fingerprint(self) -> str:
         """What a checkpoint must match to be resumed (all but device and verbosity)."""
@@ -489,7 +494,7 @@ def train(
     every = evaluation_interval(cfg, data.n_pairs)
     weights: torch.Tensor | None = None
     history: dict[str, list] = {"step": [], "train_loss": [], "val_loss": [], "weight_refresh_steps": []}
-    best = {"val": float("inf"), "state": None, "step": 0, "bad": 0}
+    best = {"val": float("inf"), "reference": float("inf"), "state": None, "step": 0, "bad": 0}
     start, window, stopped = 0, [], False
     path = None if checkpoint_path is None else Path(checkpoint_path)
     if path is not None and path.exists():
@@ -563,8 +568,10 @@ def train(
                 history["val_loss"].append(val)
                 window = []
                 if cfg.patience is not None and validation is not None:
-                    if val < best["val"]:
-                        best = {"val": val, "state": copy.deepcopy(module.state_dict()), "step": done, "bad": 0}
+                    if val < best["val"]:  # the lowest loss's state is kept, however small the gain
+                        best.update(val=val, state=copy.deepcopy(module.state_dict()), step=done)
+                    if val < best["reference"] * (1.0 - cfg.min_improvement):
+                        best.update(reference=val, bad=0)
                     else:
                         best["bad"] += 1
                         stopped = best["bad"] >= cfg.patience

@@ -140,6 +140,33 @@ def test_early_stopping_restores_the_best_model(tmp_path) -> None:
         assert torch.equal(a, b)
 
 
+def test_gains_below_min_improvement_do_not_reset_the_patience() -> None:
+    """``min_improvement``: an evaluation resets the patience only when it lowers the loss of the last one
+    that did by that share; the state of the lowest loss is kept even when its gain was smaller."""
+    runs = {}
+    for tolerance in (0.0, 0.05):
+        module, data, val = _setup()
+        cfg = TrainConfig(max_steps=400, batch_size=32, learning_rate=0.01, eval_every=10, patience=3, seed=0,
+                          min_improvement=tolerance)  # fmt: skip
+        runs[tolerance] = (train(module, data, cfg, validation=val), module)
+    (plain, plain_model), (tolerant, tolerant_model) = runs[0.0], runs[0.05]
+    n = len(tolerant["step"])
+    assert n < len(plain["step"]) and tolerant["val_loss"] == plain["val_loss"][:n]  # the same fit, stopped sooner
+    reference, lowest, bad, small_gains = float("inf"), float("inf"), 0, 0
+    for loss in tolerant["val_loss"]:
+        small_gains += 0.95 * reference <= loss < lowest
+        lowest = min(lowest, loss)
+        reference, bad = (loss, 0) if loss < 0.95 * reference else (reference, bad + 1)
+    assert bad == 3 and small_gains > 0  # stopped at the third evaluation without a 5 % gain, after a smaller gain
+    assert tolerant["best_step"] == plain["best_step"]
+    assert tolerant["val_loss"][tolerant["step"].index(tolerant["best_step"][0])] == min(tolerant["val_loss"])
+    for a, b in zip(plain_model.state_dict().values(), tolerant_model.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    for bad_value in (-0.1, 1.0, float("nan")):
+        with pytest.raises(InputError, match="min_improvement"):
+            TrainConfig(min_improvement=bad_value)
+
+
 def test_validation_every_few_passes_over_a_short_recording() -> None:
     """``eval_passes``: a recording whose batch holds all its pairs is validated every 10 passes (steps),
     not every ``eval_every`` steps; a long one keeps ``eval_every``; never closer than 10 steps."""
