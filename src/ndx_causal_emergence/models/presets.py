@@ -3,10 +3,10 @@
 - ``fast``: tests, tutorials and demos (seconds to a minute on 2 CPU cores): small networks,
   a higher learning rate, few steps, and early stopping on the validation loss (checked every
   100 steps, or every 10 passes over the training pairs when that comes sooner, patience 3 with
-  gains under 1 % not counted, best model kept): on short recordings the model overfits within a few hundred steps (the bundled
-  700-frame demo: test NMSE 0.96 after 1,500 steps, 0.61 when stopped at its best validation
-  loss, against 0.70 for persistence), and a recording whose batch holds all its pairs passes
-  over them at every step.
+  gains under 1 % not counted, best model kept): on short recordings the model overfits within a
+  few hundred steps (the bundled 700-frame demo: test NMSE 0.96 after 1,500 steps, 0.61 when
+  stopped at its best validation loss, against 0.70 for persistence), and a recording whose batch
+  holds all its pairs passes over them at every step.
 - ``fmri``: the defaults of the group's multiscale fMRI code (called ``paper`` in earlier versions; that
   name stays as a deprecated alias): hidden width 256, Adam lr 1e-4, batches of 100 pairs,
   10,000 steps, weights refreshed every 1,000 steps, forward + 0.5 x reverse, decoder padding
