@@ -683,7 +683,7 @@ def polish_forward_maps(
         def loss_of(a: torch.Tensor, b: torch.Tensor, net: nn.Module = net, w: torch.Tensor = whiten) -> torch.Tensor:
             return (((net(a) - b) @ w) ** 2).mean()
 
-        optimizer = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate)
+        optimizer = _adam(net, cfg.learning_rate)
         with torch.no_grad():
             best = (loss_of(v0, v1).item(), copy.deepcopy(net.state_dict()), 0)
         bad = 0
