@@ -115,7 +115,7 @@ def integrated_gradients(
     path = (base + alphas[None, :, None] * delta[:, None, :]).reshape(-1, x.shape[1])
     with torch.no_grad():
         d = fmap(torch.as_tensor(path[:1], dtype=dtype)).shape[-1]
-    total = None
+    total = np.zeros((d, x.shape[1]))
     per_batch = max(1, min(batch_size, MAX_JACOBIAN_ENTRIES // (d * x.shape[1])) // n_steps)
     for s in range(0, len(x), per_batch):
         rows = path[s * n_steps : (s + per_batch) * n_steps]
@@ -123,8 +123,7 @@ def integrated_gradients(
         mean_jac = jac.view(-1, n_steps, *jac.shape[1:]).mean(dim=1, dtype=torch.float64).numpy()  # (samples, d, N)
         ig = mean_jac * delta[s : s + per_batch, None, :]
         part = (ig if signed else np.abs(ig)).sum(axis=0)
-        total = part if total is None else total + part
-    assert total is not None
+        total += part
     return (total / len(x)).T
 
 
