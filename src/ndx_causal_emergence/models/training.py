@@ -45,6 +45,7 @@ from torch import nn
 from ..errors import DataError, InputError
 from ..measures import ipw_weights
 from ..runtime.threads import map_on_spare_cores
+from .adam import Adam
 from .dynamics import ResidualMLP
 from .multiscale import MultiscaleModule, PerScaleModule
 from .selection import ScaleSelection
@@ -383,11 +384,11 @@ def _lag_distribution(data: TransitionData, cfg: TrainConfig) -> tuple[np.ndarra
     return lags, p / p.sum()
 
 
-def _adam(module: torch.nn.Module, learning_rate: float, weight_decay: float = 0.0) -> torch.optim.Adam:
-    """Adam with the multi-tensor (``foreach``) update also on the CPU: the same numbers as the per-tensor
-    loop (CUDA's default), in about half its time, which matters on the small models of short recordings.
+def _adam(module: torch.nn.Module, learning_rate: float, weight_decay: float = 0.0) -> Adam:
+    """Adam on ``module``'s parameters, with torch's multi-tensor (``foreach``) update on every device (:mod:`.adam`):
+    the same numbers as the per-tensor loop, in about half its time on the small models of short recordings.
     ``weight_decay`` is Adam's L2 penalty (the official mice code's convention)."""
-    return torch.optim.Adam(module.parameters(), lr=learning_rate, weight_decay=weight_decay, foreach=True)
+    return Adam(module.parameters(), learning_rate, weight_decay=weight_decay)
 
 
 def evaluation_interval(cfg: TrainConfig, n_pairs: int) -> int:
@@ -551,7 +552,7 @@ def train(
             idx = torch.as_tensor(pick, device=device)
             w = weights[:, idx] if (weighted_stage and weights is not None) else None
             loss = _batch_loss(module, frames[idx], frames[idx + lag], lag, w, cfg, weighted_stage, generator)
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             window.append(loss.item())
@@ -690,7 +691,7 @@ def polish_forward_maps(
         for step in range(1, max_steps + 1):
             idx = torch.as_tensor(_batch(rng, np.arange(len(y0)), cfg.batch_size), device=device)
             loss = loss_of(y0[idx], y1[idx])
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             if step % 50 == 0 or (deadline is not None and time.monotonic() > deadline):
@@ -735,7 +736,7 @@ def fit_observed_map(
         for step in range(cfg.max_steps):
             idx = torch.as_tensor(_batch(rng, starts, cfg.batch_size), device=device)
             loss = (net(frames[idx]) - frames[idx + 1]).abs().mean()
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             bar.update()

@@ -1,0 +1,65 @@
+"""The package's Adam against ``torch.optim.Adam(foreach=True)``: the same parameters bit for bit."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from ndx_causal_emergence.models.adam import Adam
+
+
+def _net(seed: int) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(7, 16), nn.Tanh(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 3))
+
+
+def _train(net: nn.Module, optimizer: object, steps: int, frozen_until: int = 0) -> None:
+    """``steps`` updates on seeded batches; the last layer gets no gradient before step ``frozen_until``."""
+    gen = torch.Generator().manual_seed(1)
+    for step in range(steps):
+        x, y = torch.randn(32, 7, generator=gen), torch.randn(32, 3, generator=gen)
+        net[-1].requires_grad_(step >= frozen_until)
+        loss = (net(x) - y).abs().mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 1e-4])
+def test_the_parameters_are_those_of_torch_adam_bit_for_bit(weight_decay: float) -> None:
+    ours, theirs = _net(0), _net(0)
+    _train(ours, Adam(ours.parameters(), 1e-2, weight_decay=weight_decay), 300, frozen_until=20)
+    _train(theirs, torch.optim.Adam(theirs.parameters(), lr=1e-2, weight_decay=weight_decay, foreach=True), 300,
+           frozen_until=20)  # fmt: skip
+    for a, b in zip(ours.parameters(), theirs.parameters(), strict=True):
+        assert torch.equal(a, b)
+    changed = [not torch.equal(a, b) for a, b in zip(ours.parameters(), _net(0).parameters(), strict=True)]
+    assert all(changed)  # every parameter moved, the late one too
+
+
+def test_a_state_dict_resumes_with_either_optimizer() -> None:
+    resumed, via_torch = _net(2), _net(2)
+    first = Adam(resumed.parameters(), 1e-2)
+    _train(resumed, first, 25)
+    second = Adam(resumed.parameters(), 1e-2)
+    second.load_state_dict(first.state_dict())
+    _train(resumed, second, 15)
+    torch_opt = torch.optim.Adam(via_torch.parameters(), lr=1e-2, foreach=True)
+    _train(via_torch, torch_opt, 25)
+    ours = Adam(via_torch.parameters(), 1e-2)
+    ours.load_state_dict(torch_opt.state_dict())
+    _train(via_torch, ours, 15)
+    reference = _net(2)
+    ref_opt = torch.optim.Adam(reference.parameters(), lr=1e-2, foreach=True)
+    _train(reference, ref_opt, 25)
+    _train(reference, ref_opt, 15)
+    for a, b, c in zip(resumed.parameters(), via_torch.parameters(), reference.parameters(), strict=True):
+        assert torch.equal(a, c) and torch.equal(b, c)
+
+
+def test_a_state_dict_of_other_parameters_is_refused() -> None:
+    net = _net(0)
+    optimizer = Adam(net.parameters(), 1e-2)
+    with pytest.raises(ValueError, match="other parameters"):
+        Adam(list(net.parameters())[:2], 1e-2).load_state_dict(optimizer.state_dict())
