@@ -63,3 +63,19 @@ def test_a_state_dict_of_other_parameters_is_refused() -> None:
     optimizer = Adam(net.parameters(), 1e-2)
     with pytest.raises(ValueError, match="other parameters"):
         Adam(list(net.parameters())[:2], 1e-2).load_state_dict(optimizer.state_dict())
+
+
+def test_a_fit_does_not_import_the_torch_compiler() -> None:
+    """Every torch.optim optimizer imports torch._dynamo, a second or more of each job's start and exit."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from ndx_causal_emergence.models import MultiscaleNISPlus\n"
+        "X = np.random.default_rng(0).normal(size=(300, 6))\n"
+        "MultiscaleNISPlus(preset='fast', max_steps=20, eval_every=10, polish_steps=20).fit(X)\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+    assert out.stdout.split()[-1] == "False"
