@@ -17,7 +17,8 @@ EI      effective information of a scale's learned dynamics F under a uniform in
 J       EI per dimension (EI / d), comparable across scales (nats).
 dJ      causal emergence: J of the scale minus J of the micro level (scale 0); > 0 means the
         coarse-grained dynamics are more effective per variable than the micro ones.
-interval  95 % interval of dJ: moving-block bootstrap of the test block (pooled over seeds).
+interval  95 % interval of dJ: moving-block bootstrap of the test block, pooled over seeds
+          (with one seed it leaves out how far another fit would move dJ).
 p (Holm)  one-sided p-value of dJ > min_effect (0.1 nats by default: above the estimator's
           bias on data without emergence), adjusted over the macro scales (Holm); * significant.
 fit     'ok' when the scale's map predicts its next state better than persistence
@@ -27,6 +28,14 @@ NMSE    one-step error of the decoded micro prediction over the variance of the 
 power   causal power: share of the scale in the increase of J from micro to macro.
 emergent complexity  entropy of the causal power shares, bits (normalised by log2 #scales).
 fraction in box  share of held-out latents inside the intervention box."""
+
+
+#: The conclusion added to an analysis of one fit (docs/user-guide.md §5, "Seeds").
+ONE_FIT_CAVEAT = (
+    "One fit (one seed): the intervals and p-values cover the sampling of the test block, not how far another "
+    "fit would move J and dJ, which on real recordings can be several times more; run --seeds 3 or more before "
+    "drawing conclusions."
+)
 
 
 def _clean(value: Any) -> Any:
@@ -125,6 +134,8 @@ def conclusions(analysis: dict[str, Any]) -> list[str]:
     if analysis.get("comparisons") and not any(r["significant"] for r in analysis["comparisons"]):
         others = sorted({r["other_condition"] for r in analysis["comparisons"]})
         out.append(f"No significant difference in J or dJ from {', '.join(repr(o) for o in others)} at any scale.")
+    if (analysis.get("parameters") or {}).get("n_seeds", 1) == 1:
+        out.append(ONE_FIT_CAVEAT)
     return out
 
 
