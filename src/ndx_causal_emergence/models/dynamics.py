@@ -101,13 +101,14 @@ class ResidualMLP(nn.Module):
     def _residual(self, y: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
         """Pre-activations of the hidden layers and ``f(y)``."""
         act = _ACTIVATIONS[self.activation][0]
+        *hidden, last = self.layers  # unpacked: a slice of a ModuleList builds a new ModuleList at every call
         pre = []
         h = y
-        for layer in self.layers[:-1]:
+        for layer in hidden:
             z = layer(h)
             pre.append(z)
             h = act(z)
-        return pre, self.layers[-1](h)
+        return pre, last(h)
 
     def _check_batch(self, y: torch.Tensor) -> None:
         if y.ndim != 2 or y.shape[1] != self.dim:
