@@ -1,6 +1,7 @@
 """Named hyperparameter sets of the NIS estimators.
 
-- ``fast``: tests, tutorials and demos (seconds to a minute on 2 CPU cores): small networks,
+- ``fast``: tests, tutorials and demos (a whole job took 8.8 s for 15 ROIs × 250 frames and 126 s for 200
+  channels × 20,000 frames on an idle 2-core machine, ``benchmarks/results/runtime/targets_adam.json``): small networks,
   a higher learning rate, few steps, and early stopping on the validation loss (checked every
   100 steps, or every 10 passes over the training pairs when that comes sooner, patience 3 with
   gains under 1 % not counted, best model kept): on short recordings the model overfits within a
