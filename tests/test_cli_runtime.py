@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -74,3 +75,27 @@ def test_max_time_stops_a_long_fit_within_ten_percent_with_a_valid_result(small,
     assert list(table["dimension"]) == [8, 4, 2, 1]
     assert np.isfinite(table[["dimension_averaged_ei", "causal_emergence", "nmse"]].to_numpy()).all()
     assert analysis.models[0].history_["stopped_by_time"] == [True]
+
+
+def test_no_attribution_skips_the_phase_and_changes_nothing_else(small, tmp_path):
+    """``--no-attribution``: every phase but the attribution, no attribution table or coverage columns in the file,
+    and the same J, ΔJ and fixed points as the run with it."""
+    config = _config(tmp_path / "c.toml", max_steps=40, eval_every=20)
+    runs = {}
+    for flag in ("--attribution", "--no-attribution"):
+        out = tmp_path / f"{flag}.nwb"
+        result = CliRunner().invoke(cli, ["run", str(small), "--config", config, "--threads", "1", flag,
+                                          "--out", str(out)], catch_exceptions=False)  # fmt: skip
+        assert result.exit_code == 0, result.output
+        (runs[flag],) = read_results(out, load_models=False).conditions.values()
+    skipped = [p for p in PHASES if p != "attribution"]
+    lines = [line for line in result.stderr.splitlines() if any(line.startswith(p + ":") for p in PHASES)]
+    assert [next(p for p in PHASES if line.startswith(p + ":")) for line in lines] == skipped
+    assert [p["phase"] for p in _runtime(out)["phases"]] == [p.split(" [")[0] for p in skipped[:-1]]
+    with_it, without = runs["--attribution"], runs["--no-attribution"]
+    assert with_it.attribution is not None and without.attribution is None
+    assert with_it.parameters["attribution"] is True and without.parameters["attribution"] is False
+    coverage = ["coverage", "coverage_top_fraction", "coverage_extent"]
+    assert set(coverage) <= set(with_it.emergence.columns) and not set(coverage) & set(without.emergence.columns)
+    pd.testing.assert_frame_equal(with_it.emergence.drop(columns=coverage), without.emergence)
+    pd.testing.assert_frame_equal(with_it.fixed_points, without.fixed_points)

@@ -92,6 +92,13 @@ def _record_full_paths(value: bool) -> bool:
 )
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", help="Compute device.")
 @click.option("--bin-width", type=float, default=0.1, help="Bin width in seconds for spike Units.")
+@click.option(
+    "--attribution/--no-attribution",
+    default=True,
+    show_default=True,
+    help="Attribute each scale's macro variables to the input channels (integrated gradients) and give their "
+    "coverage; on wide recordings the longest phase (1,024 channels x 1,000 frames: 763 s of a 995 s job).",
+)
 @threads_option
 @max_time_option
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Output NWB file (input + results).")

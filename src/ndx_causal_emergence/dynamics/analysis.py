@@ -249,7 +249,7 @@ def analyze_dynamics(
         elif q == 2:
             y1, y2, vec = drift_field(fmap, lo, hi)
             fields[k] = {"y1": y1, "y2": y2, "drift": vec}
-    for k in tracked(wanted if attribution else [], "attribution", unit="scale"):
+    for k in tracked(wanted, "attribution", unit="scale") if attribution else ():  # no phase when skipped
         attrs.append(
             integrated_gradients(
                 model.encoder_map(k), x_test[ok_test], baseline=x_train[ok_train].mean(axis=0),

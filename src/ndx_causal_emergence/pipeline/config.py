@@ -81,6 +81,12 @@ class AnalysisConfig:
     max_time : float, optional
         Seconds of training for all fits of the job; fits stop early (keeping their best
         validated state) when it runs out. ``None``: no limit.
+    attribution : bool
+        Attribute each scale's macro variables to the input channels (integrated gradients) and
+        give their coverage C_d (docs/method.md §4). On wide recordings it is the longest phase
+        (1,024 channels × 1,000 frames: 763 s of a 995 s job,
+        ``benchmarks/results/scaling/scaling_cpu_wide_2026-12-07.json``); ``False`` skips it, and
+        the analysis then has no attribution table and no coverage columns.
     """
 
     series: str | None = None
@@ -103,6 +109,7 @@ class AnalysisConfig:
     model_params: dict[str, Any] = field(default_factory=dict)
     threads: int | None = None
     max_time: float | None = None
+    attribution: bool = True
     n_samples: InitVar[int | None] = None  # the old name of n_monte_carlo
     cut: InitVar[int | None] = None  # the old name of q
     scales: InitVar[tuple[int, ...] | None] = None  # the old name of ladder
@@ -156,6 +163,8 @@ class AnalysisConfig:
             raise InputError(f"threads must be >= 1, got {self.threads}.")
         if self.max_time is not None and self.max_time <= 0:
             raise InputError(f"max_time must be > 0 seconds, got {self.max_time}.")
+        if not isinstance(self.attribution, bool):
+            raise InputError(f"attribution must be true or false, got {self.attribution!r}.")
 
     @property
     def seeds(self) -> list[int]:

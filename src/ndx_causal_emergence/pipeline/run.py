@@ -228,7 +228,7 @@ def analyze_condition(recording: Any, condition: str | None, config: AnalysisCon
     from ..measures import emergent_complexity
 
     ec = emergent_complexity(emergence["dimension_averaged_ei"].to_numpy())
-    dyn = condition_dynamics(models[0], prepared, seed=config.seed)
+    dyn = condition_dynamics(models[0], prepared, seed=config.seed, attribution=config.attribution)
     attribution = _with_channel_ids(dyn.attribution, prepared)
     if attribution is not None:  # coverage C_d per scale (docs/method.md §4), NaN for scales not attributed
         coverage = coverage_table(attribution, centroids=recording.roi_centroids).set_index("scale")
