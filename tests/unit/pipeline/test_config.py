@@ -38,6 +38,7 @@ def test_toml_file_and_overrides(tmp_path) -> None:
         ({"preset": "slow"}, "preset must be one of"),
         ({"bin_width": 0.0}, "bin_width must be > 0"),
         ({"bogus": 1}, "unknown analysis parameters \\['bogus'\\]"),
+        ({"attribution": "no"}, "attribution must be true or false"),
     ],
 )
 def test_bad_values_name_the_problem(values, message) -> None:
