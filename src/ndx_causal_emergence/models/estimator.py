@@ -48,6 +48,7 @@ from .multiscale import (
     dyadic_ladder,
 )
 from .presets import DEPRECATED_PRESETS, PRESETS, canonical_preset
+from .seeding import seeded
 from .selection import ScaleSelection
 from .serialize import check_format_version, restore, state_of
 from .training import (
@@ -313,8 +314,7 @@ class _NISEstimator:
         cfg = self._train_config(p, len(scales), str(device))
         start = time.perf_counter()
         with training_threads():  # everything the learned parameters depend on, on the same threads
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(p["seed"])
+            with seeded(p["seed"]):
                 module = self._build(n_features, scales, p)
             if p["pca_init"]:
                 module.set_rotation(torch.as_tensor(train_data.frames[train_data.finite_rows]))

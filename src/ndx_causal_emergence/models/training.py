@@ -48,6 +48,7 @@ from ..runtime.threads import map_on_spare_cores
 from .adam import Adam
 from .dynamics import ResidualMLP
 from .multiscale import MultiscaleModule, PerScaleModule
+from .seeding import seeded
 from .selection import ScaleSelection
 
 __all__ = [
@@ -718,8 +719,7 @@ def fit_observed_map(
     Returns the map on the CPU, in eval mode.
     """
     device = resolve_device(cfg.device)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.seed)
+    with seeded(cfg.seed):
         net = ResidualMLP(data.frames.shape[1], hidden_width=hidden_width, n_hidden=n_hidden, squash=squash)
     net.to(device)
     frames = torch.as_tensor(np.nan_to_num(data.frames), device=device)
