@@ -39,7 +39,7 @@ def test_the_parameters_are_those_of_torch_adam_bit_for_bit(weight_decay: float)
 
 
 def test_a_state_dict_resumes_with_either_optimizer() -> None:
-    resumed, via_torch = _net(2), _net(2)
+    resumed, via_torch, into_torch = _net(2), _net(2), _net(2)
     first = Adam(resumed.parameters(), 1e-2)
     _train(resumed, first, 25)
     second = Adam(resumed.parameters(), 1e-2)
@@ -50,12 +50,18 @@ def test_a_state_dict_resumes_with_either_optimizer() -> None:
     ours = Adam(via_torch.parameters(), 1e-2)
     ours.load_state_dict(torch_opt.state_dict())
     _train(via_torch, ours, 15)
+    first_ours = Adam(into_torch.parameters(), 1e-2)
+    _train(into_torch, first_ours, 25)
+    then_torch = torch.optim.Adam(into_torch.parameters(), lr=1e-2, foreach=True)
+    then_torch.load_state_dict(first_ours.state_dict())
+    _train(into_torch, then_torch, 15)
     reference = _net(2)
     ref_opt = torch.optim.Adam(reference.parameters(), lr=1e-2, foreach=True)
     _train(reference, ref_opt, 25)
     _train(reference, ref_opt, 15)
-    for a, b, c in zip(resumed.parameters(), via_torch.parameters(), reference.parameters(), strict=True):
-        assert torch.equal(a, c) and torch.equal(b, c)
+    for a, b, c, d in zip(resumed.parameters(), via_torch.parameters(), into_torch.parameters(),
+                          reference.parameters(), strict=True):  # fmt: skip
+        assert torch.equal(a, d) and torch.equal(b, d) and torch.equal(c, d)
 
 
 def test_a_state_dict_of_other_parameters_is_refused() -> None:
