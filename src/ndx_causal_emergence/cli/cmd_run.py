@@ -97,7 +97,7 @@ def _record_full_paths(value: bool) -> bool:
     default=True,
     show_default=True,
     help="Attribute each scale's macro variables to the input channels (integrated gradients) and give their "
-    "coverage; on wide recordings the longest phase (1,024 channels x 1,000 frames: 763 s of a 995 s job).",
+    "coverage; a long phase on wide recordings (1,024 channels x 1,000 frames: 763 s of a 995 s job).",
 )
 @threads_option
 @max_time_option

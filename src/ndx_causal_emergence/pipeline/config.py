@@ -83,7 +83,7 @@ class AnalysisConfig:
         validated state) when it runs out. ``None``: no limit.
     attribution : bool
         Attribute each scale's macro variables to the input channels (integrated gradients) and
-        give their coverage C_d (docs/method.md §4). On wide recordings it is the longest phase
+        give their coverage C_d (docs/method.md §4). On wide recordings it is a long phase
         (1,024 channels × 1,000 frames: 763 s of a 995 s job,
         ``benchmarks/results/scaling/scaling_cpu_wide_2026-12-07.json``); ``False`` skips it, and
         the analysis then has no attribution table and no coverage columns.
