@@ -245,16 +245,17 @@ class _NISEstimator:
     def _ladder(self, n_features: int, params: dict[str, Any]) -> list[int]:
         raise NotImplementedError
 
-    def ladder_for(self, n_features: int) -> list[int]:
+    def ladder_for(self, n_features: int, *, at_once: int = 1) -> list[int]:
         """The scale ladder a fit on ``n_features`` channels would use; raises InputError if it cannot be built.
 
-        Also checks that the model's sizes are bounded and fit the memory budget (``--max-memory``).
+        Also checks that the model's sizes are bounded and that ``at_once`` such models training at the
+        same time fit the memory budget (``--max-memory``; :class:`~ndx_causal_emergence.errors.MemoryBudgetError`).
         """
         from ..safety.architecture import check_model_size
 
         p = self._resolved()
         scales = self._ladder(n_features, p)
-        check_model_size(n_features, scales, p)
+        check_model_size(n_features, scales, p, at_once=at_once)
         return scales
 
     def scales_for(self, n_features: int) -> list[int]:

@@ -84,21 +84,15 @@ def measure_condition(prepared: Any, config: AnalysisConfig) -> ConditionMeasure
     Intervals and p-values come from moving-block bootstraps of the test pairs (one per seed,
     pooled): a scale shows ``significant`` emergence when its map and the micro map both pass
     the fit-quality gate and Holm's adjusted p-value of ``ΔJ > config.min_effect`` is below
-    ``config.alpha``.
+    ``config.alpha``. Seeds are fitted at the same time where the job has the cores
+    (:func:`_seeds_at_once`), with the numbers they give one after the other.
     """
-    from ..measures.resampling import block_j, bootstrap_j, emergence_significance
-    from ..models import MultiscaleNISPlus
-    from ..runtime.progress import phase
+    from ..measures.resampling import emergence_significance
+    from ..runtime.threads import map_fits
 
-    models, tables, draws, blocks = [], [], [], []
-    for seed in config.seeds:
-        model = MultiscaleNISPlus(**config.model_kwargs(seed)).fit(prepared.train, validation=prepared.validation)
-        result = model.measure(prepared.test, n_monte_carlo=config.n_monte_carlo, seed=seed)
-        models.append(model)
-        tables.append(result.table)
-        with phase("intervals", label=f"seed {seed}"):
-            draws.append(bootstrap_j(result.residuals, n_boot=config.n_bootstrap, seed=seed))
-            blocks.append(block_j(result.residuals))
+    per_seed = map_fits(lambda seed: _fit_and_measure(prepared, config, seed), config.seeds,
+                        _seeds_at_once(prepared, config))  # fmt: skip
+    models, tables, draws, blocks = (list(column) for column in zip(*per_seed, strict=True))
     emergence = _combine_seeds(tables)
     pooled = np.concatenate(draws)
     stats = emergence_significance(
@@ -112,6 +106,40 @@ def measure_condition(prepared: Any, config: AnalysisConfig) -> ConditionMeasure
         emergence[col] = stats[col].to_numpy()
     emergence.attrs.update(tables[0].attrs)
     return ConditionMeasurement(emergence=emergence, models=models, resampled_j=pooled, block_j=np.mean(blocks, axis=0))
+
+
+def _fit_and_measure(
+    prepared: Any, config: AnalysisConfig, seed: int
+) -> tuple[Any, pd.DataFrame, np.ndarray, np.ndarray]:
+    """One seed's fitted model, scale table, bootstrap draws of J and J per held-out block."""
+    from ..measures.resampling import block_j, bootstrap_j
+    from ..models import MultiscaleNISPlus
+    from ..runtime.progress import phase
+
+    model = MultiscaleNISPlus(**config.model_kwargs(seed)).fit(prepared.train, validation=prepared.validation)
+    result = model.measure(prepared.test, n_monte_carlo=config.n_monte_carlo, seed=seed)
+    with phase("intervals", label=f"seed {seed}"):
+        draws, blocks = bootstrap_j(result.residuals, n_boot=config.n_bootstrap, seed=seed), block_j(result.residuals)
+    return model, result.table, draws, blocks
+
+
+def _seeds_at_once(prepared: Any, config: AnalysisConfig) -> int:
+    """How many seeds to fit at the same time: :func:`~ndx_causal_emergence.runtime.threads.fits_at_once`, or one
+    with a time budget (it hands out its shares one fit after another), off the CPU, or where that many models
+    would not fit the memory budget."""
+    from ..errors import MemoryBudgetError
+    from ..models import MultiscaleNISPlus
+    from ..models.training import resolve_device
+    from ..runtime.threads import fits_at_once
+
+    at_once = fits_at_once(len(config.seeds))
+    if at_once < 2 or config.max_time is not None or resolve_device(config.device).type != "cpu":
+        return 1
+    try:
+        MultiscaleNISPlus(**config.model_kwargs(config.seed)).ladder_for(prepared.n_features, at_once=at_once)
+    except MemoryBudgetError:
+        return 1
+    return at_once
 
 
 def _surrogate_p_values(config: AnalysisConfig, prepared: Any, observed: pd.DataFrame) -> np.ndarray:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
@@ -26,6 +27,7 @@ from typing import Any, TextIO
 __all__ = ["Phase", "PhaseLog", "active", "note", "phase", "reporting", "tracked"]
 
 _ACTIVE: ContextVar[PhaseLog | None] = ContextVar("ndx_causal_emergence_phase_log", default=None)
+_WRITING = threading.Lock()  # one line at a time from the threads of fits running at once
 
 
 @dataclass
@@ -73,7 +75,8 @@ class PhaseLog:
     Attributes
     ----------
     timings : list of dict
-        One per finished phase: ``phase``, ``label``, ``units`` done, ``unit``, ``wall_s``, ``cpu_s``.
+        One per finished phase: ``phase``, ``label``, ``units`` done, ``unit``, ``wall_s``, ``cpu_s``
+        (the process's CPU time over the phase: with fits running at once, the others' too).
     estimates : list of dict
         Fit time estimates (:class:`~ndx_causal_emergence.runtime.cost.FitClock`).
     """
@@ -125,9 +128,11 @@ class PhaseLog:
             self.write(f"{current.title}: {count}{wall:.1f} s (CPU {cpu:.1f} s)")
 
     def write(self, message: str) -> None:
-        """Show one line (nothing when the display is off)."""
+        """Show one line (nothing when the display is off); whole, when fits running at once both write."""
         if self.display != "off":
-            print(message, file=self.stream, flush=True)
+            with _WRITING:
+                self.stream.write(message + "\n")
+                self.stream.flush()
 
 
 class _Unreported(Phase):

@@ -10,20 +10,22 @@ load average would still count a job that has just ended; the load average where
 thread, as the cluster runs one task per worker thread and sizes itself to the cores.
 :func:`limit_threads` applies the choice to torch and to the BLAS/OpenMP pools of NumPy and SciPy
 (``threadpoolctl``) for a ``with`` block. :func:`map_on_spare_cores` runs independent pieces of
-a one-thread training loop on the job's other cores.
+a one-thread training loop on the job's other cores, and :func:`map_fits` whole fits (the seeds of
+a condition) at once, one per training thread's worth of the job's cores.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -34,7 +36,9 @@ __all__ = [
     "choose_threads",
     "environment_cap",
     "in_dask_worker",
+    "fits_at_once",
     "limit_threads",
+    "map_fits",
     "map_on_spare_cores",
     "training_threads",
     "usable_cores",
@@ -273,3 +277,42 @@ def map_on_spare_cores(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
         return [fn(item) for item in items]
     with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
         return list(pool.map(fn, items))
+
+
+def fits_at_once(n_fits: int) -> int:
+    """How many of a job's ``n_fits`` independent fits :func:`map_fits` runs at the same time.
+
+    One per :data:`TRAINING_THREADS` of the job's threads when they came from the machine (an idle
+    2-core machine: two), else one: when the user set the count (a fit then trains on all of them),
+    outside a job, and on a busy machine (the job chose one thread).
+    """
+    choice = _JOB.get()
+    if choice is None or choice.requested is not None or n_fits < 2:
+        return 1
+    return max(1, min(n_fits, choice.threads // TRAINING_THREADS))
+
+
+def map_fits(fn: Callable[[T], R], items: Sequence[T], at_once: int) -> list[R]:
+    """``[fn(item) for item in items]`` with ``at_once`` items running at the same time (threads), in order.
+
+    Each item runs as a job of :data:`TRAINING_THREADS` threads (everything it computes, measures
+    included, on that one thread, where a lone fit measures on all the job's threads: the same
+    numbers, as the measures do not depend on the thread count) and sees the job's context (its
+    phase log). A fit draws its initial weights under
+    :func:`~ndx_causal_emergence.models.seeding.seeded`, so fits at once are the fits one after
+    the other, bit for bit.
+    """
+    items = list(items)
+    if at_once < 2 or len(items) < 2:
+        return [fn(item) for item in items]
+    choice = _JOB.get()
+    one = replace(choice, threads=TRAINING_THREADS) if choice is not None else None
+
+    def run(item: T) -> R:
+        if one is not None:
+            _JOB.set(one)  # in this item's own copy of the context: its training and spare-core maps see one thread
+        return fn(item)
+
+    with limit_threads(TRAINING_THREADS), ThreadPoolExecutor(max_workers=min(at_once, len(items))) as pool:
+        futures = [pool.submit(contextvars.copy_context().run, run, item) for item in items]
+        return [future.result() for future in futures]

@@ -66,8 +66,8 @@ def parameter_count(n_features: int, scales: Sequence[int], p: Mapping[str, Any]
     return lower * copies, upper * copies
 
 
-def check_model_size(n_features: int, scales: Sequence[int], p: Mapping[str, Any]) -> None:
-    """Raise unless a model of these sizes is bounded and fits the memory budget while training.
+def check_model_size(n_features: int, scales: Sequence[int], p: Mapping[str, Any], *, at_once: int = 1) -> None:
+    """Raise unless a model of these sizes is bounded and fits the memory budget while training (``at_once`` of them).
 
     Raises
     ------
@@ -78,9 +78,10 @@ def check_model_size(n_features: int, scales: Sequence[int], p: Mapping[str, Any
     """
     _, upper = parameter_count(n_features, scales, p)
     kept = len(scales) if p.get("keep_best") == "per_scale" else 0  # each scale's kept state (models/selection.py)
+    models = "a model" if at_once == 1 else f"{at_once} models"
     check_allocation(
-        4.0 * (_TRAINING_COPIES + kept) * upper,
-        f"a model of {upper:,} parameters (hidden_width {p['hidden_width']}, "
+        4.0 * (_TRAINING_COPIES + kept) * upper * at_once,
+        f"{models} of {upper:,} parameters (hidden_width {p['hidden_width']}, "
         f"{p['n_coupling_layers']} coupling layers, dynamics_width {p['dynamics_width']})",
         remedy="choose smaller widths or fewer layers",
     )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from threadpoolctl import threadpool_info
@@ -18,6 +20,7 @@ from ndx_causal_emergence.runtime.threads import (
     busy_cores,
     cgroup_quota,
     choose_threads,
+    fits_at_once,
     limit_threads,
     map_on_spare_cores,
     training_threads,
@@ -214,3 +217,68 @@ def test_a_fit_is_the_same_whatever_threads_the_job_chose():
     a, b = alone.model_.state_dict(), in_job.model_.state_dict()
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert np.array_equal(alone.sigma2_[-1], in_job.sigma2_[-1])
+
+
+@pytest.mark.parametrize(
+    ("choice", "n_fits", "at_once"),
+    [
+        (None, 3, 1),  # outside a job
+        (ThreadChoice(threads=2, requested=None, usable_cores=2, load=0.0), 3, 2),
+        (ThreadChoice(threads=2, requested=None, usable_cores=2, load=0.0), 1, 1),
+        (ThreadChoice(threads=8, requested=None, usable_cores=8, load=0.0), 3, 3),
+        (ThreadChoice(threads=1, requested=None, usable_cores=2, load=1.0), 3, 1),  # a busy machine
+        (ThreadChoice(threads=2, requested=2, usable_cores=2, load=0.0), 3, 1),  # the user's count: each fit on all
+    ],
+)
+def test_fits_at_once_take_a_training_thread_each(choice, n_fits, at_once):
+    with using(choice) if choice is not None else contextlib.nullcontext():
+        assert fits_at_once(n_fits) == at_once
+
+
+def test_fits_at_once_give_the_numbers_of_the_fits_one_after_the_other():
+    """Two seeds of a condition, fitted at once in a 2-thread job (each on one thread, measured on it too), and one
+    after the other on one thread: the same models and the same scale table, bit for bit."""
+    from ndx_causal_emergence.data.prepare import prepare
+    from ndx_causal_emergence.data.recording import Recording
+    from ndx_causal_emergence.pipeline.config import AnalysisConfig
+    from ndx_causal_emergence.pipeline.run import _seeds_at_once, measure_condition
+    from ndx_causal_emergence.testing.calibration import independent_null
+
+    prepared = prepare(Recording.from_array(independent_null(12, n_frames=1200, seed=0).frames, rate=10.0))
+    config = AnalysisConfig(preset="fast", n_seeds=2, n_bootstrap=200, n_monte_carlo=200,
+                            model_params={"max_steps": 60, "eval_every": 20, "polish_steps": 60})  # fmt: skip
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        alone = measure_condition(prepared, config)
+    finally:
+        torch.set_num_threads(before)
+    with using(ThreadChoice(threads=2, requested=None, usable_cores=2, load=0.0)):
+        assert _seeds_at_once(prepared, config) == 2
+        assert _seeds_at_once(prepared, AnalysisConfig(**{**config.to_dict(), "max_time": 60.0})) == 1
+        together = measure_condition(prepared, config)
+    pd.testing.assert_frame_equal(alone.emergence, together.emergence, check_exact=True)
+    assert np.array_equal(alone.resampled_j, together.resampled_j)
+    for a, b in zip(alone.models, together.models, strict=True):
+        sa, sb = a.model_.state_dict(), b.model_.state_dict()
+        assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_map_fits_runs_items_at_once_each_as_a_one_thread_job():
+    import threading
+    import time
+
+    from ndx_causal_emergence.runtime.threads import map_fits
+
+    seen: list[tuple[int, int, int]] = []
+
+    def work(i: int) -> int:
+        with training_threads():  # a fit's loop inside: already one thread, nothing to change
+            seen.append((threading.get_ident(), torch.get_num_threads(), map_on_spare_cores(lambda x: x, [i])[0]))
+        time.sleep(0.05)  # long enough that the second worker takes the next item
+        return i * i
+
+    with using(ThreadChoice(threads=2, requested=None, usable_cores=2, load=0.0)):
+        assert map_fits(work, range(4), at_once=2) == [0, 1, 4, 9]
+        assert torch.get_num_threads() == 2  # the job's threads again after the fits
+    assert len({ident for ident, _, _ in seen}) == 2 and {n for _, n, _ in seen} == {1}
