@@ -31,7 +31,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -524,7 +523,7 @@ def train(
 
     from tqdm.auto import tqdm
 
-    from ..runtime.budget import deadline_for, stopped_early
+    from ..runtime.budget import deadline_for, past, stopped_early
     from ..runtime.cost import FitClock
     from ..runtime.progress import phase
 
@@ -558,7 +557,7 @@ def train(
             optimizer.step()
             window.append(loss.item())
             done = step + 1
-            out_of_time = deadline is not None and time.monotonic() >= deadline
+            out_of_time = past(deadline)
             if done % every == 0 or done == cfg.max_steps or out_of_time:
                 module.eval()
                 val = validation_loss(module, validation, val_frames) if validation is not None else float("nan")
@@ -667,7 +666,7 @@ def polish_forward_maps(
     ``patience`` evaluations without improvement, or at the fit's deadline under a time budget).
     Returns the steps kept per scale.
     """
-    from ..runtime.budget import deadline_for
+    from ..runtime.budget import deadline_for, past
     from ..runtime.progress import tracked
 
     deadline = deadline_for("polish")  # the fit's share of a --max-time budget, if any
@@ -695,14 +694,14 @@ def polish_forward_maps(
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            if step % 50 == 0 or (deadline is not None and time.monotonic() > deadline):
+            if step % 50 == 0 or past(deadline):
                 with torch.no_grad():
                     val = loss_of(v0, v1).item()
                 if val < best[0]:
                     best, bad = (val, copy.deepcopy(net.state_dict()), step), 0
                 else:
                     bad += 1
-                if bad >= patience or (deadline is not None and time.monotonic() > deadline):
+                if bad >= patience or past(deadline):
                     break
         net.load_state_dict(best[1])
         kept.append(best[2])
@@ -726,7 +725,7 @@ def fit_observed_map(
     optimizer = _adam(net, cfg.learning_rate)
     rng = np.random.default_rng(cfg.seed + 1)
     starts = data.starts[1]
-    from ..runtime.budget import deadline_for, stopped_early
+    from ..runtime.budget import deadline_for, past, stopped_early
     from ..runtime.cost import FitClock
     from ..runtime.progress import phase
 
@@ -741,7 +740,7 @@ def fit_observed_map(
             optimizer.step()
             bar.update()
             clock.tick()
-            if deadline is not None and time.monotonic() >= deadline:
+            if past(deadline):
                 stopped_early("observed reference", step + 1, cfg.max_steps)
                 break
     return net.cpu().eval()

@@ -5,21 +5,24 @@ its observed-space reference; its clock starts with the first of them. Time is h
 job goes: a model fit gets an equal share of what is left for the fits still to come, 80 % of it
 for the model and the rest (plus whatever the model did not use) for its observed reference. A
 loop that reaches its deadline ends after the current step, validates and keeps its best state,
-so the result is a complete, valid (shorter) fit.
+so the result is a complete, valid (shorter) fit. The same happens to the fits still running beside
+one that failed or was interrupted (:func:`abandoning`), so that the job ends soon.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["TimeBudget", "deadline_for", "spending", "stopped_early"]
+__all__ = ["TimeBudget", "abandoning", "deadline_for", "past", "spending", "stopped_early"]
 
 _ACTIVE: ContextVar[TimeBudget | None] = ContextVar("ndx_causal_emergence_time_budget", default=None)
 _MODEL_SHARE = 0.8
+_ABANDONED = threading.Event()  # set while the fits running at once are being given up
 
 
 class TimeBudget:
@@ -68,6 +71,22 @@ def deadline_for(loop: str) -> float | None:
     """Deadline (``time.monotonic()``) of a training loop starting now; ``None`` without a budget."""
     budget = _ACTIVE.get()
     return None if budget is None else budget.deadline(loop)
+
+
+def past(deadline: float | None) -> bool:
+    """Whether a training loop with ``deadline`` (:func:`deadline_for`) should end after its current step:
+    its time is up, or the fits running at once are being given up (:func:`abandoning`)."""
+    return (deadline is not None and time.monotonic() >= deadline) or _ABANDONED.is_set()
+
+
+@contextlib.contextmanager
+def abandoning() -> Iterator[Callable[[], None]]:
+    """A block of fits running at once; calling what it yields (when one of them failed, or on Ctrl-C) ends every
+    training loop after its current step, as when its time is up, until the block has ended."""
+    try:
+        yield _ABANDONED.set
+    finally:
+        _ABANDONED.clear()
 
 
 def stopped_early(loop: str, steps: int, planned: int) -> None:

@@ -300,7 +300,8 @@ def map_fits(fn: Callable[[T], R], items: Sequence[T], at_once: int) -> list[R]:
     numbers, as the measures do not depend on the thread count) and sees the job's context (its
     phase log). A fit draws its initial weights under
     :func:`~ndx_causal_emergence.models.seeding.seeded`, so fits at once are the fits one after
-    the other, bit for bit.
+    the other, bit for bit. When one fails (or on Ctrl-C) the others end after their current step
+    (:func:`~ndx_causal_emergence.runtime.budget.abandoning`) and the error is raised.
     """
     items = list(items)
     if at_once < 2 or len(items) < 2:
@@ -313,6 +314,14 @@ def map_fits(fn: Callable[[T], R], items: Sequence[T], at_once: int) -> list[R]:
             _JOB.set(one)  # in this item's own copy of the context: its training and spare-core maps see one thread
         return fn(item)
 
-    with limit_threads(TRAINING_THREADS), ThreadPoolExecutor(max_workers=min(at_once, len(items))) as pool:
+    from .budget import abandoning
+
+    with limit_threads(TRAINING_THREADS), abandoning() as give_up, ThreadPoolExecutor(min(at_once, len(items))) as pool:
         futures = [pool.submit(contextvars.copy_context().run, run, item) for item in items]
-        return [future.result() for future in futures]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:  # a fit failed, or Ctrl-C: the others end after their current step, not their last
+            give_up()
+            for future in futures:
+                future.cancel()
+            raise

@@ -282,3 +282,29 @@ def test_map_fits_runs_items_at_once_each_as_a_one_thread_job():
         assert map_fits(work, range(4), at_once=2) == [0, 1, 4, 9]
         assert torch.get_num_threads() == 2  # the job's threads again after the fits
     assert len({ident for ident, _, _ in seen}) == 2 and {n for _, n, _ in seen} == {1}
+
+
+def test_when_one_fit_fails_the_others_end_after_their_current_step():
+    """A fit that raises makes the training loops running beside it end soon (as when their time is up), the error
+    reaches the caller, and loops after the block run their full course again."""
+    import time
+
+    from ndx_causal_emergence.runtime.budget import past
+    from ndx_causal_emergence.runtime.threads import map_fits
+
+    def work(i: int) -> int:
+        if i == 0:
+            time.sleep(0.2)
+            raise ValueError("this fit failed")
+        steps = 0
+        while not past(None) and steps < 3000:  # a long loop, 30 s if nobody gives it up
+            time.sleep(0.01)
+            steps += 1
+        return steps
+
+    start = time.monotonic()
+    with using(ThreadChoice(threads=2, requested=None, usable_cores=2, load=0.0)):
+        with pytest.raises(ValueError, match="this fit failed"):
+            map_fits(work, [0, 1], at_once=2)
+    assert time.monotonic() - start < 5.0
+    assert not past(None)
