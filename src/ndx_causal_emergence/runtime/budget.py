@@ -22,7 +22,9 @@ __all__ = ["TimeBudget", "abandoning", "deadline_for", "past", "spending", "stop
 
 _ACTIVE: ContextVar[TimeBudget | None] = ContextVar("ndx_causal_emergence_time_budget", default=None)
 _MODEL_SHARE = 0.8
-_ABANDONED = threading.Event()  # set while the fits running at once are being given up
+#: The flag of the block of fits running at once that this code runs in (:func:`abandoning`), if any: a context
+#: variable, so that giving up one job's fits leaves the loops of other jobs in the same process running.
+_ABANDONED: ContextVar[threading.Event | None] = ContextVar("ndx_causal_emergence_abandoned", default=None)
 
 
 class TimeBudget:
@@ -76,17 +78,23 @@ def deadline_for(loop: str) -> float | None:
 def past(deadline: float | None) -> bool:
     """Whether a training loop with ``deadline`` (:func:`deadline_for`) should end after its current step:
     its time is up, or the fits running at once are being given up (:func:`abandoning`)."""
-    return (deadline is not None and time.monotonic() >= deadline) or _ABANDONED.is_set()
+    if deadline is not None and time.monotonic() >= deadline:
+        return True
+    flag = _ABANDONED.get()
+    return flag is not None and flag.is_set()
 
 
 @contextlib.contextmanager
 def abandoning() -> Iterator[Callable[[], None]]:
-    """A block of fits running at once; calling what it yields (when one of them failed, or on Ctrl-C) ends every
-    training loop after its current step, as when its time is up, until the block has ended."""
+    """A block of fits running at once, each started in a copy of the block's context; calling what it yields
+    (when one of them failed, or on Ctrl-C) ends their training loops after their current step, as when their time
+    is up. Loops outside the block (other jobs of the process, later fits) are not affected."""
+    flag = threading.Event()
+    token = _ABANDONED.set(flag)
     try:
-        yield _ABANDONED.set
+        yield flag.set
     finally:
-        _ABANDONED.clear()
+        _ABANDONED.reset(token)
 
 
 def stopped_early(loop: str, steps: int, planned: int) -> None:

@@ -295,13 +295,13 @@ def fits_at_once(n_fits: int) -> int:
 def map_fits(fn: Callable[[T], R], items: Sequence[T], at_once: int) -> list[R]:
     """``[fn(item) for item in items]`` with ``at_once`` items running at the same time (threads), in order.
 
-    Each item runs as a job of :data:`TRAINING_THREADS` threads (everything it computes, measures
-    included, on that one thread, where a lone fit measures on all the job's threads: the same
-    numbers, as the measures do not depend on the thread count) and sees the job's context (its
-    phase log). A fit draws its initial weights under
-    :func:`~ndx_causal_emergence.models.seeding.seeded`, so fits at once are the fits one after
-    the other, bit for bit. When one fails (or on Ctrl-C) the others end after their current step
-    (:func:`~ndx_causal_emergence.runtime.budget.abandoning`) and the error is raised.
+    Each item runs as a job of :data:`TRAINING_THREADS` threads, measures included (a lone fit
+    measures on all the job's threads; the scale tables were the same bit for bit in
+    ``test_fits_at_once_give_the_numbers_of_the_fits_one_after_the_other`` and on the 15 × 250
+    test file), in a copy of the job's context (its phase log). A fit draws its initial weights
+    under :func:`~ndx_causal_emergence.models.seeding.seeded`, so fits at once are the fits one
+    after the other, bit for bit. When one fails (or on Ctrl-C) the others end after their current
+    step (:func:`~ndx_causal_emergence.runtime.budget.abandoning`) and the error is raised.
     """
     items = list(items)
     if at_once < 2 or len(items) < 2:

@@ -308,3 +308,21 @@ def test_when_one_fit_fails_the_others_end_after_their_current_step():
             map_fits(work, [0, 1], at_once=2)
     assert time.monotonic() - start < 5.0
     assert not past(None)
+
+
+def test_giving_up_one_block_of_fits_leaves_other_loops_running():
+    """The flag belongs to the block's context: a loop of another job (another thread, its own context) and code
+    after the block do not see it."""
+    import threading
+
+    from ndx_causal_emergence.runtime.budget import abandoning, past
+
+    seen: dict[str, bool] = {}
+    with abandoning() as give_up:
+        give_up()
+        seen["inside"] = past(None)
+        other = threading.Thread(target=lambda: seen.update(other=past(None)))  # a new thread: a fresh context
+        other.start()
+        other.join()
+    assert seen == {"inside": True, "other": False}
+    assert not past(None)
