@@ -8,7 +8,14 @@ Importing this package does not import torch or matplotlib; the functions load t
 """
 
 from .analysis import DynamicsAnalysis, analyze_dynamics, state_points
-from .attribution import ATTRIBUTION_COLUMNS, COVERAGE_COLUMNS, attribution_table, coverage_table, integrated_gradients
+from .attribution import (
+    ATTRIBUTION_COLUMNS,
+    COVERAGE_COLUMNS,
+    attribution_table,
+    chained_integrated_gradients,
+    coverage_table,
+    integrated_gradients,
+)
 from .diagnostics import (
     autocorrelation_time,
     dynamics_diagnostics,
@@ -51,6 +58,7 @@ __all__ = [
     "DynamicsAnalysis",
     "analyze_dynamics",
     "attribution_table",
+    "chained_integrated_gradients",
     "coverage_table",
     "autocorrelation_time",
     "basin_boundaries",

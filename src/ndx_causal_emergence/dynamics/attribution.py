@@ -24,7 +24,10 @@ from ..deprecation import renamed_keywords
 from ..errors import InputError
 from .fixed_points import as_2d
 
-__all__ = ["ATTRIBUTION_COLUMNS", "COVERAGE_COLUMNS", "attribution_table", "coverage_table", "integrated_gradients"]
+__all__ = [
+    "ATTRIBUTION_COLUMNS", "COVERAGE_COLUMNS", "attribution_table", "chained_integrated_gradients", "coverage_table",
+    "integrated_gradients",
+]  # fmt: skip
 
 ATTRIBUTION_COLUMNS = ["scale", "channel", "importance", "attribution"]
 #: Columns of :func:`coverage_table` (also optional columns of the NWB ``EmergenceTable``).
@@ -87,6 +90,44 @@ def integrated_gradients(
     InputError
         If ``X`` is not a finite 2-D array, the baseline has the wrong shape or ``n_steps < 1``.
     """
+    return chained_integrated_gradients(
+        [fn], X, baseline=baseline, n_steps=n_steps, n_samples=n_samples, batch_size=batch_size, signed=signed,
+        precision=precision, seed=seed,
+    )[0]  # fmt: skip
+
+
+def chained_integrated_gradients(
+    maps: Sequence[Any],
+    X: np.ndarray,
+    *,
+    baseline: str | np.ndarray = "zeros",
+    n_steps: int = 32,
+    n_samples: int | None = 256,
+    batch_size: int = 512,
+    signed: bool = False,
+    precision: str = "float64",
+    seed: int = 0,
+) -> list[np.ndarray]:
+    """:func:`integrated_gradients` of each composition ``maps[0]``, ``maps[1] ∘ maps[0]``, … at the same path points.
+
+    The Jacobian of the ``i``-th composition is the Jacobian of ``maps[i]`` at the points the earlier maps
+    give, times that of the ``(i − 1)``-th (the chain rule, in float64): an encoder's coarse scales then
+    cost the Jacobian of their own level each, not of every level from the input up. On a 114-channel
+    recording this took 3.6 s against 6.4 s for the seven scales one by one, the attributions within a
+    relative 1e-7 (``benchmarks/bench_measures.py --part attribution``). The arguments are those of
+    :func:`integrated_gradients`; the path's subsample, baseline and points are the same for every
+    composition.
+
+    Returns
+    -------
+    list of np.ndarray
+        One ``(n_channels, d_i)`` array per composition: mean over samples of ``|IG|`` (or of ``IG`` if ``signed``).
+
+    Raises
+    ------
+    InputError
+        As :func:`integrated_gradients`, or if ``maps`` is empty.
+    """
     import torch
 
     from ..measures.ei import MAX_JACOBIAN_ENTRIES, batched_jacobian
@@ -95,6 +136,8 @@ def integrated_gradients(
     x = as_2d(X, "X")
     if n_steps < 1:
         raise InputError(f"n_steps must be >= 1, got {n_steps}.")
+    if not maps:
+        raise InputError("need at least one map.")
     if isinstance(baseline, str):
         if baseline not in ("zeros", "mean"):
             raise InputError(f"baseline must be 'zeros', 'mean' or an array, got {baseline!r}.")
@@ -108,23 +151,32 @@ def integrated_gradients(
     if precision not in ("float32", "float64"):
         raise InputError(f"precision must be 'float32' or 'float64', got {precision!r}.")
     dtype = getattr(torch, precision)
-    fmap = as_dtype(fn, dtype)
+    fmaps = [as_dtype(fn, dtype) for fn in maps]
     alphas = (np.arange(n_steps) + 0.5) / n_steps
     delta = x - base
     # path points ordered sample-major: row s * n_steps + a is b + alpha_a (x_s - b)
     path = (base + alphas[None, :, None] * delta[:, None, :]).reshape(-1, x.shape[1])
+    dims = []
     with torch.no_grad():
-        d = fmap(torch.as_tensor(path[:1], dtype=dtype)).shape[-1]
-    total = np.zeros((d, x.shape[1]))
-    per_batch = max(1, min(batch_size, MAX_JACOBIAN_ENTRIES // (d * x.shape[1])) // n_steps)
+        h = torch.as_tensor(path[:1], dtype=dtype)
+        for fmap in fmaps:
+            h = fmap(h)
+            dims.append(h.shape[-1])
+    totals = [np.zeros((d, x.shape[1])) for d in dims]
+    per_batch = max(1, min(batch_size, MAX_JACOBIAN_ENTRIES // (max(dims) * x.shape[1])) // n_steps)
     for s in range(0, len(x), per_batch):
-        rows = path[s * n_steps : (s + per_batch) * n_steps]
-        jac = batched_jacobian(fmap, torch.as_tensor(rows, dtype=dtype))
-        mean_jac = jac.view(-1, n_steps, *jac.shape[1:]).mean(dim=1, dtype=torch.float64).numpy()  # (samples, d, N)
-        ig = mean_jac * delta[s : s + per_batch, None, :]
-        part = (ig if signed else np.abs(ig)).sum(axis=0)
-        total += part
-    return (total / len(x)).T
+        h = torch.as_tensor(path[s * n_steps : (s + per_batch) * n_steps], dtype=dtype)
+        jac = None
+        for i, fmap in enumerate(fmaps):
+            step = batched_jacobian(fmap, h)
+            jac = step if jac is None else torch.bmm(step.double(), jac.double())  # (points, d_i, n_channels)
+            if i + 1 < len(fmaps):
+                with torch.no_grad():
+                    h = fmap(h)
+            mean_jac = jac.view(-1, n_steps, *jac.shape[1:]).mean(dim=1, dtype=torch.float64).numpy()  # (samples, d, N)
+            ig = mean_jac * delta[s : s + per_batch, None, :]
+            totals[i] += (ig if signed else np.abs(ig)).sum(axis=0)
+    return [(total / len(x)).T for total in totals]
 
 
 def attribution_table(attributions: Sequence[np.ndarray], *, scales: Sequence[int] | None = None) -> pd.DataFrame:

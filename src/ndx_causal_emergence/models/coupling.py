@@ -78,7 +78,8 @@ class TwinMLP(nn.Module):
             h = torch.baddbmm(b, h, w)
             if i < last:
                 h = nn.functional.leaky_relu_(h)  # in place: baddbmm keeps no output for its gradient
-        return torch.tanh(h[0]), h[1]
+        s, t = h.unbind(0)  # one view each; its gradient is one stack, not a zero-filled copy per index
+        return torch.tanh(s), t
 
 
 class AffineCoupling(nn.Module):
@@ -110,7 +111,7 @@ class AffineCoupling(nn.Module):
         self.st = TwinMLP(n_cond, n_trans, hidden_width, init=init, first_fan_in=dim if init == "random" else None)
 
     def _parts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        first, last = x[:, : self.split], x[:, self.split :]
+        first, last = x.split([self.split, x.shape[1] - self.split], dim=1)  # gradient: one cat, not two copies
         return (last, first) if self.transform_first else (first, last)
 
     def _join(self, cond: torch.Tensor, trans: torch.Tensor) -> torch.Tensor:
@@ -218,6 +219,10 @@ class RealNVP(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Map ``x`` of shape ``(B, dim)`` to ``(y, log|det ∂y/∂x|)`` with shapes ``(B, dim)`` and ``(B,)``."""
         return self._chain(x, invert=self.form == "inverse_affine", logdet=True)
+
+    def transform(self, x: torch.Tensor) -> torch.Tensor:
+        """``forward(x)[0]`` without summing the log-determinant (the encoder's use: it keeps only ``y``)."""
+        return self._chain(x, invert=self.form == "inverse_affine", logdet=False)[0]
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
         """Exact inverse: ``x`` with ``forward(x)[0] == y``."""

@@ -22,7 +22,9 @@ import copy
 import inspect
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any, ClassVar
 
 import numpy as np
@@ -536,13 +538,49 @@ class _NISEstimator:
         center, half = self._affine(scale, self._resolved())
         return AffineConjugate(self.model_.forward_maps[scale], center, half).eval()
 
-    def encoder_map(self, scale: int) -> torch.nn.Module:
-        """Differentiable ``x → y^(k)`` in normalised coordinates, for attribution."""
+    def encoder_map(self, scale: int, *, source: int | None = None) -> torch.nn.Module:
+        """Differentiable ``x → y^(k)`` in normalised coordinates, for attribution.
+
+        With ``source=j``, a finer scale read from the same encoder (:meth:`encoder_chains`), the map
+        starts from scale ``j``'s normalised latents instead of the frames (:class:`EncoderMap`).
+        """
         self._check_fitted()
         scale = self._check_scale(scale)
-        c = torch.as_tensor(self.latent_center_[scale], dtype=torch.float32)
-        h = torch.as_tensor(self.latent_half_range_[scale], dtype=torch.float32)
-        return EncoderMap(self.model_, scale, c, h).eval()
+        part = self._encoder_of(scale)
+        frm = None
+        if source is not None:
+            source = self._check_scale(source)
+            if source >= scale or self._encoder_of(source) is not part:
+                raise InputError(f"scale {source} is not a finer scale of the encoder that gives scale {scale}.")
+            frm = (source, *self._normaliser(source))
+        return EncoderMap(part, scale, *self._normaliser(scale), source=frm).eval()
+
+    def encoder_chains(self, scales: Sequence[int]) -> list[tuple[list[int], list[torch.nn.Module]]]:
+        """``scales`` grouped by the encoder they are read from, each group with its chain of maps.
+
+        A group's first map is :meth:`encoder_map` of its finest scale; each next one maps the previous
+        scale's normalised latents to the next scale's (``source=``), so the composition of a group's
+        first ``i + 1`` maps is the encoder map of its ``i``-th scale. Scales trained together share one
+        encoder; those read from their own best training state (docs/method.md §2.5) share it with the
+        scales that kept the same state.
+        """
+        self._check_fitted()
+        groups: dict[int, list[int]] = {}
+        for k in sorted({self._check_scale(s) for s in scales}):
+            groups.setdefault(id(self._encoder_of(k)), []).append(k)
+        return [
+            (group, [self.encoder_map(group[0]), *(self.encoder_map(k, source=j) for j, k in pairwise(group))])
+            for group in groups.values()
+        ]
+
+    def _encoder_of(self, scale: int) -> MultiscaleModule:
+        """The module whose encoder gives ``scale``: the model, or its part for that scale."""
+        return self.model_.parts[scale] if isinstance(self.model_, PerScaleModule) else self.model_
+
+    def _normaliser(self, scale: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Centre and half-range of a scale's normalised latents, float32."""
+        return (torch.as_tensor(self.latent_center_[scale], dtype=torch.float32),
+                torch.as_tensor(self.latent_half_range_[scale], dtype=torch.float32))  # fmt: skip
 
     # ---------------------------------------------------------------- measures
     @torch.no_grad()

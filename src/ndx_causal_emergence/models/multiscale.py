@@ -201,7 +201,7 @@ class MultiscaleModule(nn.Module):
         with torch.no_grad():
             h = frames
             for k in range(self.rotated_level):
-                h = self.encoders[k](h)[0][:, : self.scales[k]]
+                h = self.level(h, k)
             centred = (h - h.mean(dim=0)).double()
             _, vectors = torch.linalg.eigh(centred.T @ centred)  # ascending eigenvalues
             self.rotation.copy_(vectors.flip(1).to(self.rotation.dtype))
@@ -211,15 +211,20 @@ class MultiscaleModule(nn.Module):
         """Number of scales ``K + 1``."""
         return len(self.scales)
 
+    def level(self, h: torch.Tensor, k: int) -> torch.Tensor:
+        """``y^(k) = χ_{d_k}(ψ_k(h))`` from the latents ``h = y^(k−1)`` (the frames for ``k = 0``), rotated first
+        at :attr:`rotated_level`: one level of the encoder."""
+        if k == self.rotated_level:
+            h = h @ self.rotation
+        return self.encoders[k].transform(h)[:, : self.scales[k]]
+
     def encode(self, x: torch.Tensor, *, upto: int | None = None) -> list[torch.Tensor]:
         """Latents ``[y^(0), ..., y^(upto)]`` (all scales by default) of a batch ``x`` of shape ``(B, N)``."""
         last = self.n_scales - 1 if upto is None else upto
         out: list[torch.Tensor] = []
         h = x
         for k in range(last + 1):
-            if k == self.rotated_level:
-                h = h @ self.rotation
-            h = self.encoders[k](h)[0][:, : self.scales[k]]
+            h = self.level(h, k)
             out.append(h)
         return out
 
@@ -352,17 +357,38 @@ class PerScaleModule(nn.Module):
 
 
 class EncoderMap(nn.Module):
-    """Differentiable ``x -> (y^(k) - c) / h``: encoder of one scale in normalised coordinates."""
+    """Differentiable ``x -> (y^(k) - c) / h``: encoder of one scale in normalised coordinates.
+
+    With ``source = (j, c_j, h_j)``, a finer scale ``j < k`` of the same encoder, the map starts from that
+    scale's normalised latents instead of the frames: ``u_j -> (y^(k) - c) / h`` through levels ``j + 1 .. k``
+    (``y^(j) = u_j h_j + c_j``). The composition of the map of ``j`` and this one is the map of ``k``, which
+    is how the attribution shares the Jacobian of the levels up to ``j`` between the scales (the chain rule).
+    """
 
     def __init__(
-        self, module: MultiscaleModule | PerScaleModule, scale: int, center: torch.Tensor, half_range: torch.Tensor
+        self,
+        module: MultiscaleModule,
+        scale: int,
+        center: torch.Tensor,
+        half_range: torch.Tensor,
+        *,
+        source: tuple[int, torch.Tensor, torch.Tensor] | None = None,
     ) -> None:
         super().__init__()
         self.module = module
         self.scale = scale
         self.register_buffer("center", center)
         self.register_buffer("half_range", half_range)
+        self.first = 0 if source is None else source[0] + 1
+        if not 0 <= self.first <= scale:
+            raise InputError(f"a source scale must be finer than scale {scale}, got {self.first - 1}.")
+        if source is not None:
+            self.register_buffer("source_center", source[1])
+            self.register_buffer("source_half_range", source[2])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Normalised latents ``(B, d_k)`` of ``x`` with shape ``(B, N)``."""
-        return (self.module.encode(x, upto=self.scale)[-1] - self.center) / self.half_range
+        """Normalised latents ``(B, d_k)`` of ``x``: frames ``(B, N)``, or the source scale's normalised latents."""
+        h = x if self.first == 0 else x * self.source_half_range + self.source_center
+        for k in range(self.first, self.scale + 1):
+            h = self.module.level(h, k)
+        return (h - self.center) / self.half_range

@@ -111,3 +111,34 @@ def test_float32_agrees_with_float64() -> None:
     assert not np.array_equal(single, wide)  # the float32 path really ran in float32
     with pytest.raises(InputError, match="precision"):
         integrated_gradients(encoder, x, precision="float16")
+
+
+def test_chained_gradients_are_those_of_each_composition() -> None:
+    """The chain rule over the maps gives every composition's integrated gradients, signed or not."""
+    from ndx_causal_emergence.dynamics.attribution import chained_integrated_gradients
+
+    rng = np.random.default_rng(3)
+    w1, w2, w3 = (torch.as_tensor(rng.normal(size=shape)) for shape in ((6, 5), (5, 3), (3, 2)))
+    maps = [lambda v: torch.tanh(v @ w1), lambda v: torch.sin(v @ w2) + v[:, :3], lambda v: (v @ w3) ** 2]
+    compositions = [maps[0], lambda v: maps[1](maps[0](v)), lambda v: maps[2](maps[1](maps[0](v)))]
+    x = rng.normal(size=(40, 6))
+    for signed in (False, True):
+        kw = {"baseline": "mean", "n_steps": 8, "n_samples": 25, "signed": signed, "seed": 2, "batch_size": 24}
+        chained = chained_integrated_gradients(maps, x, **kw)
+        assert [c.shape for c in chained] == [(6, 5), (6, 3), (6, 2)]
+        for got, fn in zip(chained, compositions, strict=True):
+            np.testing.assert_allclose(got, integrated_gradients(fn, x, **kw), rtol=1e-10, atol=1e-14)
+    with pytest.raises(InputError, match="at least one map"):
+        chained_integrated_gradients([], x)
+
+
+def test_as_dtype_copies_only_what_it_must_cast() -> None:
+    from ndx_causal_emergence.dynamics._autodiff import as_dtype
+
+    net = torch.nn.Linear(3, 2).eval()
+    assert as_dtype(net, torch.float32) is net  # already float32, in eval mode: nothing to cast
+    wide = as_dtype(net, torch.float64)
+    assert wide is not net and wide.weight.dtype == torch.float64 and net.weight.dtype == torch.float32
+    training = torch.nn.Linear(3, 2)
+    copy = as_dtype(training, torch.float32)
+    assert copy is not training and not copy.training and training.training  # the caller's module keeps its mode

@@ -368,3 +368,26 @@ def test_rows_as_lists_and_keyword_only_options(fitted, data) -> None:
         fitted.predict(rows, 1)  # scale is keyword-only
     with pytest.raises(InputError, match="Reshape your data"):
         fitted.transform(rows[0])
+
+
+def test_encoder_chains_compose_to_the_encoder_maps(fitted, data) -> None:
+    """Each group's maps, composed, are the encoder maps of its scales; their attributions are the scales' own."""
+    from ndx_causal_emergence.dynamics.attribution import chained_integrated_gradients, integrated_gradients
+
+    chains = fitted.encoder_chains([2, 0, 1])
+    assert sorted(k for group, _ in chains for k in group) == [0, 1, 2]
+    x = torch.as_tensor(data[1][:40], dtype=torch.float32)
+    for group, maps in chains:
+        assert group == sorted(group) and len(maps) == len(group)
+        h = x
+        for k, fmap in zip(group, maps, strict=True):
+            h = fmap(h)
+            assert torch.allclose(h, fitted.encoder_map(k)(x), atol=1e-5)
+        kw = {"baseline": "mean", "n_steps": 8, "n_samples": 30, "precision": "float32"}
+        for k, got in zip(group, chained_integrated_gradients(maps, data[1], **kw), strict=True):
+            ref = integrated_gradients(fitted.encoder_map(k), data[1], **kw)
+            assert np.abs(got - ref).max() <= 1e-5 * np.abs(ref).max()
+    whole = MultiscaleNISPlus.from_preset("fast", **_TINY, keep_best="joint").fit(data[0])
+    assert [group for group, _ in whole.encoder_chains(range(3))] == [[0, 1, 2]]  # one encoder: one chain
+    with pytest.raises(InputError, match="not a finer scale"):
+        fitted.encoder_map(1, source=2)
