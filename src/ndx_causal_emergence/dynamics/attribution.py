@@ -112,9 +112,10 @@ def chained_integrated_gradients(
 
     The Jacobian of the ``i``-th composition is the Jacobian of ``maps[i]`` at the points the earlier maps
     give, times that of the ``(i − 1)``-th (the chain rule, in float64): an encoder's coarse scales then
-    cost the Jacobian of their own level each, not of every level from the input up. On a 114-channel
-    recording this took 3.6 s against 6.4 s for the seven scales one by one, the attributions within a
-    relative 1e-7 (``benchmarks/bench_measures.py --part attribution``). The arguments are those of
+    cost the Jacobian of their own level each, not of every level from the input up. For the seven scales
+    of one 114-channel encoder this took 3.9 s against 5.7 s one scale at a time (1.4-2.1x at 32, 114 and
+    256 channels), the attributions within a relative 3.3e-6
+    (``benchmarks/results/measures/attribution_chain.json``). The arguments are those of
     :func:`integrated_gradients`; the path's subsample, baseline and points are the same for every
     composition.
 
