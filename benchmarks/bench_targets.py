@@ -13,7 +13,10 @@ The runs (``--preset fast``; the target is the issue's idle-box wall time on the
   (``testing.write_long_ophys_nwb``, not timed), target 180 s.
 
 Each child's wall time, CPU time and peak memory come from its ``wait4`` resource usage
-(:func:`benchrun.measure_child`), with the load average before and after; the threads the job
+(:func:`benchrun.measure_child`), with the load average before and after and the CPU time the
+hypervisor gave to other machines meanwhile; before each run a fixed one-thread workload is timed
+(:func:`benchrun.box_speed`, the "box probe"), so that runs at different moments can be told apart
+by the box's speed as well as by their code; the threads the job
 chose, its phase times, its fit's steps and its J and ΔJ come from the output file. One JSON
 record per run, the Markdown table printed.
 
@@ -49,7 +52,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from benchrun import REPO, Run, Table, job_runtime, measure_child
+from benchrun import REPO, Run, Table, box_speed, job_runtime, measure_child
 
 TARGETS_S = {"demo": 30, "nwb_test": 15, "triplett": 90, "units_000207": 120, "synthetic_200x20k": 180}
 SHARED = REPO.parent / "shared" / "data"
@@ -123,7 +126,7 @@ def main() -> None:
         parser.error("--seeds, --n-seeds: the demo has no seed options")
     run = Run("runtime")
     columns = ["run", "status", "wall s", "target s", "CPU s", "peak MiB", "threads (asked)", "fit steps (best)",
-               "load before → after"]  # fmt: skip
+               "load before → after", "box probe s"]  # fmt: skip
     table = Table("Whole jobs against the speed issue's targets (--preset fast)", columns)
     records = []
     with tempfile.TemporaryDirectory(prefix="bench_targets_") as tmp, _busy(args.busy):
@@ -137,7 +140,9 @@ def main() -> None:
                 command = [*command, "--seeds", str(args.n_seeds)]
             if out.is_file():
                 out.unlink()  # the run before, with another thread count or seed (run refuses to overwrite)
+            probe = box_speed()
             record = {"run": name, "target_s": TARGETS_S[name], "threads_asked": asked, "busy_processes": args.busy,
+                      "box_speed_s": probe,
                       **({} if seed is None else {"seed": seed}),
                       **({} if args.n_seeds is None else {"n_seeds": args.n_seeds}),
                       "command": " ".join(command[1:]).replace(tmp, "<tmp>").replace(str(REPO), "<repo>"),
@@ -150,7 +155,7 @@ def main() -> None:
             label = name if seed is None else f"{name} (seed {seed})"
             table.add(label, record["status"], f"{record['wall_s']:.1f}", record["target_s"], f"{record['cpu_s']:.1f}",
                       f"{record['peak_rss_mib']:.0f}", f"{record.get('threads') or '—'} ({asked})", _steps(record),
-                      f"{record['load_before'][0]:.2f} → {record['load_after'][0]:.2f}")  # fmt: skip
+                      f"{record['load_before'][0]:.2f} → {record['load_after'][0]:.2f}", f"{probe:.3f}")  # fmt: skip
             run.write(args.json, [table], records=records)
     print(table.markdown())
 

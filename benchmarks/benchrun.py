@@ -48,14 +48,53 @@ def command() -> str:
     return " ".join(["python", *sys.argv])
 
 
+def box_speed(repeats: int = 3) -> float:
+    """Seconds of a fixed one-thread torch workload, best of ``repeats``: the box's speed at this moment.
+
+    160 training steps of a small MLP on a batch of 1,792 rows (the sizes of a 114-channel fit's
+    decoder), forward and backward. The same code on the same machine took from 80 to 95 s for one
+    job over a day: a probe beside each run tells a slower code from a slower box.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        gen = torch.Generator().manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Linear(57, 64), torch.nn.Tanh(), torch.nn.Linear(64, 64), torch.nn.Tanh(),
+                                  torch.nn.Linear(64, 57))  # fmt: skip
+        x = torch.randn(1792, 57, generator=gen)
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for _ in range(160):
+                net.zero_grad()
+                net(x).square().mean().backward()
+            best = min(best, time.perf_counter() - start)
+        return round(best, 3)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _steal_ticks() -> int | None:
+    """Clock ticks the hypervisor gave to other machines (``steal`` of ``/proc/stat``), None where unknown."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()
+        return int(fields[8])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def measure_child(command: list[str], *, timeout: float, log: Path) -> dict:
     """Run ``command`` in a child process (stderr to ``log``) and measure it from its ``wait4`` resource usage.
 
     Returns ``status`` ("ok", "exit N" or "timeout"), wall, user + system CPU time and peak
-    resident memory of the child, and the 1-minute load average before and after (the machine may
-    be shared: on a busy machine wall time grows, CPU time much less).
+    resident memory of the child, the 1-minute load average before and after (the machine may
+    be shared: on a busy machine wall time grows, CPU time much less) and the seconds of CPU the
+    hypervisor gave to other machines meanwhile (``steal_s``, all cores; None where unknown).
     """
     load_before = os.getloadavg()
+    steal_before = _steal_ticks()
     start = time.perf_counter()
     with log.open("wb") as err:
         child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
@@ -71,12 +110,15 @@ def measure_child(command: list[str], *, timeout: float, log: Path) -> dict:
             else:
                 time.sleep(0.2)
     wall = time.perf_counter() - start
+    steal_after = _steal_ticks()
+    steal = None if None in (steal_before, steal_after) else (steal_after - steal_before) / os.sysconf("SC_CLK_TCK")
     return {
         "status": outcome, "wall_s": round(wall, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
         "user_s": round(usage.ru_utime, 2), "sys_s": round(usage.ru_stime, 2),
         "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),  # Linux: KiB
         "load_before": [round(x, 2) for x in load_before], "load_after": [round(x, 2) for x in os.getloadavg()],
         "cpu_count": os.cpu_count(), "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "steal_s": None if steal is None else round(steal, 2),
     }  # fmt: skip
 
 
