@@ -370,7 +370,7 @@ class _NISEstimator:
             self.history_ = train(module, train_data, cfg, validation=val_data, checkpoint_path=p["checkpoint_path"],
                                   selection=selection)  # fmt: skip
             self.history_["kept_step_per_scale"] = selection.kept_steps(self.history_["best_step"][0])
-            module = selection.module(module)
+            module = selection.module(module, trained_step=self.history_["best_step"][0])
         else:
             self.history_ = train(module, train_data, cfg, validation=val_data, checkpoint_path=p["checkpoint_path"])
         if p["polish_steps"]:

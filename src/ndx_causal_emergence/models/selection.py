@@ -123,18 +123,23 @@ class ScaleSelection:
         """Resume from :meth:`state_dict`."""
         self.best = state["best"]
 
-    def module(self, trained: MultiscaleModule) -> PerScaleModule:
+    def module(self, trained: MultiscaleModule, *, trained_step: int | None = None) -> PerScaleModule:
         """A :class:`PerScaleModule` whose part ``k`` is ``trained`` with scale ``k``'s kept state.
 
         A scale that keeps every coordinate (``d_0 = N``: the micro level in latent coordinates)
         is read from ``trained`` itself, the state training kept for the whole model: its
         encoder is invertible, so there is no macro variable to choose, only the reference every
-        ΔJ is taken against. Scales that kept the same state share one part (one module object).
+        ΔJ is taken against. Scales that kept the same state share one part (one module object),
+        and so do those that kept ``trained_step``, the step of ``trained``'s state, with ``trained``
+        (the same parameters: one copy less, and an encoder the attribution reads once for them all).
         """
         trained.eval()
         parts: dict[int, MultiscaleModule] = {}
         for best in self.best:
             if best is not None and id(best["state"]) not in parts:
+                if best["step"] == trained_step:
+                    parts[id(best["state"])] = trained
+                    continue
                 part = copy.deepcopy(trained)
                 part.load_state_dict(best["state"])
                 parts[id(best["state"])] = part.eval()

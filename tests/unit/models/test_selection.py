@@ -87,7 +87,20 @@ def test_fit_keeps_a_state_per_scale_and_the_official_conventions_one() -> None:
     assert len(model.history_["kept_step_per_scale"]) == len(model.ladder_)
     kept = model.history_["kept_step_per_scale"]
     assert kept[0] == model.history_["best_step"][0] and set(kept) <= {0, 20, 40}
+    trained = model.model_.parts[0]  # the scales kept at the whole model's step are read from it, not from a copy
+    assert all((part is trained) == (step == kept[0]) for part, step in zip(model.model_.parts, kept, strict=True))
     again = MultiscaleNISPlus.from_stored(*model.to_stored())
     assert all(np.array_equal(a, b) for a, b in zip(again.encode(frames), model.encode(frames), strict=True))
     joint = MultiscaleNISPlus(keep_best="joint", **tiny).fit(frames)
     assert isinstance(joint.model_, MultiscaleModule) and "kept_step_per_scale" not in joint.history_
+
+
+def test_scales_kept_at_the_trained_step_share_the_trained_module(null_frames) -> None:
+    module = _start(null_frames)
+    selection = ScaleSelection(_pairs(null_frames[20000:]), _pairs(null_frames[:20000]))
+    selection.update(0, module)  # every coarse scale keeps the start
+    shared, copied = selection.module(module, trained_step=0), selection.module(module)
+    assert all(part is module for part in shared.parts)
+    assert copied.parts[0] is module and all(part is not module for part in copied.parts[1:])
+    x = torch.as_tensor(null_frames[:50], dtype=torch.float32)
+    assert all(torch.equal(a, b) for a, b in zip(shared.encode(x), copied.encode(x), strict=True))
