@@ -138,7 +138,7 @@ def chained_integrated_gradients(
     if n_steps < 1:
         raise InputError(f"n_steps must be >= 1, got {n_steps}.")
     if not maps:
-        raise InputError("need at least one map.")
+        raise InputError("chained_integrated_gradients needs at least one map, got none.")
     if isinstance(baseline, str):
         if baseline not in ("zeros", "mean"):
             raise InputError(f"baseline must be 'zeros', 'mean' or an array, got {baseline!r}.")

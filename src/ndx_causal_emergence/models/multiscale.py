@@ -379,9 +379,9 @@ class EncoderMap(nn.Module):
         self.scale = scale
         self.register_buffer("center", center)
         self.register_buffer("half_range", half_range)
+        if source is not None and not 0 <= source[0] < scale:
+            raise InputError(f"the source scale must be one of the finer scales 0..{scale - 1}, got {source[0]}.")
         self.first = 0 if source is None else source[0] + 1
-        if not 0 <= self.first <= scale:
-            raise InputError(f"a source scale must be finer than scale {scale}, got {self.first - 1}.")
         if source is not None:
             self.register_buffer("source_center", source[1])
             self.register_buffer("source_half_range", source[2])

@@ -73,3 +73,17 @@ def test_one_scale_model_drops_to_q_and_pads_back() -> None:
     assert nis.reverse_maps is None
     with pytest.raises(InputError, match="no reverse dynamics"):
         nis.step([y], reverse=True)
+
+
+def test_an_encoder_map_starts_only_from_a_finer_scale() -> None:
+    from ndx_causal_emergence.models.multiscale import EncoderMap
+
+    module = MultiscaleModule(6, [6, 3, 1], n_coupling_layers=2, hidden_width=8).eval()
+    ones = torch.zeros(3), torch.ones(3)
+    for bad in (-1, 2, 3):
+        with pytest.raises(InputError, match="finer scales 0..1"):
+            EncoderMap(module, 2, torch.zeros(1), torch.ones(1), source=(bad, *ones))
+    x = torch.randn(5, 6)
+    whole = EncoderMap(module, 2, torch.zeros(1), torch.ones(1))
+    first, rest = EncoderMap(module, 1, *ones), EncoderMap(module, 2, torch.zeros(1), torch.ones(1), source=(1, *ones))
+    assert torch.allclose(rest(first(x)), whole(x), atol=1e-6)
